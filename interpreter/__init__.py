@@ -1,0 +1,1 @@
+"""The kworkflow/v1 definition layer and the deterministic interpreter workflow."""

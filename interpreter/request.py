@@ -1,0 +1,56 @@
+"""What a run is started with, and the names under which the interpreter is registered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from interpreter.spec import Definition
+
+WORKFLOW_NAME = "kworkflow"
+"""Temporal workflow type of the interpreter."""
+AGENT_WORKFLOW_NAME = "kworkflow.agent"
+"""Temporal workflow type of an agent step's child workflow."""
+DEFAULT_TASK_QUEUE = "kworkflow"
+RESPOND = "respond"
+"""Name of the update and of the signal that answer a human step."""
+STATUS_QUERY = "status"
+"""Name of the query that returns a run's live state."""
+
+
+class RunRequest(BaseModel):
+    """The interpreter workflow's single argument.
+
+    Attributes:
+        definition: The definition to run (already loaded and linted by the starter).
+        input: The run input as given; the workflow checks it and applies schema defaults.
+        version: The definition's published version (0 for a file run).
+        tenant: Who the run belongs to.
+        subflows: Definitions of named subflows, pinned when the run started, keyed by
+            ``name`` or ``name@version`` exactly as the ``subflow`` steps write them.
+        parent: For a child run, the parent's run id (informational).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    definition: Definition
+    input: Any = Field(default_factory=dict)
+    version: int = 0
+    tenant: str = "default"
+    subflows: dict[str, Definition] = Field(default_factory=dict)
+    parent: str | None = None
+
+
+class RespondRequest(BaseModel):
+    """The payload of the ``respond`` update and signal.
+
+    Attributes:
+        step: Id of the waiting human step.
+        data: The answer; must satisfy the step's ``form``.
+        actor: Who answered (the API fills it from the caller's identity).
+    """
+
+    step: str
+    data: Any = None
+    actor: str | None = None

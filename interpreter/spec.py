@@ -1,0 +1,322 @@
+"""Pydantic models of the kworkflow/v1 YAML format (``shared/dsl.md``).
+
+A :class:`Definition` is what the loader produces and what the interpreter workflow receives.
+Fields that hold *values* are typed ``Any``: a literal, or a string embedding ``${ expr }``,
+resolved inside the workflow. Fields named ``when``, ``until`` and ``expr`` are bare CEL.
+Durations stay strings as written (``500ms``, ``2m``, ``1h30m``) and are read with
+:func:`interpreter.durations.parse_duration`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+from interpreter.durations import parse_duration
+
+STEP_ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
+
+
+def _check_duration(value: str) -> str:
+    parse_duration(value)  # raises ValueError with a clear message
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_check_duration)]
+StepId = Annotated[str, Field(pattern=STEP_ID_PATTERN)]
+IdList = StepId | list[StepId]
+
+
+class _Model(BaseModel):
+    """Base of every model here: unknown keys are an error, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class RetrySpec(_Model):
+    """Retry policy of an activity step; unset fields come from ``defaults.retry``.
+
+    Maps onto Temporal's RetryPolicy; ``max_duration`` bounds all attempts together
+    (the activity's schedule-to-close timeout). ``max_attempts: 0`` means no limit.
+    """
+
+    max_attempts: int | None = Field(default=None, ge=0)
+    initial_interval: Duration | None = None
+    backoff_coefficient: float | None = Field(default=None, ge=1.0)
+    max_interval: Duration | None = None
+    max_duration: Duration | None = None
+    non_retryable_errors: list[str] | None = None
+
+
+class RepeatSpec(_Model):
+    """Run a step again until ``until`` is true (see ``repeat`` in the DSL)."""
+
+    until: str
+    max_iterations: int = Field(default=10, ge=1, le=10_000)
+    on_exhausted: Literal["fail", "continue"] = "fail"
+
+
+class Defaults(_Model):
+    """Fields merged under every step."""
+
+    timeout: Duration | None = None
+    retry: RetrySpec | None = None
+    model: str | None = None
+    provider: str | None = None
+
+
+class ToolDef(_Model):
+    """An HTTP tool a definition may call (the ``tools:`` section)."""
+
+    description: str | None = None
+    url: str
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    headers: dict[str, str] = Field(default_factory=dict)
+    input_schema: dict[str, Any] | None = None
+    timeout: Duration | None = None
+
+
+class _StepCommon(_Model):
+    """Fields every step has. ``id`` is required for steps of a graph, absent in inner specs."""
+
+    id: StepId | None = None
+    name: str | None = None
+    description: str | None = None
+    timeout: Duration | None = None
+    retry: RetrySpec | None = None
+    on_error: Literal["fail", "continue"] = "fail"
+    join: Literal["all", "any"] = "all"
+    repeat: RepeatSpec | None = None
+    compensate: StepSpec | None = None
+
+
+class LLMStep(_StepCommon):
+    """A model call (activity ``llm``)."""
+
+    kind: Literal["llm"]
+    model: Any = None
+    provider: Any = None
+    system: Any = None
+    prompt: Any = None
+    messages: Any = None
+    temperature: Any = None
+    max_tokens: Any = None
+    output_schema: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _prompt_or_messages(self) -> LLMStep:
+        if (self.prompt is None) == (self.messages is None):
+            raise ValueError("an llm step needs exactly one of `prompt` or `messages`")
+        return self
+
+
+class ToolStep(_StepCommon):
+    """A tool call (activity ``tool``)."""
+
+    kind: Literal["tool"]
+    tool: str
+    args: Any = Field(default_factory=dict)
+
+
+class CodeStep(_StepCommon):
+    """Sandboxed code (activity ``code``)."""
+
+    kind: Literal["code"]
+    language: Literal["python"] = "python"
+    source: str
+    input: Any = None
+    memory_mb: int | None = Field(default=None, ge=16)
+
+
+class AgentStep(_StepCommon):
+    """A model that calls tools turn by turn (a child workflow)."""
+
+    kind: Literal["agent"]
+    model: Any = None
+    provider: Any = None
+    instructions: Any = None
+    prompt: Any
+    tools: list[str] = Field(default_factory=list)
+    max_turns: int = Field(default=10, ge=1, le=1000)
+    output_schema: dict[str, Any] | None = None
+
+
+class SubflowStep(_StepCommon):
+    """A child run of the interpreter: a published workflow by name, or inline steps."""
+
+    kind: Literal["subflow"]
+    workflow: str | None = Field(default=None, pattern=NAME_PATTERN)
+    version: int | None = Field(default=None, ge=1)
+    steps: list[Step] | None = None
+    edges: list[Edge] | None = None
+    output: Any = None
+    input: Any = None
+
+    @model_validator(mode="after")
+    def _named_or_inline(self) -> SubflowStep:
+        if (self.workflow is None) == (self.steps is None):
+            raise ValueError("a subflow step needs exactly one of `workflow` or inline `steps`")
+        if self.workflow is not None and (self.edges is not None or self.output is not None):
+            raise ValueError("`edges` and `output` belong to inline subflows, not `workflow:`")
+        if self.workflow is None and self.version is not None:
+            raise ValueError("`version` needs `workflow`")
+        return self
+
+    @property
+    def pin_key(self) -> str | None:
+        """The key under which a named subflow's definition is pinned in a run request."""
+        if self.workflow is None:
+            return None
+        return self.workflow if self.version is None else f"{self.workflow}@{self.version}"
+
+
+class HumanStep(_StepCommon):
+    """Waits for a person's answer (update or signal ``respond``)."""
+
+    kind: Literal["human"]
+    prompt: Any = None
+    form: dict[str, Any] | None = None
+    assignees: Any = None
+    on_timeout: Literal["fail", "continue"] = "fail"
+    default: Any = None
+
+
+class BranchCase(_Model):
+    """One case of a branch: the edge to ``to`` is taken if ``when`` is the first true case."""
+
+    when: str
+    to: StepId
+
+
+class BranchStep(_StepCommon):
+    """Chooses exactly one outgoing edge."""
+
+    kind: Literal["branch"]
+    cases: list[BranchCase] = Field(min_length=1)
+    default: StepId | None = None
+
+
+class ParallelStep(_StepCommon):
+    """Fan-out: ``for_each`` + ``step``, or named ``branches``."""
+
+    kind: Literal["parallel"]
+    for_each: Any = None
+    step: StepSpec | None = None
+    max_concurrency: int | None = Field(default=None, ge=1)
+    branches: dict[str, StepSpec] | None = None
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> ParallelStep:
+        fan = self.for_each is not None or self.step is not None
+        if fan == (self.branches is not None):
+            raise ValueError(
+                "a parallel step needs either `for_each` with `step`, or `branches`, not both"
+            )
+        if fan and (self.for_each is None or self.step is None):
+            raise ValueError("`for_each` and `step` go together")
+        if self.branches is not None and not self.branches:
+            raise ValueError("`branches` is empty")
+        return self
+
+
+Reducer = Literal["collect", "merge", "concat", "sum", "min", "max", "first", "last"]
+
+
+class AggregateStep(_StepCommon):
+    """Fan-in: reduce the outputs of earlier steps (or compute a value with ``expr``)."""
+
+    kind: Literal["aggregate"]
+    from_: list[StepId] | None = Field(default=None, alias="from")
+    reduce: Reducer | None = None
+    expr: str | None = None
+
+    @model_validator(mode="after")
+    def _reduce_or_expr(self) -> AggregateStep:
+        if self.reduce is not None and self.expr is not None:
+            raise ValueError("an aggregate step takes `reduce` or `expr`, not both")
+        return self
+
+    @property
+    def reducer(self) -> Reducer:
+        """The reducer in effect (``collect`` when neither ``reduce`` nor ``expr`` is given)."""
+        return self.reduce or "collect"
+
+
+StepSpec = Annotated[
+    LLMStep
+    | ToolStep
+    | CodeStep
+    | AgentStep
+    | SubflowStep
+    | HumanStep
+    | BranchStep
+    | ParallelStep
+    | AggregateStep,
+    Field(discriminator="kind"),
+]
+Step = StepSpec
+
+ACTIVITY_KINDS = frozenset({"llm", "tool", "code"})
+WORKFLOW_KINDS = frozenset({"agent", "subflow", "human", "branch", "parallel", "aggregate"})
+INNER_FORBIDDEN_KINDS = frozenset({"human", "branch"})
+
+
+class Edge(_Model):
+    """``{from, to, when?, on?}``; ``from`` and ``to`` may each list several ids."""
+
+    from_: IdList = Field(alias="from")
+    to: IdList
+    when: str | None = None
+    on: Literal["succeeded", "failed", "always"] = "succeeded"
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Every (source, target) pair this edge stands for."""
+        sources = [self.from_] if isinstance(self.from_, str) else list(self.from_)
+        targets = [self.to] if isinstance(self.to, str) else list(self.to)
+        return [(s, t) for s in sources for t in targets]
+
+
+class Definition(_Model):
+    """A whole kworkflow/v1 definition."""
+
+    kworkflow: Literal[1]
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str | None = None
+    input: dict[str, Any] | None = None
+    output: Any = None
+    timeout: Duration | None = None
+    defaults: Defaults = Field(default_factory=Defaults)
+    tools: dict[str, ToolDef] = Field(default_factory=dict)
+    steps: list[StepSpec] = Field(min_length=1)
+    edges: list[Edge] | None = None
+
+    def step(self, step_id: str) -> StepSpec:
+        """The step with this id (``KeyError`` if there is none)."""
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise KeyError(step_id)
+
+
+for _model in (
+    LLMStep,
+    ToolStep,
+    CodeStep,
+    AgentStep,
+    SubflowStep,
+    HumanStep,
+    BranchStep,
+    ParallelStep,
+    AggregateStep,
+    _StepCommon,
+    Definition,
+):
+    _model.model_rebuild()
