@@ -1,0 +1,85 @@
+"""parallel steps: fan out over `for_each` items or named `branches`, in order, bounded."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio import workflow
+
+from interpreter.kinds.base import Invocation, Runtime
+
+with workflow.unsafe.imports_passed_through():
+    from interpreter.spec import ParallelStep
+    from interpreter.state import StepError
+
+
+async def run_parallel(runtime: Runtime, inv: Invocation, fields: dict[str, Any]) -> Any:
+    """A list in input order (``for_each``) or a map by branch name (``branches``).
+
+    One failed item fails the step and cancels the others, unless the inner spec has
+    ``on_error: continue``: then that item's result is null. Items start in order; with
+    ``max_concurrency`` at most that many run at once.
+    """
+    spec = inv.spec
+    assert isinstance(spec, ParallelStep)
+    if spec.branches is not None:
+        names = list(spec.branches)
+        invocations = [inv.inner(spec.branches[n], f"{inv.path}.{n}") for n in names]
+    else:
+        items = fields["for_each"]
+        if not isinstance(items, list):
+            raise StepError("InvalidValue", f"for_each must be a list, got {type(items).__name__}")
+        assert spec.step is not None
+        invocations = [
+            inv.inner(spec.step, f"{inv.path}[{i}]", item=item, index=i)
+            for i, item in enumerate(items)
+        ]
+    results = await _run_all(runtime, inv, invocations, spec.max_concurrency)
+    if spec.branches is not None:
+        return dict(zip(names, results, strict=True))
+    return results
+
+
+async def _run_all(
+    runtime: Runtime, inv: Invocation, invocations: list[Invocation], limit: int | None
+) -> list[Any]:
+    total = len(invocations)
+    results: list[Any] = [None] * total
+    progress = {"total": total, "running": 0, "succeeded": 0, "failed": 0}
+    failure: list[StepError] = []
+    slots = asyncio.Semaphore(limit) if limit else None
+    runtime.set_progress(inv, progress)
+
+    async def one(index: int, item: Invocation) -> None:
+        if slots is not None:
+            await slots.acquire()
+        progress["running"] += 1
+        try:
+            results[index] = await runtime.run_spec(item)
+            progress["succeeded"] += 1
+        except StepError as exc:
+            progress["failed"] += 1
+            if item.spec.on_error != "continue" and not failure:
+                failure.append(StepError(exc.type, f"{item.path}: {exc.message}", exc.attempts))
+        finally:
+            progress["running"] -= 1
+            runtime.set_progress(inv, progress)
+            if slots is not None:
+                slots.release()
+
+    tasks = [asyncio.create_task(one(i, item)) for i, item in enumerate(invocations)]
+    try:
+        await workflow.wait_condition(lambda: bool(failure) or all(t.done() for t in tasks))
+    finally:
+        pending = [t for t in tasks if not t.done()]
+        for t in pending:
+            t.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+    if failure:
+        raise failure[0]
+    for t in tasks:  # an unexpected error is a bug: let it fail the workflow task
+        if not t.cancelled() and t.exception() is not None:
+            raise t.exception()  # type: ignore[misc]
+    return results

@@ -1,0 +1,75 @@
+"""How a worker hosts the interpreter: its workflows, sandbox settings and data converter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+DATA_CONVERTER: DataConverter = pydantic_data_converter
+"""Every client and worker of kworkflow uses this converter (pydantic models on the wire)."""
+
+# Deterministic modules the workflows import: passed through the sandbox so they are imported
+# once per process instead of once per workflow run (they hold no per-run state).
+PASSTHROUGH_MODULES = (
+    "interpreter",
+    "activities",
+    "pydantic",
+    "pydantic_core",
+    "annotated_types",
+    "celpy",
+    "lark",
+    "jsonschema",
+    "jsonschema_specifications",
+    "referencing",
+    "rpds",
+    "attrs",
+    "attr",
+    "yaml",
+)
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox runner for kworkflow workflows."""
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    return SandboxedWorkflowRunner(restrictions=restrictions)
+
+
+def workflows() -> list[type]:
+    """The workflow classes every kworkflow worker registers."""
+    from interpreter.agent import AgentWorkflow
+    from interpreter.workflow import InterpreterWorkflow
+
+    return [InterpreterWorkflow, AgentWorkflow]
+
+
+def new_worker(
+    client: Client,
+    task_queue: str,
+    activities: Sequence[Callable[..., Any]] = (),
+    *,
+    extra_workflows: Sequence[type] = (),
+    **options: Any,
+) -> Worker:
+    """A Worker that runs the interpreter workflows and the given activities.
+
+    Args:
+        client: A client connected with :data:`DATA_CONVERTER`.
+        task_queue: The task queue to poll.
+        activities: Step activities (``llm``, ``tool``, ``code``) and any others.
+        extra_workflows: Workflows to host beside the interpreter's (benchmarks, tests).
+        **options: Passed to :class:`temporalio.worker.Worker`.
+    """
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[*workflows(), *extra_workflows],
+        activities=list(activities),
+        workflow_runner=workflow_runner(),
+        **options,
+    )

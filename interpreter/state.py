@@ -1,0 +1,181 @@
+"""A run's live state: every step's status, timings, input, output and error, as the `status`
+query returns it and as CEL sees it under `steps`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+TERMINAL = frozenset({"succeeded", "failed", "skipped", "cancelled"})
+"""Step statuses after which a step never changes again."""
+
+
+@dataclass
+class StepError(Exception):
+    """Why a step failed: the error type (an ApplicationError type or one of ours) and message.
+
+    Attributes:
+        type: ``ExpressionError``, ``RepeatExhausted``, the activity's own error type...
+        message: For a person.
+        attempts: Attempts the failing execution took, when known.
+    """
+
+    type: str
+    message: str
+    attempts: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message}"
+
+    def as_json(self) -> dict[str, str]:
+        """The ``{type, message}`` form used in status and CEL."""
+        return {"type": self.type, "message": self.message}
+
+
+@dataclass
+class RunFailure(Exception):
+    """Something that fails the whole run, not just a step (an edge `when` that errs...).
+
+    Attributes:
+        type: The ApplicationError type the run fails with.
+        message: For a person; names the step or edge.
+        details: Structured details (the ApplicationError's first detail).
+    """
+
+    type: str
+    message: str
+    details: dict[str, Any] | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass
+class StepState:
+    """One step of the definition during a run."""
+
+    id: str
+    kind: str
+    status: str = "pending"
+    attempts: int = 0
+    iterations: int = 0
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    input: Any = None
+    output: Any = None
+    error: StepError | None = None
+    progress: dict[str, int] | None = None
+
+    @property
+    def done(self) -> bool:
+        """The step has reached a final status."""
+        return self.status in TERMINAL
+
+    def cel_view(self) -> dict[str, Any]:
+        """What ``steps.<id>`` evaluates to in CEL."""
+        return {
+            "status": self.status,
+            "output": self.output,
+            "error": self.error.as_json() if self.error else None,
+            "attempts": self.attempts,
+        }
+
+    def status_view(self) -> dict[str, Any]:
+        """This step's entry in the ``status`` query."""
+        view = {
+            "id": self.id,
+            "kind": self.kind,
+            "status": self.status,
+            "attempts": self.attempts,
+            "iterations": self.iterations,
+            "started_at": _iso(self.started_at),
+            "ended_at": _iso(self.ended_at),
+            "input": self.input,
+            "output": self.output,
+            "error": self.error.as_json() if self.error else None,
+        }
+        if self.progress is not None:
+            view["progress"] = dict(self.progress)
+        return view
+
+
+@dataclass
+class PendingHuman:
+    """A human step waiting for an answer."""
+
+    step: str
+    prompt: Any
+    form: dict[str, Any] | None
+    assignees: Any
+    since: datetime
+    timeout_at: datetime | None
+    answer: dict[str, Any] | None = None
+
+    def view(self) -> dict[str, Any]:
+        """This entry in the ``status`` query's ``pending_human``."""
+        return {
+            "step": self.step,
+            "prompt": self.prompt,
+            "form": self.form,
+            "assignees": self.assignees,
+            "since": _iso(self.since),
+            "timeout_at": _iso(self.timeout_at),
+        }
+
+
+@dataclass
+class RunEvent:
+    """Something worth telling a person that is not a step transition (a rejected answer)."""
+
+    at: datetime
+    type: str
+    step: str | None
+    message: str
+
+    def view(self) -> dict[str, Any]:
+        """This event in the ``status`` query."""
+        return {"at": _iso(self.at), "type": self.type, "step": self.step, "message": self.message}
+
+
+@dataclass
+class RunState:
+    """Everything the `status` query reports about a run."""
+
+    run_id: str
+    workflow: str
+    version: int
+    tenant: str
+    started_at: datetime
+    steps: dict[str, StepState]
+    status: str = "running"
+    ended_at: datetime | None = None
+    result: Any = None
+    error: dict[str, Any] | None = None
+    pending_human: dict[str, PendingHuman] = field(default_factory=dict)
+    events: list[RunEvent] = field(default_factory=list)
+
+    def steps_view(self) -> dict[str, dict[str, Any]]:
+        """The value of ``steps`` in CEL."""
+        return {sid: s.cel_view() for sid, s in self.steps.items()}
+
+    def view(self) -> dict[str, Any]:
+        """The ``status`` query's answer."""
+        return {
+            "run_id": self.run_id,
+            "workflow": self.workflow,
+            "version": self.version,
+            "tenant": self.tenant,
+            "status": self.status,
+            "started_at": _iso(self.started_at),
+            "ended_at": _iso(self.ended_at),
+            "steps": {sid: s.status_view() for sid, s in self.steps.items()},
+            "pending_human": [p.view() for p in self.pending_human.values() if p.answer is None],
+            "events": [e.view() for e in self.events],
+            "result": self.result,
+            "error": self.error,
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None

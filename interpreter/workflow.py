@@ -1,0 +1,385 @@
+"""The interpreter: one deterministic Temporal workflow that runs any kworkflow/v1 definition.
+
+It asks :mod:`interpreter.graph` which steps are ready, starts them in ``steps`` order, records
+their results in :class:`interpreter.state.RunState`, and answers the ``status`` query and the
+``respond`` update and signal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    import jsonschema
+
+    from activities.contract import RunRef
+    from interpreter import graph
+    from interpreter.durations import parse_duration
+    from interpreter.errors import ExpressionError, InputError
+    from interpreter.expr import Scope, compile_cel, resolve
+    from interpreter.inputs import prepare_input
+    from interpreter.kinds.base import Invocation
+    from interpreter.request import RESPOND, STATUS_QUERY, WORKFLOW_NAME, RespondRequest, RunRequest
+    from interpreter.spec import Definition
+    from interpreter.state import (
+        PendingHuman,
+        RunEvent,
+        RunFailure,
+        RunState,
+        StepError,
+        StepState,
+    )
+    from interpreter.steps import run_spec
+    from interpreter.topology import EdgePair, edge_pairs
+
+
+@workflow.defn(name=WORKFLOW_NAME)
+class InterpreterWorkflow:
+    """Runs a definition as ``shared/dsl.md`` says; see the module docstring."""
+
+    @workflow.init
+    def __init__(self, request: RunRequest) -> None:
+        info = workflow.info()
+        self.request = request
+        self.definition: Definition = request.definition
+        self.state = RunState(
+            run_id=info.workflow_id,
+            workflow=self.definition.name,
+            version=request.version,
+            tenant=request.tenant,
+            started_at=info.start_time,
+            steps={
+                s.id or "": StepState(id=s.id or "", kind=s.kind) for s in self.definition.steps
+            },
+        )
+        self._order = [s.id or "" for s in self.definition.steps]
+        self._edges: list[EdgePair] = edge_pairs(self.definition)
+        self._incoming = graph.incoming(self._edges)
+        self._decisions: dict[int, bool] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._failure: RunFailure | None = None
+        self._changed = False
+        self._base_scope: Scope | None = None
+        self._scope: Scope | None = None
+
+    # ---- queries, updates, signals -------------------------------------------------------
+
+    @workflow.query(name=STATUS_QUERY)
+    def status(self) -> dict[str, Any]:
+        """Every step's status, attempts, timings, resolved input, output or error, plus the
+        human steps waiting for an answer."""
+        return self.state.view()
+
+    @workflow.update(name=RESPOND)
+    def respond(self, answer: RespondRequest) -> dict[str, Any]:
+        """Answer a waiting human step; returns the step's output."""
+        return self._accept(answer)
+
+    def _accept(self, answer: RespondRequest) -> dict[str, Any]:
+        pending = self.state.pending_human[answer.step]
+        pending.answer = {
+            "data": answer.data,
+            "actor": answer.actor,
+            "responded_at": _iso(workflow.now()),
+            "timed_out": False,
+        }
+        return pending.answer
+
+    @respond.validator
+    def _validate_respond(self, answer: RespondRequest) -> None:
+        problem = self._answer_problem(answer)
+        if problem:
+            raise ValueError(problem)
+
+    @workflow.signal(name=RESPOND)
+    def respond_signal(self, answer: RespondRequest) -> None:
+        """Fire-and-forget answer: an invalid one is recorded in ``events`` and ignored."""
+        problem = self._answer_problem(answer)
+        if problem:
+            workflow.logger.warning("respond signal rejected: %s", problem)
+            self.state.events.append(
+                RunEvent(workflow.now(), "respond_rejected", answer.step, problem)
+            )
+            return
+        self._accept(answer)
+
+    def _answer_problem(self, answer: RespondRequest) -> str | None:
+        if answer.step not in self.state.steps:
+            return f"there is no step '{answer.step}' in this run"
+        pending = self.state.pending_human.get(answer.step)
+        if pending is None or pending.answer is not None:
+            status = self.state.steps[answer.step].status
+            return f"step '{answer.step}' is not waiting for an answer (it is {status})"
+        if pending.form is not None:
+            validator = jsonschema.Draft202012Validator(pending.form)
+            errors = sorted(validator.iter_errors(answer.data), key=lambda e: list(e.path))
+            if errors:
+                return "; ".join(_form_error(e) for e in errors)
+        return None
+
+    # ---- the run -------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, request: RunRequest) -> Any:
+        """Execute the definition and return the run result."""
+        try:
+            try:
+                run_input = prepare_input(self.definition.input, request.input)
+            except InputError as exc:
+                raise RunFailure("InvalidInput", str(exc), {"path": exc.path}) from None
+            self._base_scope = Scope({"input": run_input, "run": self._run_info()})
+            await self._drive()
+            result = self._result()
+        except RunFailure as failure:
+            await self._cancel_running()
+            self._finish("failed", error={"type": failure.type, "message": failure.message})
+            raise ApplicationError(
+                failure.message, failure.details or {}, type=failure.type, non_retryable=True
+            ) from None
+        except asyncio.CancelledError:
+            await self._cancel_running()
+            self._finish("cancelled", error={"type": "Cancelled", "message": "run cancelled"})
+            raise
+        self._finish("succeeded", result=result)
+        return result
+
+    async def _drive(self) -> None:
+        timeout = parse_duration(self.definition.timeout) if self.definition.timeout else None
+        deadline = workflow.now() + timeout if timeout else None
+        while True:
+            self._schedule()
+            if self._failure is not None:
+                raise self._failure
+            if all(s.done for s in self.state.steps.values()):
+                return
+            self._changed = False
+            remaining = (deadline - workflow.now()).total_seconds() if deadline else None
+            try:
+                await workflow.wait_condition(
+                    lambda: self._changed, timeout=max(remaining, 0.001) if remaining else None
+                )
+            except TimeoutError:
+                running = graph.still_running({k: v.status for k, v in self.state.steps.items()})
+                raise RunFailure(
+                    "RunTimeout",
+                    f"run timed out after {self.definition.timeout}"
+                    + (f"; still running: {', '.join(running)}" if running else ""),
+                    {"running": running},
+                ) from None
+
+    def _schedule(self) -> None:
+        """Start every ready step and skip every step that cannot run, until nothing changes."""
+        progress = True
+        while progress and self._failure is None:
+            progress = False
+            for sid in self._order:
+                step = self.state.steps[sid]
+                if step.status != "pending":
+                    continue
+                decisions = [self._decide(e) for e in self._incoming.get(sid, [])]
+                verdict = graph.readiness(self.definition.step(sid).join, decisions)
+                if verdict == "run":
+                    self._start(sid)
+                    progress = True
+                elif verdict == "skip":
+                    step.status = "skipped"
+                    step.ended_at = workflow.now()
+                    self._scope = None
+                    progress = True
+
+    def _decide(self, edge: EdgePair) -> bool | None:
+        key = id(edge)
+        if key in self._decisions:
+            return self._decisions[key]
+        source = self.state.steps[edge.source]
+        is_branch = self.definition.step(edge.source).kind == "branch"
+        taken = graph.decide_edge(
+            edge,
+            graph.Source(
+                status=source.status,
+                branch_taken=(source.output or {}).get("taken") if is_branch else None,
+                is_branch=is_branch,
+            ),
+            self._when_true,
+        )
+        if taken is not None:
+            self._decisions[key] = taken
+        return taken
+
+    def _when_true(self, edge: EdgePair) -> bool:
+        assert edge.when is not None
+        try:
+            return compile_cel(edge.when).evaluate_bool(self._current_scope())
+        except ExpressionError as exc:
+            where = f"edges[{edge.index}]" if edge.index is not None else "edge"
+            raise RunFailure(
+                "EdgeConditionError",
+                f"{where} {edge.source} -> {edge.target}: when {exc}",
+                {"edge": edge.index, "from": edge.source, "to": edge.target, "when": edge.when},
+            ) from None
+
+    def _start(self, sid: str) -> None:
+        step = self.state.steps[sid]
+        step.status = "running"
+        step.started_at = workflow.now()
+        if step.kind not in ("llm", "tool", "code"):
+            step.attempts = 1
+        self._scope = None
+        spec = self.definition.step(sid)
+        inv = Invocation(
+            spec=spec, step_id=sid, path=sid, scope=self._current_scope(), layers=(spec,)
+        )
+        self._tasks[sid] = asyncio.create_task(self._run_step(step, inv))
+
+    async def _run_step(self, step: StepState, inv: Invocation) -> None:
+        try:
+            step.output = await run_spec(self, inv)
+            step.status = "succeeded"
+        except StepError as exc:
+            step.status, step.error = "failed", exc
+            if exc.attempts is not None:
+                step.attempts = exc.attempts
+            if inv.spec.on_error == "fail" and self._failure is None:
+                self._failure = self._step_failure(step, exc)
+        except RunFailure as failure:
+            step.status, step.error = "failed", StepError(failure.type, failure.message)
+            if self._failure is None:
+                self._failure = failure
+        except asyncio.CancelledError:
+            step.status = "cancelled"
+            raise
+        finally:
+            step.ended_at = workflow.now()
+            self._scope = None
+            self._changed = True
+            self._tasks.pop(step.id, None)
+
+    def _step_failure(self, step: StepState, exc: StepError) -> RunFailure:
+        tries = step.attempts
+        after = f" after {tries} attempt{'s' if tries != 1 else ''}" if tries else ""
+        return RunFailure(
+            "StepFailed",
+            f"step '{step.id}' ({step.kind}) failed{after}: {exc}",
+            {"step": step.id, "kind": step.kind, "attempts": tries, "error": exc.as_json()},
+        )
+
+    async def _cancel_running(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _result(self) -> Any:
+        if self.definition.output is None:
+            sinks = graph.sinks(self._order, self._edges)
+            steps = self.state.steps
+            return {s: steps[s].output for s in sinks if steps[s].status == "succeeded"}
+        try:
+            return resolve(self.definition.output, self._current_scope())
+        except ExpressionError as exc:
+            raise RunFailure("ExpressionError", f"output: {exc}") from None
+
+    def _finish(self, status: str, result: Any = None, error: dict[str, Any] | None = None) -> None:
+        self.state.status = status
+        self.state.ended_at = workflow.now()
+        self.state.result = result
+        self.state.error = error
+        for step in self.state.steps.values():
+            if step.status in ("running", "waiting"):
+                step.status = "cancelled"
+
+    # ---- what the kinds use (interpreter.kinds.base.Runtime) ------------------------------
+
+    def _run_info(self) -> dict[str, Any]:
+        return {
+            "id": self.state.run_id,
+            "workflow": self.definition.name,
+            "version": self.request.version,
+            "tenant": self.request.tenant,
+            "started_at": _iso(self.state.started_at),
+        }
+
+    def _current_scope(self) -> Scope:
+        if self._scope is None:
+            assert self._base_scope is not None
+            self._scope = self._base_scope.child(steps=self.state.steps_view())
+        return self._scope
+
+    async def run_spec(self, inv: Invocation) -> Any:
+        """Run an inner spec (a parallel item)."""
+        return await run_spec(self, inv)
+
+    def run_ref(self, path: str) -> RunRef:
+        """Who a step activity works for."""
+        return RunRef(
+            run_id=self.state.run_id,
+            workflow=self.definition.name,
+            tenant=self.request.tenant,
+            step=path,
+        )
+
+    def child_id(self, path: str) -> str:
+        """Child workflow ids are ``<run id>/<step path>``."""
+        return f"{self.state.run_id}/{path}"
+
+    def record_input(self, inv: Invocation, fields: dict[str, Any]) -> None:
+        """Record a top-level step's resolved fields (the latest iteration's)."""
+        if _top_level(inv):
+            self.state.steps[inv.step_id].input = fields
+
+    def report_attempts(self, inv: Invocation, attempts: int | None) -> None:
+        """Record the attempts of a top-level step's activity."""
+        if _top_level(inv) and attempts is not None:
+            self.state.steps[inv.step_id].attempts = attempts
+
+    def set_progress(self, inv: Invocation, progress: dict[str, int]) -> None:
+        """Record a parallel step's progress (top-level steps only)."""
+        if _top_level(inv):
+            self.state.steps[inv.step_id].progress = dict(progress)
+
+    def default_sources(self, step_id: str) -> list[str]:
+        """Sources of the step's incoming edges, in ``steps`` order."""
+        return graph.default_sources(step_id, self._order, self._edges)
+
+    def open_human(self, inv: Invocation, fields: dict[str, Any]) -> PendingHuman:
+        """Mark a human step as waiting for an answer."""
+        now = workflow.now()
+        timeout = parse_duration(inv.spec.timeout) if inv.spec.timeout else None
+        pending = PendingHuman(
+            step=inv.step_id,
+            prompt=fields.get("prompt"),
+            form=fields.get("form"),
+            assignees=fields.get("assignees"),
+            since=now,
+            timeout_at=now + timeout if timeout else None,
+        )
+        self.state.pending_human[inv.step_id] = pending
+        self.state.steps[inv.step_id].status = "waiting"
+        return pending
+
+    def close_human(self, inv: Invocation) -> None:
+        """The human step stopped waiting (answered, timed out or cancelled)."""
+        self.state.pending_human.pop(inv.step_id, None)
+        step = self.state.steps[inv.step_id]
+        if step.status == "waiting":
+            step.status = "running"
+
+
+def _top_level(inv: Invocation) -> bool:
+    """The invocation is a top-level step (or one of its repeat iterations), not an item."""
+    return inv.path.split("#")[0] == inv.step_id
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _form_error(error: jsonschema.ValidationError) -> str:
+    where = "data" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
+    return f"{where}: {error.message}"
