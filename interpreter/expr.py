@@ -1,0 +1,611 @@
+"""CEL for kworkflow: the compile cache, ``${}`` templates, and CEL values -> plain JSON values.
+
+Deterministic (imported inside the workflow sandbox): no I/O, no clock, no randomness; the only
+shared mutable state is the two bounded compile caches. Every failure leaves as
+:class:`~interpreter.errors.ExpressionError` with a message for a person.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import functools
+import json
+import math
+import re
+import reprlib
+from collections.abc import Mapping
+from typing import Any
+
+import celpy
+import lark
+from celpy import celtypes
+from celpy.evaluation import Activation, CELEvalError, Evaluator, celstr
+from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+
+from interpreter.errors import ExpressionError
+
+_ENV = celpy.Environment()  # builds celpy's process-wide parser once, at import
+_TRUE, _FALSE = celtypes.BoolType(True), celtypes.BoolType(False)
+_KINDS = ((bool, "bool"), (celtypes.BoolType, "bool"), (int, "number"), (float, "number"),
+          (str, "string"), (bytes, "bytes"), (Mapping, "map"), (list, "list"))  # fmt: skip
+_OPERATORS = {
+    "addition_add": "+", "addition_sub": "-", "multiplication_mul": "*",
+    "multiplication_div": "/", "multiplication_mod": "%", "relation_lt": "<",
+    "relation_le": "<=", "relation_gt": ">", "relation_ge": ">=", "relation_eq": "==",
+    "relation_ne": "!=", "relation_in": "in", "unary_neg": "-", "unary_not": "!", "_[_]": "[]",
+}  # fmt: skip
+_PY_TYPES = {"float": "double", "str": "string", "dict": "map", "NoneType": "null"}
+_TOKENS = {"RPAR": ")", "RBRACE": "}", "RSQB": "]", "COMMA": ",", "COLON": ":"}
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# `item`, `input.topic`, `steps.plan.output.data`: looked up directly, without celpy.
+_PATH = re.compile(r"\s*[A-Za-z_]\w*(?:\s*\.\s*[A-Za-z_]\w*)*\s*\Z")
+_LITERALS = frozenset({"true", "false", "null"})
+_UNKNOWN = re.compile(r"undeclared reference to '(\w+)'")
+_NO_MEMBER = re.compile(r"no such member in mapping: (.*)")
+_NO_OVERLOAD = re.compile(r"found no matching overload for (?:Token\('RULE', '(\w+)'\)|(\S+))")
+_CLASS = re.compile(r"<class '(?:[\w.]+\.)?(\w+)'>")
+_NO_FIELDS = re.compile(r"with type: '<class '(?:[\w.]+\.)?(\w+)'>' does not support field")
+_CELPY_REPR = re.compile(r" ?<class '[\w.]+'>|\b[A-Z]\w*Type\((.*?)\)")
+
+
+class _Problem(Exception):
+    """Internal: what went wrong, and where in the source for syntax errors."""
+
+    def __init__(self, message: str, offset: int | None = None) -> None:
+        super().__init__(message)
+        self.message, self.offset = message, offset
+
+
+def _kind(value: Any) -> str:
+    return next((name for cls, name in _KINDS if isinstance(value, cls)), type(value).__name__)
+
+
+def _same(left: Any, right: Any) -> bool:
+    """CEL's heterogeneous equality: other kinds are unequal, numbers compare by value."""
+    kind = _kind(left)
+    if kind != _kind(right):
+        return False
+    if kind == "list":
+        return len(left) == len(right) and all(map(_same, left, right))
+    if kind == "map":
+        return len(left) == len(right) and all(
+            k in right and _same(v, right[k]) for k, v in left.items()
+        )
+    if kind == "number":
+        return bool(_plain_number(left) == _plain_number(right))
+    try:
+        return bool(left == right)
+    except TypeError:
+        return False
+
+
+def _plain_number(value: Any) -> int | float:
+    return int(value) if isinstance(value, int) else float(value)
+
+
+def _equal(left: Any, right: Any) -> Any:
+    if isinstance(left, CELEvalError) or isinstance(right, CELEvalError):
+        return left if isinstance(left, CELEvalError) else right
+    return celtypes.BoolType(_same(left, right))
+
+
+def _not_equal(left: Any, right: Any) -> Any:
+    result = _equal(left, right)
+    return result if isinstance(result, CELEvalError) else celtypes.BoolType(not result)
+
+
+# celpy 0.5 raises on `[1] != null` and `1 == 'a'`; CEL (and our users) expect true and false.
+_FUNCTIONS = {"_==_": _equal, "_!=_": _not_equal}
+_BASE = Activation(annotations=_ENV.annotations, functions=_FUNCTIONS)  # cloned, never changed
+
+
+class Scope:
+    """The names in scope for an evaluation, converted to CEL lazily, at most once per name.
+
+    Args:
+        values: Plain JSON values by top-level name (``input``, ``steps``, ``run``...). They
+            are read, not copied, and their conversion is cached: make a new Scope (or a
+            :meth:`child`) rather than changing them.
+    """
+
+    __slots__ = ("_cel", "_parent", "_values")
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._values = values
+        self._cel: dict[str, Any] = {}
+        self._parent: Scope | None = None
+
+    def child(self, **extra: Any) -> Scope:
+        """A scope with ``extra`` names added (or shadowed) that reuses this one's conversions."""
+        scope = Scope(extra)
+        scope._parent = self
+        return scope
+
+    def _lookup(self, path: tuple[str, ...]) -> tuple[bool, Any]:
+        """Follow a plain path (``item``, ``steps.a.output.x``) through the plain values.
+
+        Returns ``(False, None)`` where CEL would fail (unknown name, missing key, not a map),
+        so that the caller evaluates with CEL and reports its error.
+        """
+        scope: Scope | None = self
+        while scope is not None and path[0] not in scope._values:
+            scope = scope._parent
+        if scope is None:
+            return False, None
+        value = scope._values[path[0]]
+        for key in path[1:]:
+            if not isinstance(value, dict) or key not in value:
+                return False, None
+            value = value[key]
+        return (True, value) if _is_cel_json(value) else (False, None)
+
+    def _context(self, names: tuple[str, ...]) -> dict[str, Any]:
+        """The CEL values of those of ``names`` that are in scope."""
+        context: dict[str, Any] = {}
+        for name in names:
+            scope = self
+            while name not in scope._values:
+                if scope._parent is None:
+                    break
+                scope = scope._parent
+            else:
+                if name not in scope._cel:
+                    try:
+                        scope._cel[name] = _to_cel(scope._values[name])
+                    except (_Problem, ValueError, TypeError) as exc:
+                        raise _Problem(f"`{name}` holds a value CEL cannot use: {exc}") from None
+                context[name] = scope._cel[name]
+        return context
+
+
+_INT64 = range(-(2**63), 2**63)
+
+
+def _is_cel_json(value: Any) -> bool:
+    """A plain JSON value that CEL holds as is (finite floats, 64-bit ints, string keys)."""
+    if value is None or isinstance(value, bool | str):
+        return True
+    if isinstance(value, int):
+        return value in _INT64
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_is_cel_json(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_cel_json(v) for k, v in value.items())
+    return False
+
+
+class Program:
+    """A compiled CEL expression; get one from :func:`compile_cel`.
+
+    Attributes:
+        source: The CEL source text.
+    """
+
+    __slots__ = ("_ast", "_names", "_path", "source")
+
+    def __init__(self, source: str, ast: lark.Tree[Any]) -> None:
+        self.source = source
+        self._ast = ast
+        idents = (t for t in ast.iter_subtrees() if t.data in ("ident", "dot_ident"))
+        self._names = tuple(sorted({str(t.children[0]) for t in idents}))
+        path = [part.strip() for part in source.split(".")]
+        simple = _PATH.match(source) is not None and path[0] not in _LITERALS
+        self._path: tuple[str, ...] | None = tuple(path) if simple else None
+
+    def __repr__(self) -> str:
+        return f"Program({self.source!r})"
+
+    def evaluate(self, scope: Scope) -> Any:
+        """Evaluate against ``scope``.
+
+        Returns:
+            The result as a plain JSON value (bool, int, float, str, None, list or dict).
+
+        Raises:
+            ExpressionError: The evaluation failed (unknown name, missing key, wrong types...).
+        """
+        if self._path is not None:
+            found, value = scope._lookup(self._path)
+            if found:
+                return value
+        try:
+            context = scope._context(self._names)
+            try:
+                value = Evaluator(ast=self._ast, activation=_BASE).evaluate(context)
+            except Exception as exc:  # celpy raises CELEvalError and plain Python errors alike
+                raise _Problem(_eval_reason(exc)) from exc
+            return _to_json(value)
+        except _Problem as problem:
+            raise ExpressionError(self.source, problem.message) from problem.__cause__
+
+    def evaluate_bool(self, scope: Scope) -> bool:
+        """Evaluate a condition (``when``, ``until``, a branch case).
+
+        Raises:
+            ExpressionError: The evaluation failed or its result is not a bool.
+        """
+        value = self.evaluate(scope)
+        if isinstance(value, bool):
+            return value
+        shown = _dump(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise ExpressionError(self.source, f"the result must be true or false, got {shown}")
+
+
+def compile_cel(source: str) -> Program:
+    """Compile CEL source; cached by text (4,096 entries).
+
+    Raises:
+        ExpressionError: A syntax error; ``offset`` is where in ``source``.
+    """
+    try:
+        return _compile(source)
+    except _Problem as problem:
+        reason = f"parse error at {_where(source, problem.offset)}: {problem.message}"
+        raise ExpressionError(source, reason, problem.offset) from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile(source: str) -> Program:
+    if not source.strip():
+        raise _Problem("empty expression", 0)
+    try:
+        return Program(source, _ENV.compile(source))
+    except celpy.CELParseError as exc:
+        error, line, column = exc.__context__, exc.line or 1, exc.column or 1
+        offset = sum(len(row) + 1 for row in source.split("\n")[: line - 1]) + column - 1
+        if isinstance(error, UnexpectedCharacters):
+            quote = error.char in "'\""
+            message = "unterminated string" if quote else f"unexpected character `{error.char}`"
+        elif isinstance(error, UnexpectedToken):
+            wanted = " or ".join(sorted(f"`{_TOKENS[n]}`" for n in error.expected if n in _TOKENS))
+            found = "end of expression" if error.token.type == "$END" else f"`{error.token}`"
+            message = f"unexpected {found}" + (f", expected {wanted}" if wanted else "")
+        else:
+            message = str(exc.args[0]).splitlines()[0]
+        raise _Problem(message, offset) from None
+
+
+def _where(text: str, offset: int | None) -> str:
+    offset = offset or 0
+    column = offset - text.rfind("\n", 0, offset)
+    if "\n" not in text:
+        return f"column {column}"
+    return f"line {text.count(chr(10), 0, offset) + 1}, column {column}"
+
+
+def _eval_reason(exc: BaseException) -> str:
+    """Turn a celpy evaluation error into a sentence for a person."""
+    if isinstance(exc, RecursionError):
+        return "the expression is nested too deeply"
+    if not isinstance(exc, CELEvalError) or not exc.args:
+        return f"{type(exc).__name__}: {exc}"
+    args = [*exc.args, None, None]
+    message, cause, detail = str(args[0]), args[1], args[2]
+    if match := _UNKNOWN.match(message):  # celpy puts a token on calls, a tree on names
+        return f"unknown {'function' if exc.token else 'name'} `{match[1]}`"
+    if match := _NO_MEMBER.match(message):
+        return f"no key {match[1]} in map"
+    if message == "no such key" and detail:
+        key = detail[0]
+        return f"no key {repr(str(key)) if isinstance(key, str) else _key(key)} in map"
+    if "divide by zero" in message:
+        return "division by zero"
+    if cause is IndexError:
+        return "list index out of range"
+    if match := _NO_OVERLOAD.match(message):
+        operator = _OPERATORS.get(match[1] or match[2], match[1] or match[2])
+        types = [_type_name(name) for name in _CLASS.findall(message)]
+        return f"no operator `{operator}` for {' and '.join(types)}"
+    if match := _NO_FIELDS.search(message):
+        return f"cannot select a field from {_type_name(match[1])}"
+    if message == "return error for overflow":
+        overflow = not detail or detail == ("overflow",)
+        return "integer overflow" if overflow else f"invalid argument: {_clean(str(detail[0]))}"
+    if message == "no such overload" and exc.token is not None:
+        return f"`{exc.token}` cannot take arguments of these types"
+    if message == "match error" and detail:
+        return f"bad regular expression: {_clean(str(detail[0]).removeprefix('b'))}"
+    return _clean(message.split(" (in activation")[0])
+
+
+def _type_name(name: str) -> str:
+    """CEL's name for a celpy or Python class name: ``StringType`` and ``str`` -> ``string``."""
+    return _PY_TYPES.get(name) or name.removesuffix("Type").lower().replace("none", "null")
+
+
+def _clean(text: str) -> str:
+    """Strip celpy's type wrappers from a message: ``StringType('x')`` -> ``'x'``."""
+    return _CELPY_REPR.sub(r"\1", text)[:200]
+
+
+def _to_cel(value: Any) -> Any:
+    """A plain Python (JSON) value -> a celpy value; an int stays a CEL int, a float a double."""
+    kind = type(value)  # exact types first, built without celpy's slow checking constructors
+    if kind is str:
+        return str.__new__(celtypes.StringType, value)
+    if kind is dict:
+        cel_map = celtypes.MapType()
+        dict.update(cel_map, {_to_cel(k): _to_cel(v) for k, v in value.items()})
+        return cel_map
+    if kind is int:
+        if not -(2**63) <= value < 2**63:
+            raise _Problem(f"{value} is outside the 64-bit integer range")
+        return int.__new__(celtypes.IntType, value)
+    if kind is bool:
+        return _TRUE if value else _FALSE
+    if kind is float:
+        return float.__new__(celtypes.DoubleType, value)
+    if kind is list or kind is tuple:
+        return celtypes.ListType([_to_cel(item) for item in value])
+    if value is None or type(value).__module__ == celtypes.__name__:
+        return value  # already a celpy value
+    if isinstance(value, Mapping):
+        return celtypes.MapType({_to_cel(k): _to_cel(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return celtypes.ListType([_to_cel(item) for item in value])
+    try:
+        return celpy.json_to_cel(value)  # subclasses of bool/int/float/str, datetime, timedelta
+    except ValueError:
+        raise _Problem(f"a {kind.__name__} is not a JSON value") from None
+
+
+def to_json(value: Any) -> Any:
+    """Convert a celpy value to a plain JSON value.
+
+    bool stays bool (never ``1``); int and uint become int; double float; bytes base64 text;
+    list and map a list and a dict with str keys; timestamp RFC 3339 text; duration ``"30s"``.
+
+    Raises:
+        ExpressionError: The value holds an error, a non-finite number or a non-CEL object.
+    """
+    try:
+        return _to_json(value)
+    except _Problem as problem:
+        raise ExpressionError(reprlib.repr(value), problem.message) from None
+
+
+def _to_json(value: Any) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, celtypes.BoolType):  # an int subclass: before int
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _Problem(f"the result {value} is not a finite number")
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {_key(k): _to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_json(item) for item in value]
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, datetime.datetime):
+        plain = datetime.datetime.combine(value.date(), value.timetz())
+        plain = plain.replace(tzinfo=plain.tzinfo or datetime.UTC).astimezone(datetime.UTC)
+        micros = plain.microsecond
+        spec = "microseconds" if micros % 1000 else "milliseconds" if micros else "seconds"
+        return plain.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+    if isinstance(value, datetime.timedelta):
+        micros = (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
+        seconds, fraction = divmod(abs(micros), 1_000_000)
+        digits = f".{fraction:06d}".rstrip("0") if fraction else ""
+        return f"{'-' if micros < 0 else ''}{seconds}{digits}s"
+    if isinstance(value, CELEvalError):  # celpy leaves some errors inside maps
+        raise _Problem(_eval_reason(value))
+    if isinstance(value, type):  # type(x)
+        return _type_name(value.__name__)
+    raise _Problem(f"a {type(value).__name__} cannot be turned into JSON")
+
+
+def _key(key: Any) -> str:
+    return str(key) if isinstance(key, str) else _dump(_to_json(key))
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def render_text(value: Any) -> str:
+    """How a value is embedded in longer text: a string as itself, anything else compact JSON.
+
+    Raises:
+        ExpressionError: ``value`` cannot be converted (see :func:`to_json`).
+    """
+    return str(value) if isinstance(value, str) else _dump(to_json(value))
+
+
+class Template:
+    """A string value with ``${ expr }`` parts; get one from :func:`parse_template`.
+
+    Attributes:
+        text: The original text.
+        expressions: The CEL sources inside ``${ }``, in order, outer white space trimmed.
+        is_single: The text is exactly one ``${ expr }`` (outer white space ignored), so
+            :meth:`render` returns the expression's value with its own type.
+    """
+
+    __slots__ = ("_parts", "expressions", "is_single", "text")
+
+    def __init__(self, text: str, parts: tuple[str | Program, ...], is_single: bool) -> None:
+        self.text, self._parts, self.is_single = text, parts, is_single
+        self.expressions = tuple(p.source for p in parts if isinstance(p, Program))
+
+    def __repr__(self) -> str:
+        return f"Template({self.text!r})"
+
+    def render(self, scope: Scope) -> Any:
+        """The expression's value if :attr:`is_single`, else the text with each part rendered.
+
+        Raises:
+            ExpressionError: An expression failed; the error names that expression.
+        """
+        if self.is_single:
+            return self._parts[0].evaluate(scope)  # type: ignore[union-attr]
+        rendered = (p if isinstance(p, str) else p.evaluate(scope) for p in self._parts)
+        return "".join(v if isinstance(v, str) else _dump(v) for v in rendered)
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_template(text: str) -> Template:
+    """Parse a string value with ``${ expr }`` parts; cached by text (4,096 entries).
+
+    ``$${`` writes a literal ``${``. A ``}`` inside a CEL string literal or comment does not end
+    an expression, and the braces of CEL map literals nest.
+
+    Raises:
+        ExpressionError: An unterminated or empty ``${``, or an expression that does not
+            compile; ``offset`` is where in ``text``.
+    """
+    parts: list[str | Program] = []
+    literal, start, spans = "", 0, []
+    while (opening := text.find("${", start)) >= 0:
+        if opening > 0 and text[opening - 1] == "$":
+            literal, start = literal + text[start : opening - 1] + "${", opening + 2
+            continue
+        closing = _closing_brace(text, opening + 2)
+        if closing < 0:
+            raise ExpressionError(text, "unterminated `${`: no closing `}`", opening)
+        inner = text[opening + 2 : closing]
+        try:
+            program = _compile(inner.strip())
+        except _Problem as problem:
+            at = closing - len(inner.lstrip()) + (problem.offset or 0)
+            reason = f"parse error at {_where(text, at)}: {problem.message}"
+            raise ExpressionError(text, reason, at) from None
+        if literal or start < opening:
+            parts.append(literal + text[start:opening])
+        parts += [program]
+        literal, start = "", closing + 1
+        spans.append((opening, closing))
+    if literal or start < len(text) or not parts:
+        parts.append(literal + text[start:])
+    is_single = len(spans) == 1 and not text[: spans[0][0]].strip()
+    if is_single and not text[spans[0][1] + 1 :].strip():
+        return Template(text, (program,), True)
+    return Template(text, tuple(parts), False)
+
+
+def _closing_brace(text: str, index: int) -> int:
+    """The index of the ``}`` closing an expression that starts at ``index``, or -1."""
+    depth, end = 0, len(text)
+    while index < end:
+        char = text[index]
+        if char in "'\"":
+            quote = char * 3 if text.startswith(char * 3, index) else char
+            index += len(quote)
+            while index < end and not text.startswith(quote, index):
+                index += 2 if text[index] == "\\" else 1
+            if index >= end:
+                return -1
+            index += len(quote) - 1
+        elif text.startswith("//", index):  # a CEL comment runs to the end of the line
+            index = text.find("\n", index)
+            if index < 0:
+                return -1
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            if depth == 0:
+                return index
+            depth -= 1
+        index += 1
+    return -1
+
+
+def resolve(value: Any, scope: Scope) -> Any:
+    """Render every template inside ``value``, walking dicts (values, not keys) and lists.
+
+    Parts without templates come back as the same objects, not copies.
+
+    Raises:
+        ExpressionError: A template does not parse or an expression fails.
+    """
+    if isinstance(value, str):
+        return parse_template(value).render(scope) if "${" in value else value
+    if isinstance(value, dict):
+        changed: dict[Any, Any] | None = None
+        for key, item in value.items():
+            if (new := resolve(item, scope)) is not item:
+                changed = changed if changed is not None else dict(value)
+                changed[key] = new
+        return value if changed is None else changed
+    if isinstance(value, list):
+        items = [resolve(item, scope) for item in value]
+        return value if all(n is o for n, o in zip(items, value, strict=True)) else items
+    return value
+
+
+def has_template(value: Any) -> bool:
+    """Whether any string inside ``value`` (dict values and lists walked) contains ``${``."""
+    if isinstance(value, str):
+        return "${" in value
+    if isinstance(value, dict):
+        return any(has_template(item) for item in value.values())
+    return isinstance(value, list) and any(has_template(item) for item in value)
+
+
+def template_expressions(value: Any) -> list[tuple[str, str]]:
+    """Every CEL source inside the templates in ``value``, for lint.
+
+    Returns:
+        ``(path_suffix, source)`` pairs; the suffix is relative to ``value``: ``""``,
+        ``".args.company"``, ``"[2]"``, ``'["odd key"]'``.
+
+    Raises:
+        ExpressionError: A template does not parse; the reason ends with its path suffix.
+    """
+    found: list[tuple[str, str]] = []
+    pending: list[tuple[str, Any]] = [("", value)]
+    while pending:
+        path, item = pending.pop()
+        if isinstance(item, dict):
+            keys = (f".{k}" if _IDENT.match(str(k)) else f"[{_dump(str(k))}]" for k in item)
+            pending += reversed([(path + k, v) for k, v in zip(keys, item.values(), strict=True)])
+        elif isinstance(item, list):
+            pending += reversed([(f"{path}[{i}]", v) for i, v in enumerate(item)])
+        elif isinstance(item, str) and "${" in item:
+            try:
+                found += [(path, source) for source in parse_template(item).expressions]
+            except ExpressionError as exc:
+                if not path:
+                    raise
+                reason = f"{exc.reason} (at `{path}`)"
+                raise ExpressionError(exc.expression, reason, exc.offset) from None
+    return found
+
+
+def step_references(source: str) -> set[str]:
+    """The step ids an expression reads as ``steps.<id>`` or ``steps["<id>"]``, from its AST.
+
+    Raises:
+        ExpressionError: ``source`` does not compile.
+    """
+    found: set[str] = set()
+    for tree in compile_cel(source)._ast.iter_subtrees():
+        if tree.data not in ("member_dot", "member_index") or not _is_steps(tree.children[0]):
+            continue
+        selector = tree.children[1]
+        if tree.data == "member_dot":
+            found.add(str(selector))  # steps.<id>
+            continue
+        while isinstance(selector, lark.Tree) and len(selector.children) == 1:
+            selector = selector.children[0]  # down to a literal: steps["<id>"]
+        if isinstance(selector, lark.Token) and selector.type in ("STRING_LIT", "MLSTRING_LIT"):
+            found.add(str(celstr(selector)))
+    return found
+
+
+def _is_steps(node: Any) -> bool:
+    """Whether ``node`` is the bare identifier ``steps`` (``member > primary > ident``)."""
+    while isinstance(node, lark.Tree) and node.data in ("member", "primary"):
+        node = node.children[0]
+    is_ident = isinstance(node, lark.Tree) and node.data in ("ident", "dot_ident")
+    return is_ident and str(node.children[0]) == "steps"
