@@ -155,7 +155,7 @@ class SubflowStep(_StepCommon):
     kind: Literal["subflow"]
     workflow: str | None = Field(default=None, pattern=NAME_PATTERN)
     version: int | None = Field(default=None, ge=1)
-    steps: list[Step] | None = None
+    steps: list[Step] | None = Field(default=None, min_length=1)
     edges: list[Edge] | None = None
     output: Any = None
     input: Any = None

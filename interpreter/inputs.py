@@ -1,0 +1,113 @@
+"""A run's input checked against the definition's ``input`` JSON Schema, defaults applied.
+
+Deterministic and free of I/O (it also runs inside the workflow): ``$ref`` is resolved only
+within the schema itself and the JSON Schema meta-schemas, never fetched.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import best_match
+from referencing import Registry
+from referencing.exceptions import Unresolvable
+
+from interpreter.errors import InputError
+
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_NO_RETRIEVAL: Registry[Any] = Registry()
+"""jsonschema adds the meta-schemas to it; anything else that ``$ref`` names is unresolvable."""
+
+
+def prepare_input(schema: dict[str, Any] | None, value: Any) -> Any:
+    """Apply the schema's defaults to the run input, then validate it (Draft 2020-12).
+
+    Args:
+        schema: The definition's ``input`` schema, or None.
+        value: The run input as given (not modified).
+
+    Returns:
+        The input with defaults filled in (a copy); with no schema, ``value`` itself
+        (None becomes ``{}``).
+
+    Raises:
+        InputError: The input breaks the schema; ``path`` names the property (``topic``,
+            ``items[2].name``) and ``reason`` says what is wrong.
+    """
+    if value is None:
+        value = {}
+    if schema is None:
+        return value
+    prepared = _with_defaults(schema, copy.deepcopy(value))
+    validator = jsonschema.Draft202012Validator(schema, registry=_NO_RETRIEVAL)
+    try:
+        error = best_match(validator.iter_errors(prepared))
+    except Unresolvable as exc:
+        raise InputError(
+            "", f"the input schema has a `$ref` that cannot be resolved: {exc}"
+        ) from None
+    except jsonschema.SchemaError as exc:  # pragma: no cover - the loader checks the schema
+        raise InputError("", f"the input schema is not valid: {exc.message}") from None
+    if error is not None:
+        path, reason = _describe(error)
+        raise InputError(_format_path(path), reason)
+    return prepared
+
+
+def _with_defaults(schema: Any, value: Any) -> Any:
+    """Fill missing object properties that have a ``default``, recursively, in place."""
+    if not isinstance(schema, dict):
+        return value
+    if isinstance(value, dict):
+        properties = schema.get("properties")
+        if isinstance(properties, dict):
+            for name, sub in properties.items():
+                if name in value:
+                    value[name] = _with_defaults(sub, value[name])
+                elif isinstance(sub, dict) and "default" in sub:
+                    value[name] = _with_defaults(sub, copy.deepcopy(sub["default"]))
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for index, item in enumerate(value):
+            value[index] = _with_defaults(schema["items"], item)
+    return value
+
+
+def _describe(error: jsonschema.ValidationError) -> tuple[list[str | int], str]:
+    """The path of the offending property and a reason for a person."""
+    path = list(error.absolute_path)
+    instance = error.instance
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "required" and isinstance(instance, dict):
+        missing = [name for name in schema.get("required", ()) if name not in instance]
+        if missing:
+            return [*path, missing[0]], "is required"
+    if error.validator == "additionalProperties" and isinstance(instance, dict):
+        known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+        patterns = (
+            error.schema.get("patternProperties", {}) if isinstance(error.schema, dict) else {}
+        )
+        extra = [
+            name
+            for name in instance
+            if name not in known and not any(re.search(p, name) for p in patterns)
+        ]
+        if extra:
+            return [*path, extra[0]], "is not allowed"
+    return path, error.message
+
+
+def _format_path(path: Sequence[str | int]) -> str:
+    out = ""
+    for seg in path:
+        if isinstance(seg, int):
+            out += f"[{seg}]"
+        elif _KEY.match(seg):
+            out += f".{seg}" if out else seg
+        else:
+            out += f"[{json.dumps(seg)}]"
+    return out

@@ -1,0 +1,331 @@
+"""Findings over a loaded definition: graph shape, branches, aggregates and every expression.
+
+:func:`lint` returns :class:`~interpreter.errors.Problem` objects (``code`` names the rule,
+``path`` the field, ``step`` the step concerned); :func:`lint_text` also loads the YAML and
+fills in line and column. Inline subflows are linted as graphs of their own (their ``steps.X``
+are the child's steps). Rules, by code: ``duplicate_id``, ``unknown_step``, ``cycle``,
+``unreachable``, ``cel``, ``template``, ``unknown_reference``, ``reference``,
+``branch_target``, ``branch_edge``, ``failed_edge``, ``empty_aggregate``, ``aggregate_from``,
+``inner_kind``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from interpreter.errors import DefinitionError, ExpressionError, Problem
+from interpreter.expr import step_references, template_expressions
+from interpreter.loader import document_order, load_document
+from interpreter.spec import (
+    INNER_FORBIDDEN_KINDS,
+    AggregateStep,
+    BranchStep,
+    Definition,
+    ParallelStep,
+    StepSpec,
+    SubflowStep,
+)
+from interpreter.topology import EdgePair, Graph, ancestors, edge_pairs, find_cycle, successors
+from interpreter.yamldoc import format_path, parse_text
+
+
+def lint(definition: Definition) -> list[Problem]:
+    """Every finding about a loaded definition, in document order.
+
+    Args:
+        definition: A definition that loaded (see :mod:`interpreter.loader`).
+
+    Returns:
+        The problems; an empty list means the definition is clean.
+    """
+    linter = _Linter()
+    linter.graph(definition, "", None, definition.output)
+    unique = dict.fromkeys(linter.problems)
+    return sorted(unique, key=lambda p: document_order(p.path))
+
+
+def lint_text(text: str, source: str | None = None) -> tuple[Definition | None, list[Problem]]:
+    """Load YAML text and lint it; every problem carries its line and column.
+
+    Args:
+        text: The YAML document.
+        source: A name for it, for messages.
+
+    Returns:
+        The definition (None when it does not load) and the problems: the loader's when it
+        does not load, else the lint findings.
+    """
+    try:
+        document = parse_text(text, source)
+        definition = load_document(document)
+    except DefinitionError as exc:
+        return None, exc.problems
+    located = [document.locate(p) for p in lint(definition)]
+    return definition, sorted(located, key=lambda p: (p.line or 0, p.column or 0, p.path))
+
+
+def _value_fields(spec: StepSpec) -> Iterator[tuple[str, Any]]:
+    """The step's value fields (typed ``Any``: literals or ``${}`` templates) that are set."""
+    for name, field in type(spec).model_fields.items():
+        if field.annotation is Any and not (isinstance(spec, SubflowStep) and name == "output"):
+            value = getattr(spec, name)
+            if value is not None:
+                yield name, value
+
+
+def _leaves(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """Every string inside ``value`` that contains ``${``, with its path."""
+    if isinstance(value, str):
+        if "${" in value:
+            yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, path + format_path(("x", str(key)))[1:])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _leaves(item, f"{path}[{index}]")
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """Where an expression is evaluated, and so which ``steps.X`` it may read.
+
+    Attributes:
+        known: The step ids of the graph.
+        allowed: The ids that have surely finished (None: any known step).
+        step: The step to name in problems (the top-level step concerned).
+        subject: The graph step whose ancestors ``allowed`` holds (None for edges and output).
+    """
+
+    known: frozenset[str]
+    allowed: frozenset[str] | None
+    step: str | None
+    subject: str | None = None
+
+    def plus(self, step_id: str | None) -> _Scope:
+        """This scope where ``step_id`` has also finished."""
+        if step_id is None or self.allowed is None:
+            return self
+        return replace(self, allowed=self.allowed | {step_id})
+
+
+class _Linter:
+    """Collects problems while walking a definition and its inline subflows."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, path: str, code: str, message: str, step: str | None = None) -> None:
+        self.problems.append(Problem(path, message, step=step, code=code))
+
+    def graph(self, g: Graph, prefix: str, owner: str | None, output: Any) -> None:
+        """Lint one graph: a definition (``prefix`` "") or an inline subflow ``steps[i].``."""
+        steps = list(g.steps or ())
+        known = frozenset(s.id for s in steps if s.id is not None)
+        pairs = edge_pairs(g)
+        seen: dict[str, int] = {}
+        for i, spec in enumerate(steps):
+            if spec.id in seen:
+                message = f"step id `{spec.id}` is already used by steps[{seen[spec.id]}]"
+                self.add(f"{prefix}steps[{i}].id", "duplicate_id", message, owner or spec.id)
+            elif spec.id is not None:
+                seen[spec.id] = i
+        self.edges(g, prefix, known)
+        cycle = find_cycle(g)
+        if cycle is None:
+            self.unreachable(g, prefix, owner, pairs)
+        else:  # not also "unreachable" for every step on it; a chain loops only on duplicates
+            closing = [p for p in pairs if (p.source, p.target) == (cycle[-1], cycle[0])]
+            if closing[0].index is not None:
+                text = " -> ".join([*cycle, cycle[0]])
+                where = f"{prefix}edges[{closing[0].index}]"
+                self.add(where, "cycle", f"the steps form a cycle: {text}", owner or cycle[0])
+        for i, spec in enumerate(steps):
+            if spec.id is None:
+                continue
+            path, step = f"{prefix}steps[{i}]", owner or spec.id
+            scope = _Scope(known, frozenset(ancestors(g, spec.id)), step, spec.id)
+            self.spec(spec, path, scope, spec.id)
+            if isinstance(spec, BranchStep):
+                self.branch(g, spec, path, step)
+            if isinstance(spec, AggregateStep):
+                self.aggregate(spec, path, scope, pairs)
+        if output is not None:
+            self.templates(output, f"{prefix}output", _Scope(known, None, owner))
+
+    def edges(self, g: Graph, prefix: str, known: frozenset[str]) -> None:
+        """Unknown ids in edges, ``on: failed`` without ``on_error: continue``, branch edges."""
+        by_id = {s.id: s for s in g.steps or () if s.id is not None}
+        for k, edge in enumerate(g.edges or ()):
+            where = f"{prefix}edges[{k}]"
+            for field, ids in (("from", edge.from_), ("to", edge.to)):
+                named = (
+                    [(f"{where}.{field}", ids)]
+                    if isinstance(ids, str)
+                    else [(f"{where}.{field}[{n}]", i) for n, i in enumerate(ids)]
+                )
+                for path, step_id in named:
+                    if step_id not in known:
+                        self.add(path, "unknown_step", f"`{step_id}` is not a step id")
+            sources = list(dict.fromkeys(s for s, _ in edge.pairs() if s in by_id))
+            for source in sources:
+                spec = by_id[source]
+                if isinstance(spec, BranchStep):
+                    message = f"edges out of branch `{source}` carry no `when` or `on`: "
+                    message += "its cases choose the edge"
+                    if edge.when is not None:
+                        self.add(f"{where}.when", "branch_edge", message, source)
+                    if "on" in edge.model_fields_set:
+                        self.add(f"{where}.on", "branch_edge", message, source)
+                elif edge.on == "failed" and spec.on_error != "continue":
+                    message = f"`{source}` has no `on_error: continue`, so this `on: failed` "
+                    message += f"edge is never taken (a failure of `{source}` fails the run)"
+                    self.add(f"{where}.on", "failed_edge", message, source)
+            if edge.when is not None:
+                allowed: frozenset[str] | None = None  # the sources and their ancestors
+                for source in sources:
+                    mine = frozenset({source} | ancestors(g, source))
+                    allowed = mine if allowed is None else allowed & mine
+                self.cel(edge.when, f"{where}.when", _Scope(known, allowed, None))
+
+    def unreachable(self, g: Graph, prefix: str, owner: str | None, pairs: list[EdgePair]) -> None:
+        """Steps none of whose incoming edges can ever be taken, and the steps after them."""
+        by_id = {s.id: s for s in g.steps or () if s.id is not None}
+        dead: dict[str, str] = {}
+
+        def reason(pair: EdgePair) -> str | None:
+            source = by_id.get(pair.source)
+            if source is None:
+                return None
+            if pair.source in dead:
+                return f"`{pair.source}` can never run"
+            if isinstance(source, BranchStep):
+                targets = {c.to for c in source.cases} | {source.default}
+                return (
+                    None if pair.target in targets else f"branch `{pair.source}` never chooses it"
+                )
+            if pair.on == "failed" and source.on_error != "continue":
+                return f"its `on: failed` edge from `{pair.source}` is never taken"
+            return None
+
+        changed = True
+        while changed:
+            changed = False
+            for step_id in by_id:
+                incoming = [p for p in pairs if p.target == step_id]
+                if step_id in dead or not incoming:
+                    continue
+                reasons = [reason(p) for p in incoming]
+                if all(r is not None for r in reasons):
+                    dead[step_id] = "; ".join(dict.fromkeys(r for r in reasons if r))
+                    changed = True
+        for i, spec in enumerate(g.steps or ()):
+            if spec.id in dead:
+                message = f"step `{spec.id}` can never run: {dead[spec.id]}"
+                self.add(f"{prefix}steps[{i}]", "unreachable", message, owner or spec.id)
+
+    def spec(self, spec: StepSpec, path: str, scope: _Scope, self_id: str | None) -> None:
+        """The expressions of one step spec and of the inner specs it holds.
+
+        Args:
+            spec: The spec.
+            path: Its path.
+            scope: What its expressions may read.
+            self_id: The spec's own id (None for inner specs): its ``repeat.until`` may read it.
+        """
+        step = scope.step
+        for name, value in _value_fields(spec):
+            self.templates(value, f"{path}.{name}", scope)
+        if spec.repeat is not None:
+            self.cel(spec.repeat.until, f"{path}.repeat.until", scope.plus(self_id))
+        if isinstance(spec, AggregateStep) and spec.expr is not None:
+            self.cel(spec.expr, f"{path}.expr", scope)
+        if isinstance(spec, BranchStep):
+            for j, case in enumerate(spec.cases):
+                self.cel(case.when, f"{path}.cases[{j}].when", scope)
+        if isinstance(spec, ParallelStep):
+            inner = [(f"{path}.step", spec.step)] if spec.step is not None else []
+            inner += [
+                (f"{path}.{format_path(['branches', name])}", b)
+                for name, b in (spec.branches or {}).items()
+            ]
+            for inner_path, inner_spec in inner:
+                if inner_spec.kind in INNER_FORBIDDEN_KINDS:
+                    message = f"a {inner_spec.kind} step cannot run inside `parallel`"
+                    self.add(f"{inner_path}.kind", "inner_kind", message, step)
+                self.spec(inner_spec, inner_path, scope, None)
+        if spec.compensate is not None:
+            comp = spec.compensate
+            if isinstance(comp, BranchStep):
+                message = "a branch cannot compensate a step: it has no edges to choose from"
+                self.add(f"{path}.compensate.kind", "inner_kind", message, step)
+            self.spec(comp, f"{path}.compensate", scope.plus(self_id), None)
+        if isinstance(spec, SubflowStep) and spec.steps is not None:
+            self.graph(spec, f"{path}.", step, spec.output)
+
+    def branch(self, g: Graph, spec: BranchStep, path: str, step: str) -> None:
+        """Case targets and ``default`` must be successors of the branch."""
+        assert spec.id is not None
+        after = set(successors(g, spec.id))
+        targets = [(f"{path}.cases[{j}].to", c.to) for j, c in enumerate(spec.cases)]
+        targets += [(f"{path}.default", spec.default)] if spec.default is not None else []
+        for where, target in targets:
+            if target not in after:
+                message = f"`{target}` is not a successor of branch `{spec.id}`: "
+                message += f"add an edge from `{spec.id}` to `{target}`"
+                self.add(where, "branch_target", message, step)
+
+    def aggregate(
+        self, spec: AggregateStep, path: str, scope: _Scope, pairs: list[EdgePair]
+    ) -> None:
+        """Something to aggregate, and ``from`` naming ancestors only."""
+        step, before = scope.step, scope.allowed or frozenset()
+        if spec.from_ is None and spec.expr is None and not any(p.target == spec.id for p in pairs):
+            message = f"aggregate `{spec.id}` has nothing to aggregate: "
+            message += "give it `from`, incoming edges or an `expr`"
+            self.add(path, "empty_aggregate", message, step)
+        for j, source in enumerate(spec.from_ or ()):
+            where = f"{path}.from[{j}]"
+            if source not in scope.known:
+                self.add(where, "unknown_step", f"`{source}` is not a step id", step)
+            elif source not in before:
+                message = f"`{source}` is not an ancestor of `{spec.id}`: "
+                message += f"it may not have finished when `{spec.id}` runs"
+                self.add(where, "aggregate_from", message, step)
+
+    def templates(self, value: Any, path: str, scope: _Scope) -> None:
+        """Every ``${}`` in a value field parses, compiles and reads only finished steps."""
+        for where, text in _leaves(value, path):
+            try:
+                sources = [source for _, source in template_expressions(text)]
+            except ExpressionError as exc:
+                message = f"the template does not parse: {exc.reason}"
+                self.add(where, "template", message, scope.step)
+                continue
+            for source in sources:
+                self.cel(source, where, scope)
+
+    def cel(self, source: str, path: str, scope: _Scope) -> None:
+        """One CEL expression compiles and its ``steps.X`` are known steps it may read."""
+        try:
+            refs = step_references(source)
+        except ExpressionError as exc:
+            message = f"the expression does not compile: {exc.reason}"
+            self.add(path, "cel", message, scope.step)
+            return
+        for ref in sorted(refs):
+            if ref not in scope.known:
+                message = f"`steps.{ref}` names no step"
+                self.add(path, "unknown_reference", message, scope.step)
+            elif scope.allowed is not None and ref not in scope.allowed:
+                message = f"`steps.{ref}` may not have finished when this is evaluated: "
+                if ref == scope.subject:
+                    message = f"`steps.{ref}` is this step's own result, not ready yet "
+                    message += "(only its `repeat.until` may read it)"
+                elif scope.subject:
+                    message += f"`{ref}` is not an ancestor of `{scope.subject}`"
+                else:
+                    message += f"`{ref}` is neither this edge's source nor an ancestor of it"
+                self.add(path, "reference", message, scope.step)

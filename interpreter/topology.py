@@ -1,0 +1,175 @@
+"""The shape of a definition's graph: edge pairs, neighbours, ancestors, cycles, order.
+
+Pure functions over anything with ``steps`` and ``edges`` (a :class:`~interpreter.spec.Definition`
+or an inline subflow). Without the ``edges`` key the steps form a chain in list order;
+``edges: []`` means no edges. Pairs that name unknown ids are kept as written; lint reports them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from interpreter.errors import DefinitionError, Problem
+from interpreter.spec import Edge, StepSpec
+
+
+class Graph(Protocol):
+    """Anything with steps and (optional) edges: a definition or an inline subflow step."""
+
+    @property
+    def steps(self) -> Sequence[StepSpec] | None: ...
+
+    @property
+    def edges(self) -> Sequence[Edge] | None: ...
+
+
+@dataclass(frozen=True)
+class EdgePair:
+    """One (source, target) pair of an edge.
+
+    Attributes:
+        source: The source step id.
+        target: The target step id.
+        when: The edge's CEL condition, if any.
+        on: Which outcome of the source the edge follows: ``succeeded``, ``failed``, ``always``.
+        index: The position of the edge in ``edges``; None for the implicit chain.
+    """
+
+    source: str
+    target: str
+    when: str | None = None
+    on: str = "succeeded"
+    index: int | None = None
+
+
+def step_ids(graph: Graph) -> list[str]:
+    """The ids of the graph's steps in list order (steps without an id are left out)."""
+    return [s.id for s in graph.steps or () if s.id is not None]
+
+
+def edge_pairs(graph: Graph) -> list[EdgePair]:
+    """Every (source, target) pair of the graph, in ``edges`` order.
+
+    Args:
+        graph: A definition or an inline subflow.
+
+    Returns:
+        The pairs; without an ``edges`` key, the chain of steps in list order.
+    """
+    if graph.edges is None:
+        ids = step_ids(graph)
+        return [EdgePair(a, b) for a, b in itertools.pairwise(ids)]
+    return [
+        EdgePair(source, target, edge.when, edge.on, index)
+        for index, edge in enumerate(graph.edges)
+        for source, target in edge.pairs()
+    ]
+
+
+def _unique(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+def predecessors(graph: Graph, step_id: str) -> list[str]:
+    """The sources of the edges into ``step_id``, each once, in edge order."""
+    return _unique([p.source for p in edge_pairs(graph) if p.target == step_id])
+
+
+def successors(graph: Graph, step_id: str) -> list[str]:
+    """The targets of the edges out of ``step_id``, each once, in edge order."""
+    return _unique([p.target for p in edge_pairs(graph) if p.source == step_id])
+
+
+def ancestors(graph: Graph, step_id: str) -> set[str]:
+    """Every step from which a path of edges leads to ``step_id`` (itself only on a cycle)."""
+    into: dict[str, list[str]] = {}
+    for pair in edge_pairs(graph):
+        into.setdefault(pair.target, []).append(pair.source)
+    found: set[str] = set()
+    todo = list(into.get(step_id, ()))
+    while todo:
+        current = todo.pop()
+        if current not in found:
+            found.add(current)
+            todo.extend(into.get(current, ()))
+    return found
+
+
+def _adjacency(graph: Graph) -> tuple[list[str], dict[str, list[str]]]:
+    """Node ids (steps first, then ids only named by edges) and their successors."""
+    nodes = step_ids(graph)
+    out: dict[str, list[str]] = {n: [] for n in nodes}
+    for pair in edge_pairs(graph):
+        out.setdefault(pair.source, [])
+        out.setdefault(pair.target, [])
+        if pair.target not in out[pair.source]:
+            out[pair.source].append(pair.target)
+    return list(out), out
+
+
+def find_cycle(graph: Graph) -> list[str] | None:
+    """A cycle of the graph, if there is one.
+
+    Returns:
+        The ids along the cycle, in order, each once (``[a, b, c]`` for a -> b -> c -> a;
+        ``[a]`` for an edge from a step to itself), or None when the graph is acyclic. The
+        search starts from the steps in list order, so the answer is stable.
+    """
+    nodes, out = _adjacency(graph)
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for start in nodes:
+        if start in state:
+            continue
+        path = [start]
+        state[start] = 1
+        iters = [iter(out[start])]
+        while iters:
+            nxt = next(iters[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                iters.pop()
+            elif state.get(nxt) == 1:
+                return path[path.index(nxt) :]
+            elif nxt not in state:
+                state[nxt] = 1
+                path.append(nxt)
+                iters.append(iter(out[nxt]))
+    return None
+
+
+def topological_order(graph: Graph) -> list[str]:
+    """The step ids so that every edge goes forward; ties keep the ``steps`` list order.
+
+    Ids that edges name but no step has are left out.
+
+    Raises:
+        DefinitionError: The graph has a cycle.
+    """
+    ids = step_ids(graph)
+    known = set(ids)
+    incoming = {i: 0 for i in ids}
+    _, out = _adjacency(graph)
+    for source in ids:
+        for target in out[source]:
+            if target in known:
+                incoming[target] += 1
+    order: list[str] = []
+    ready = [i for i in ids if incoming[i] == 0]
+    rank = {i: n for n, i in enumerate(ids)}
+    while ready:
+        current = ready.pop(0)
+        order.append(current)
+        for target in out[current]:
+            if target in known:
+                incoming[target] -= 1
+                if incoming[target] == 0:
+                    ready.append(target)
+                    ready.sort(key=rank.__getitem__)
+    if len(order) < len(ids):
+        cycle = find_cycle(graph) or []
+        text = " -> ".join([*cycle, *cycle[:1]])
+        raise DefinitionError([Problem("edges", f"the steps form a cycle: {text}", code="cycle")])
+    return order
