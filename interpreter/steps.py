@@ -6,6 +6,7 @@ from typing import Any
 
 from temporalio import workflow
 
+from interpreter.kinds import HANDLERS
 from interpreter.kinds.base import Invocation, Runtime
 
 with workflow.unsafe.imports_passed_through():
@@ -66,8 +67,6 @@ async def run_spec(runtime: Runtime, inv: Invocation) -> Any:
         StepError: The step failed (its kind's error, ``ExpressionError``, ``RepeatExhausted``).
         RunFailure: Something that fails the whole run.
     """
-    from interpreter.kinds import HANDLERS
-
     spec = inv.spec
     handler = HANDLERS[spec.kind]
     if spec.repeat is None:

@@ -58,6 +58,7 @@ class InterpreterWorkflow:
             },
         )
         self._order = [s.id or "" for s in self.definition.steps]
+        self._specs = {s.id or "": s for s in self.definition.steps}
         self._edges: list[EdgePair] = edge_pairs(self.definition)
         self._incoming = graph.incoming(self._edges)
         self._decisions: dict[int, bool] = {}
@@ -182,7 +183,7 @@ class InterpreterWorkflow:
                 if step.status != "pending":
                     continue
                 decisions = [self._decide(e) for e in self._incoming.get(sid, [])]
-                verdict = graph.readiness(self.definition.step(sid).join, decisions)
+                verdict = graph.readiness(self._specs[sid].join, decisions)
                 if verdict == "run":
                     self._start(sid)
                     progress = True
@@ -197,7 +198,7 @@ class InterpreterWorkflow:
         if key in self._decisions:
             return self._decisions[key]
         source = self.state.steps[edge.source]
-        is_branch = self.definition.step(edge.source).kind == "branch"
+        is_branch = self._specs[edge.source].kind == "branch"
         taken = graph.decide_edge(
             edge,
             graph.Source(
@@ -230,13 +231,15 @@ class InterpreterWorkflow:
         if step.kind not in ("llm", "tool", "code"):
             step.attempts = 1
         self._scope = None
-        spec = self.definition.step(sid)
+        spec = self._specs[sid]
         inv = Invocation(
             spec=spec, step_id=sid, path=sid, scope=self._current_scope(), layers=(spec,)
         )
         self._tasks[sid] = asyncio.create_task(self._run_step(step, inv))
 
     async def _run_step(self, step: StepState, inv: Invocation) -> None:
+        # No `finally`: when Temporal evicts a run it closes this coroutine with GeneratorExit,
+        # and workflow APIs must not be called then.
         try:
             step.output = await run_spec(self, inv)
             step.status = "succeeded"
@@ -252,12 +255,15 @@ class InterpreterWorkflow:
                 self._failure = failure
         except asyncio.CancelledError:
             step.status = "cancelled"
+            self._ended(step)
             raise
-        finally:
-            step.ended_at = workflow.now()
-            self._scope = None
-            self._changed = True
-            self._tasks.pop(step.id, None)
+        self._ended(step)
+
+    def _ended(self, step: StepState) -> None:
+        step.ended_at = workflow.now()
+        self._scope = None
+        self._changed = True
+        self._tasks.pop(step.id, None)
 
     def _step_failure(self, step: StepState, exc: StepError) -> RunFailure:
         tries = step.attempts

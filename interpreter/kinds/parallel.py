@@ -71,15 +71,22 @@ async def _run_all(
     tasks = [asyncio.create_task(one(i, item)) for i, item in enumerate(invocations)]
     try:
         await workflow.wait_condition(lambda: bool(failure) or all(t.done() for t in tasks))
-    finally:
-        pending = [t for t in tasks if not t.done()]
-        for t in pending:
-            t.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+    except asyncio.CancelledError:
+        await _cancel(tasks)
+        raise
+    await _cancel(tasks)
     if failure:
         raise failure[0]
     for t in tasks:  # an unexpected error is a bug: let it fail the workflow task
         if not t.cancelled() and t.exception() is not None:
             raise t.exception()  # type: ignore[misc]
     return results
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the tasks still running and wait until they have stopped."""
+    pending = [t for t in tasks if not t.done()]
+    for t in pending:
+        t.cancel()
+    if pending:
+        await asyncio.gather(*pending, return_exceptions=True)
