@@ -1,0 +1,1 @@
+"""The ``kworkflow`` command line (entry point: :func:`cli.main.main`)."""

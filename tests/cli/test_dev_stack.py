@@ -1,0 +1,198 @@
+"""``kworkflow dev``: the embedded stack, driven like a user drives it (subprocesses, signals)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from client.devserver import temporal_binary
+from tests.cli import EXAMPLES, cli_argv, cli_env, free_port, kworkflow
+
+STARTUP_TIMEOUT = 90.0
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a running (not zombie) process."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def wait_for_text(path: Path, text: str, process: subprocess.Popen[bytes], timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        content = path.read_text() if path.exists() else ""
+        if text in content:
+            return content
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    raise AssertionError(f"no {text!r} in {path}; stderr: {path.with_suffix('.err').read_text()}")
+
+
+@pytest.fixture
+def dev_stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+    """``kworkflow dev`` on free ports with tmp_path as its working directory."""
+    port, ui_port = free_port(), free_port()
+    out, err = tmp_path / "dev.out", tmp_path / "dev.err"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        process = subprocess.Popen(
+            cli_argv("dev", "--port", str(port), "--ui-port", str(ui_port)),
+            cwd=tmp_path,
+            env=cli_env(),
+            stdout=stdout,
+            stderr=stderr,
+        )
+    try:
+        yield process, f"127.0.0.1:{port}", tmp_path
+    finally:
+        if process.poll() is None:
+            for pid in descendants(process.pid):
+                os.kill(pid, signal.SIGKILL)
+            process.kill()
+            process.wait()
+
+
+def test_dev_stack_runs_answers_and_stops_cleanly(
+    dev_stack: tuple[subprocess.Popen[bytes], str, Path],
+) -> None:
+    process, address, cwd = dev_stack
+    banner = wait_for_text(cwd / "dev.out", "Try: ", process, STARTUP_TIMEOUT)
+    ui_port = int(banner.split("Web UI")[1].split(":")[2].split()[0])
+    assert f"  Temporal frontend  {address}\n" in banner
+    assert f"  Web UI             http://127.0.0.1:{ui_port}\n" in banner
+    assert "  Task queue         kworkflow\n" in banner
+    assert (
+        f"Try: TEMPORAL_ADDRESS={address} kworkflow run examples/hello.yaml "
+        """--input '{"name":"Ada"}'"""
+    ) in banner
+    env = cli_env(TEMPORAL_ADDRESS=address)
+
+    hello = kworkflow("run", str(EXAMPLES / "hello.yaml"), "--input", '{"name":"Ada"}', env=env)
+    assert (hello.code, json.loads(hello.stdout)) == (0, {"greeting": "Hello, Ada.", "length": 11})
+
+    run_id = f"approval-{uuid.uuid4().hex[:8]}"
+    waiting = subprocess.Popen(
+        cli_argv("run", str(EXAMPLES / "approval.yaml"), "--input", '{"title":"v1.2"}',
+                 "--run-id", run_id),
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    answer = [
+        temporal_binary(), "workflow", "update", "execute", "--address", address,
+        "--workflow-id", run_id, "--name", "respond",
+        "--input", '{"step":"review","data":{"approved":true}}',
+    ]  # fmt: skip
+    deadline = time.monotonic() + 30
+    while True:  # until the run exists and its human step waits
+        update = subprocess.run(answer, capture_output=True, text=True, timeout=30)
+        if update.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert update.returncode == 0, update.stderr
+    out, err = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0, err
+    assert json.loads(out) == {"publish": {"status": "published", "note": "Release v1.2 is out."}}
+
+    children = descendants(process.pid)
+    assert len(children) >= 2  # the server and the worker
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 0
+    assert [pid for pid in children if alive(pid)] == []
+    assert (cwd / ".kworkflow" / "temporal.db").is_file()
+    assert (cwd / ".kworkflow" / "temporal.log").is_file()
+
+
+def test_dev_stops_everything_when_a_child_dies(
+    dev_stack: tuple[subprocess.Popen[bytes], str, Path],
+) -> None:
+    process, _, cwd = dev_stack
+    wait_for_text(cwd / "dev.out", "Try: ", process, STARTUP_TIMEOUT)
+    children = descendants(process.pid)
+    worker = next(
+        pid for pid in children if b"worker.py" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    )
+    os.kill(worker, signal.SIGKILL)
+    assert process.wait(timeout=60) == 1
+    assert [pid for pid in children if alive(pid)] == []
+    assert (
+        (cwd / "dev.err")
+        .read_text()
+        .endswith(
+            "kworkflow: the worker stopped unexpectedly (killed by SIGKILL)\n"
+            "stopping everything else\n"
+        )
+    )
+
+
+def test_dev_says_when_the_port_is_taken(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = kworkflow("dev", "--port", str(port), "--ui-port", str(free_port()), cwd=tmp_path)
+    assert (result.code, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"kworkflow: port {port} on 127.0.0.1 (for the Temporal frontend) is already in use: "
+        "is another Temporal server or `kworkflow dev` running? Stop it or choose another port "
+        "with --port / KWORKFLOW_DEV_PORT\n"
+    )
+    assert not (tmp_path / ".kworkflow").exists()
+
+
+def test_dev_reports_a_server_that_cannot_start(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()  # a directory where the SQLite file should be
+    result = kworkflow(
+        "dev", "--port", str(free_port()), "--ui-port", str(free_port()),
+        "--db-filename", str(tmp_path / "data"), cwd=tmp_path,
+    )  # fmt: skip
+    assert (result.code, result.stdout) == (1, "")
+    assert result.stderr.startswith(
+        "kworkflow: the Temporal server stopped during startup (exit code 1)\n"
+        f"last lines of {tmp_path / 'temporal.log'}:\n  | "
+    )
+    assert "unable to open database file" in result.stderr
+
+
+def test_dev_cannot_create_its_data_directory(tmp_path: Path) -> None:
+    (tmp_path / "blocker").write_text("a file where the data directory should be")
+    result = kworkflow(
+        "dev", "--port", str(free_port()), "--ui-port", str(free_port()),
+        "--db-filename", str(tmp_path / "blocker" / "temporal.db"), cwd=tmp_path,
+    )  # fmt: skip
+    assert (result.code, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"kworkflow: cannot create {tmp_path / 'blocker'} for the server's data: File exists\n"
+    )

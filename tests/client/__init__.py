@@ -1,0 +1,1 @@
+"""Tests of the client package: what starts and follows runs from outside a workflow."""

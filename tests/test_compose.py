@@ -1,0 +1,143 @@
+"""The production topology in docker-compose.yml and the Dockerfile it builds (no engine here)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def services() -> dict[str, Any]:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return dict(compose["services"])
+
+
+def _env(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment", {})
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {k: str(v) for k, v in env.items()}
+
+
+def _healthy(service: dict[str, Any], dependency: str) -> bool:
+    depends = service.get("depends_on", {})
+    return isinstance(depends, dict) and depends.get(dependency, {}).get("condition") == (
+        "service_healthy"
+    )
+
+
+def test_every_service_of_the_topology_is_present(services: dict[str, Any]) -> None:
+    assert set(services) == {"postgresql", "temporal", "temporal-ui", "api", "worker"}
+
+
+def test_temporal_keeps_its_state_in_postgresql(services: dict[str, Any]) -> None:
+    temporal = services["temporal"]
+    env = _env(temporal)
+    assert temporal["image"].startswith("temporalio/auto-setup:")
+    assert env["DB"] == "postgres12"
+    assert env["POSTGRES_SEEDS"] == "postgresql"
+    assert env["POSTGRES_USER"] == _env(services["postgresql"])["POSTGRES_USER"]
+    assert env["POSTGRES_PWD"] == _env(services["postgresql"])["POSTGRES_PASSWORD"]
+    assert _healthy(temporal, "postgresql")
+    assert "7233:7233" in temporal["ports"]
+
+
+def test_services_others_wait_for_have_healthchecks(services: dict[str, Any]) -> None:
+    waited_for = {
+        dep
+        for service in services.values()
+        for dep, cond in (service.get("depends_on") or {}).items()
+        if cond.get("condition") == "service_healthy"
+    }
+    assert waited_for == {"postgresql", "temporal"}
+    for name in [*waited_for, "api"]:
+        assert services[name]["healthcheck"]["test"], name
+    assert "pg_isready" in " ".join(services["postgresql"]["healthcheck"]["test"])
+    assert services["temporal"]["healthcheck"]["test"][1:5] == [
+        "temporal",
+        "operator",
+        "cluster",
+        "health",
+    ]
+
+
+def test_ui_talks_to_temporal(services: dict[str, Any]) -> None:
+    ui = services["temporal-ui"]
+    assert ui["image"].startswith("temporalio/ui:")
+    assert _env(ui)["TEMPORAL_ADDRESS"] == "temporal:7233"
+    assert _healthy(ui, "temporal")
+
+
+def test_workers_run_worker_py_twice_on_the_kworkflow_queue(services: dict[str, Any]) -> None:
+    worker = services["worker"]
+    assert worker["build"] == "."
+    assert worker["command"] == ["python", "worker.py"]
+    assert worker["deploy"]["replicas"] == 2
+    assert _healthy(worker, "temporal")
+    assert _env(worker) == {
+        "TEMPORAL_ADDRESS": "temporal:7233",
+        "TEMPORAL_NAMESPACE": "default",
+        "KWORKFLOW_TASK_QUEUE": "kworkflow",
+    }
+
+
+def test_api_serves_the_app_factory_on_8000(services: dict[str, Any]) -> None:
+    api = services["api"]
+    assert api["build"] == "."
+    command = api["command"]
+    assert command[:3] == ["uvicorn", "api.app:create_app", "--factory"]
+    assert command[command.index("--port") + 1] == "8000"
+    assert command[command.index("--host") + 1] == "0.0.0.0"
+    assert "8000:8000" in api["ports"]
+    assert _healthy(api, "temporal") and _healthy(api, "postgresql")
+    env = _env(api)
+    assert env["TEMPORAL_ADDRESS"] == "temporal:7233"
+    assert env["KWORKFLOW_TASK_QUEUE"] == _env(services["worker"])["KWORKFLOW_TASK_QUEUE"]
+    pg = _env(services["postgresql"])
+    user, password, db = pg["POSTGRES_USER"], pg["POSTGRES_PASSWORD"], pg["POSTGRES_DB"]
+    assert env["KWORKFLOW_DATABASE_URL"] == f"postgresql://{user}:{password}@postgresql:5432/{db}"
+
+
+def _dockerfile() -> list[tuple[str, str]]:
+    """(instruction, arguments) pairs, continuation lines joined, comments dropped."""
+    text = (ROOT / "Dockerfile").read_text()
+    text = re.sub(r"\\\n", " ", text)
+    pairs = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            instruction, _, rest = line.partition(" ")
+            pairs.append((instruction.upper(), rest.strip()))
+    return pairs
+
+
+def test_dockerfile_installs_the_project_on_python_3_11() -> None:
+    pairs = _dockerfile()
+    assert pairs[0] == ("FROM", "python:3.11-slim")
+    sources = {
+        src.rstrip("/")
+        for instruction, args in pairs
+        if instruction == "COPY"
+        for src in shlex.split(args)[:-1]
+    }
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = {p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]}
+    modules = {f"{m}.py" for m in project["tool"]["setuptools"]["py-modules"]}
+    assert packages | modules | {"pyproject.toml", "README.md"} <= sources
+    assert any(i == "RUN" and "pip install ." in args for i, args in pairs)
+
+
+def test_dockerfile_default_command_is_the_worker_compose_runs() -> None:
+    pairs = _dockerfile()
+    assert not any(i == "ENTRYPOINT" for i, _ in pairs)  # so compose `command:` replaces CMD
+    cmd = [yaml.safe_load(args) for i, args in pairs if i == "CMD"]
+    assert cmd == [["python", "worker.py"]]
+    assert (ROOT / "worker.py").is_file()

@@ -1,0 +1,128 @@
+"""A kworkflow worker: runs the interpreter workflows and the step activities on one task queue.
+
+Run it as ``python worker.py`` or ``kworkflow worker``; configure it with ``TEMPORAL_ADDRESS``,
+``TEMPORAL_NAMESPACE`` and ``KWORKFLOW_TASK_QUEUE``. Any number of workers may poll the same
+task queue: Temporal spreads the work among them. Ctrl-C or SIGTERM stops polling, lets running
+activities finish for up to :data:`GRACEFUL_SHUTDOWN`, and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from client.connect import Settings, connect
+from client.errors import ClientError
+from interpreter.registration import new_worker
+
+GRACEFUL_SHUTDOWN = timedelta(seconds=5)
+"""How long running activities may take to finish once the worker is asked to stop."""
+
+log = logging.getLogger("kworkflow.worker")
+
+
+def activities_for_worker() -> list[Callable[..., Any]]:
+    """The step activities this worker runs.
+
+    Empty for now: issue 3 registers the ``llm``, ``tool`` and ``code`` activities here.
+    """
+    return []
+
+
+def identity() -> str:
+    """This worker's identity as Temporal shows it: unique per process, so workers can share."""
+    return f"kworkflow-worker-{os.getpid()}@{socket.gethostname()}"
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run a worker until ``stop`` is set, or until SIGINT or SIGTERM arrives.
+
+    Args:
+        settings: Where Temporal is and which task queue to poll.
+        stop: Set it to stop the worker; when not given, SIGINT and SIGTERM set it.
+
+    Raises:
+        client.errors.ServerUnavailable: Temporal cannot be reached.
+    """
+    if stop is None:
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+    client = await connect(settings)
+    worker = new_worker(
+        client,
+        settings.task_queue,
+        activities_for_worker(),
+        identity=identity(),
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+    )
+    log.info(
+        "kworkflow worker %s polling task queue %r at %s (namespace %r)",
+        identity(),
+        settings.task_queue,
+        settings.address,
+        settings.namespace,
+    )
+    async with worker:  # leaving the block shuts the worker down gracefully
+        await stop.wait()
+        log.info("kworkflow worker stopping")
+    log.info("kworkflow worker stopped")
+
+
+def run(settings: Settings | None = None) -> int:
+    """Configure logging, run :func:`serve` and return the process exit code.
+
+    Returns:
+        0 after a requested stop, 1 on an unexpected error, 3 when Temporal cannot be reached.
+    """
+    logging.basicConfig(
+        level=os.environ.get("KWORKFLOW_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        asyncio.run(serve(settings or Settings.from_env()))
+    except ClientError as exc:
+        print(f"kworkflow: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug, not a mistake: no traceback unless asked for
+        log.critical(
+            "kworkflow worker failed: %s: %s",
+            type(exc).__name__,
+            exc,
+            exc_info=bool(os.environ.get("KWORKFLOW_DEBUG")),
+        )
+        return 1
+    return 0
+
+
+def main() -> None:
+    """Entry point of ``python worker.py``: leaves with ``os._exit`` (sdk-python#300)."""
+    code = run()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    """SIGINT and SIGTERM set ``stop``; a second one ends the process at once."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            os._exit(130)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+
+
+if __name__ == "__main__":
+    main()
