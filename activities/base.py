@@ -1,0 +1,123 @@
+"""What every step activity shares: the StepResult envelope and how failures are classified.
+
+Temporal owns retries. An activity raises ``ApplicationError`` with a ``type`` and
+``non_retryable`` set from what went wrong, and ``next_retry_delay`` when the other side said
+when to come back (``Retry-After``); its first detail is ``{"attempt": n}`` so the interpreter
+can count attempts. :func:`step_activity` does this wrapping for a plain async function.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import functools
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.contract import StepCall, StepResult, failure_details
+
+RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+"""HTTP statuses worth another attempt; every other 4xx is the caller's mistake."""
+
+
+def step_activity(
+    name: str,
+) -> Callable[[Callable[[StepCall], Awaitable[Any]]], Callable[[StepCall], Awaitable[StepResult]]]:
+    """Make ``async def fn(call) -> output`` the step activity ``name``.
+
+    The output is wrapped in :class:`StepResult` with the attempt number; an
+    ``ApplicationError`` gets the attempt as its first detail; any other exception becomes a
+    retryable ``ApplicationError`` of its class name.
+    """
+
+    def wrap(
+        fn: Callable[[StepCall], Awaitable[Any]],
+    ) -> Callable[[StepCall], Awaitable[StepResult]]:
+        @activity.defn(name=name)
+        @functools.wraps(fn)
+        async def run(call: StepCall) -> StepResult:
+            attempt = activity.info().attempt
+            try:
+                output = await fn(call)
+            except ApplicationError as exc:
+                raise with_attempt(exc, attempt) from exc
+            except Exception as exc:
+                raise ApplicationError(
+                    f"{type(exc).__name__}: {exc}",
+                    failure_details(attempt),
+                    type=type(exc).__name__,
+                ) from exc
+            return StepResult(output=output, attempt=attempt)
+
+        return run
+
+    return wrap
+
+
+def with_attempt(error: ApplicationError, attempt: int) -> ApplicationError:
+    """The same error with ``{"attempt": n}`` as its first detail."""
+    return ApplicationError(
+        error.message,
+        failure_details(attempt),
+        *error.details,
+        type=error.type,
+        non_retryable=error.non_retryable,
+        next_retry_delay=error.next_retry_delay,
+    )
+
+
+def http_failure(
+    response: httpx.Response, what: str, message: str | None = None
+) -> ApplicationError:
+    """Classify a failed HTTP response: 408/409/425/429/5xx retry (honouring Retry-After),
+    other 4xx do not.
+
+    Args:
+        response: The response with a status of 400 or more.
+        what: Who answered, for the message (``provider 'openai'``, ``tool 'crm_lookup'``).
+        message: The other side's own explanation, when one was extracted from the body.
+    """
+    status = response.status_code
+    detail = message or _short_body(response)
+    retryable = status in RETRYABLE_STATUS or status >= 500
+    return ApplicationError(
+        f"{what} answered HTTP {status}" + (f": {detail}" if detail else ""),
+        type=f"HTTP{status}",
+        non_retryable=not retryable,
+        next_retry_delay=retry_after(response) if retryable else None,
+    )
+
+
+def connection_failure(exc: httpx.HTTPError, what: str) -> ApplicationError:
+    """A transport failure (connect, read, timeout): always worth another attempt."""
+    kind = "Timeout" if isinstance(exc, httpx.TimeoutException) else "ConnectionError"
+    return ApplicationError(f"{what}: {type(exc).__name__}: {exc}", type=kind)
+
+
+def retry_after(response: httpx.Response) -> timedelta | None:
+    """The ``Retry-After`` header as a delay (seconds or an HTTP date), capped at 10 minutes."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    return timedelta(seconds=min(max(seconds, 0.0), 600.0))
+
+
+def _short_body(response: httpx.Response, limit: int = 300) -> str:
+    try:
+        text = response.text.strip()
+    except (UnicodeDecodeError, httpx.ResponseNotRead):
+        return ""
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,135 @@
+"""The worker's own configuration: model providers, secrets and tool modules.
+
+Read on the worker, never sent through workflow history. The file is YAML, found at
+``KWORKFLOW_CONFIG`` (default: ``kworkflow.worker.yaml`` in the working directory, if present)::
+
+    providers:
+      local:
+        base_url: http://127.0.0.1:8080/v1
+        api_key_env: LOCAL_LLM_KEY          # the key is read from this env var
+        headers: {X-Team: research}
+        prices:                              # USD per million tokens, by model
+          llama3: {input: 0.0, output: 0.0}
+    default_provider: local                  # else OPENAI_BASE_URL / OPENAI_API_KEY
+    secrets:                                 # names usable as ${ secrets.NAME } in tool headers
+      CRM_TOKEN: env:CRM_TOKEN               # env:VAR reads the worker's environment
+    tool_modules: [mycompany.tools]          # modules whose @tool functions are registered
+
+``KWORKFLOW_TOOL_MODULES`` (comma-separated) adds tool modules.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from activities.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "kworkflow.worker.yaml"
+OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+class Price(BaseModel):
+    """USD per million tokens."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input: float = 0.0
+    output: float = 0.0
+
+
+class Provider(BaseModel):
+    """An OpenAI-compatible endpoint."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str
+    api_key_env: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    prices: dict[str, Price] = Field(default_factory=dict)
+    timeout_seconds: float = 600.0
+
+    def api_key(self) -> str | None:
+        """The key, read from the worker's environment now."""
+        return os.environ.get(self.api_key_env) if self.api_key_env else None
+
+
+class WorkerConfig(BaseModel):
+    """The whole worker configuration file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    providers: dict[str, Provider] = Field(default_factory=dict)
+    default_provider: str | None = None
+    secrets: dict[str, str] = Field(default_factory=dict)
+    tool_modules: list[str] = Field(default_factory=list)
+
+    def provider(self, name: str | None) -> tuple[str, Provider]:
+        """The named provider, or the default one.
+
+        Without a name: ``default_provider`` if set, else an OpenAI-compatible endpoint from
+        ``OPENAI_BASE_URL`` (default ``https://api.openai.com/v1``) and ``OPENAI_API_KEY``.
+
+        Raises:
+            ConfigError: The name is not configured.
+        """
+        if name is None:
+            name = self.default_provider
+        if name is None:
+            base_url = os.environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_BASE_URL
+            return "default", Provider(base_url=base_url, api_key_env="OPENAI_API_KEY")
+        if name not in self.providers:
+            known = ", ".join(sorted(self.providers)) or "none are configured"
+            raise ConfigError(f"unknown provider '{name}' (known: {known})")
+        return name, self.providers[name]
+
+    def secret(self, name: str) -> str | None:
+        """A secret's value on this worker (``env:VAR`` is read from the environment)."""
+        value = self.secrets.get(name)
+        if value is not None and value.startswith("env:"):
+            return os.environ.get(value[4:])
+        return value
+
+    def all_tool_modules(self) -> list[str]:
+        """``tool_modules`` plus those in ``KWORKFLOW_TOOL_MODULES``."""
+        extra = [m.strip() for m in os.environ.get("KWORKFLOW_TOOL_MODULES", "").split(",")]
+        return list(dict.fromkeys([*self.tool_modules, *(m for m in extra if m)]))
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> WorkerConfig:
+    """Read the worker configuration.
+
+    Args:
+        path: The file; default ``KWORKFLOW_CONFIG``, else ``kworkflow.worker.yaml`` if it
+            exists, else an empty configuration.
+
+    Raises:
+        ConfigError: The file cannot be read or does not match the format.
+    """
+    explicit = path or os.environ.get("KWORKFLOW_CONFIG")
+    file = Path(explicit) if explicit else Path(DEFAULT_CONFIG_FILE)
+    if not file.exists():
+        if explicit:
+            raise ConfigError(f"worker config {file} does not exist")
+        return WorkerConfig()
+    try:
+        data: Any = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        return WorkerConfig.model_validate(data)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"worker config {file}: {exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"worker config {file}: {problems}") from None
+
+
+@lru_cache(maxsize=1)
+def current_config() -> WorkerConfig:
+    """The configuration of this worker process, read once."""
+    return load_config()
