@@ -67,6 +67,12 @@ class InterpreterWorkflow:
         self._changed = False
         self._base_scope: Scope | None = None
         self._scope: Scope | None = None
+        # A worker that picks a run up cold may deliver a `respond` in the same activation as
+        # the run's start, before replay has rebuilt which steps wait. `_settled` says the
+        # main loop has blocked at least once in this worker; until then answers are checked
+        # once the run is quiescent (the main loop blocked, nothing left to process).
+        self._blocked = False
+        self._settled = False
 
     # ---- queries, updates, signals -------------------------------------------------------
 
@@ -77,8 +83,13 @@ class InterpreterWorkflow:
         return self.state.view()
 
     @workflow.update(name=RESPOND)
-    def respond(self, answer: RespondRequest) -> dict[str, Any]:
+    async def respond(self, answer: RespondRequest) -> dict[str, Any]:
         """Answer a waiting human step; returns the step's output."""
+        if not self._settled:
+            await workflow.wait_condition(self._quiescent)
+            problem = self._answer_problem(answer)
+            if problem:
+                raise ApplicationError(problem, type="InvalidAnswer", non_retryable=True)
         return self._accept(answer)
 
     def _accept(self, answer: RespondRequest) -> dict[str, Any]:
@@ -93,13 +104,20 @@ class InterpreterWorkflow:
 
     @respond.validator
     def _validate_respond(self, answer: RespondRequest) -> None:
-        problem = self._answer_problem(answer)
+        if self._settled:
+            problem = self._answer_problem(answer)
+        elif answer.step not in self._specs or self._specs[answer.step].kind != "human":
+            problem = f"there is no human step '{answer.step}' in this run"
+        else:
+            problem = None  # checked in full once replay has caught up (see __init__)
         if problem:
             raise ValueError(problem)
 
     @workflow.signal(name=RESPOND)
-    def respond_signal(self, answer: RespondRequest) -> None:
+    async def respond_signal(self, answer: RespondRequest) -> None:
         """Fire-and-forget answer: an invalid one is recorded in ``events`` and ignored."""
+        if not self._settled:
+            await workflow.wait_condition(self._quiescent)
         problem = self._answer_problem(answer)
         if problem:
             workflow.logger.warning("respond signal rejected: %s", problem)
@@ -109,9 +127,12 @@ class InterpreterWorkflow:
             return
         self._accept(answer)
 
+    def _quiescent(self) -> bool:
+        return self._blocked and not self._changed
+
     def _answer_problem(self, answer: RespondRequest) -> str | None:
-        if answer.step not in self.state.steps:
-            return f"there is no step '{answer.step}' in this run"
+        if answer.step not in self.state.steps or self._specs[answer.step].kind != "human":
+            return f"there is no human step '{answer.step}' in this run"
         pending = self.state.pending_human.get(answer.step)
         if pending is None or pending.answer is not None:
             status = self.state.steps[answer.step].status
@@ -153,18 +174,20 @@ class InterpreterWorkflow:
         timeout = parse_duration(self.definition.timeout) if self.definition.timeout else None
         deadline = workflow.now() + timeout if timeout else None
         while True:
+            self._changed = False  # before scheduling: a step may end at any await below
             self._schedule()
             if self._failure is not None:
                 raise self._failure
             if all(s.done for s in self.state.steps.values()):
                 return
-            self._changed = False
             remaining = (deadline - workflow.now()).total_seconds() if deadline else None
+            self._blocked = self._settled = True
             try:
                 await workflow.wait_condition(
                     lambda: self._changed, timeout=max(remaining, 0.001) if remaining else None
                 )
             except TimeoutError:
+                self._blocked = False
                 running = graph.still_running({k: v.status for k, v in self.state.steps.items()})
                 raise RunFailure(
                     "RunTimeout",
@@ -172,6 +195,7 @@ class InterpreterWorkflow:
                     + (f"; still running: {', '.join(running)}" if running else ""),
                     {"running": running},
                 ) from None
+            self._blocked = False
 
     def _schedule(self) -> None:
         """Start every ready step and skip every step that cannot run, until nothing changes."""
