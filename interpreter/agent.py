@@ -37,6 +37,7 @@ class AgentRequest(BaseModel):
     tool_defs: dict[str, Any] = Field(default_factory=dict)
     """The definition's HTTP tools among them, for the ``tool`` activity."""
     max_turns: int = 10
+    on_max_turns: str = "fail"
     output_schema: dict[str, Any] | None = None
     turn_timeout_seconds: float = 300.0
     retry: RetrySpec | None = None
@@ -66,6 +67,7 @@ class AgentWorkflow:
         self._messages.append({"role": "user", "content": _text(request.prompt)})
         usage = {"input_tokens": 0, "output_tokens": 0}
         cost = 0.0
+        reply: dict[str, Any] = {}
         for turn in range(1, request.max_turns + 1):
             self._turns = turn
             reply = await self._call(
@@ -86,13 +88,7 @@ class AgentWorkflow:
             cost += float(reply.get("cost_usd") or 0.0)
             calls = reply.get("tool_calls") or []
             if not calls:
-                return {
-                    "text": reply.get("text"),
-                    "data": reply.get("data"),
-                    "turns": turn,
-                    "usage": usage,
-                    "cost_usd": cost,
-                }
+                return _answer(reply, turn, usage, cost)
             self._messages.append(
                 {"role": "assistant", "content": reply.get("text"), "tool_calls": calls}
             )
@@ -103,6 +99,8 @@ class AgentWorkflow:
                 self._messages.append(
                     {"role": "tool", "tool_call_id": call.get("id"), "content": result}
                 )
+        if request.on_max_turns == "continue":
+            return _answer(reply, request.max_turns, usage, cost)
         raise ApplicationError(
             f"no final answer after max_turns={request.max_turns} turns",
             {"turns": request.max_turns, "usage": usage, "cost_usd": cost},
@@ -154,6 +152,19 @@ class AgentWorkflow:
                 raise failure from None
             raise ApplicationError(failure.message, type=failure.type, non_retryable=True) from None
         return result.output
+
+
+def _answer(
+    reply: dict[str, Any], turns: int, usage: dict[str, int], cost: float
+) -> dict[str, Any]:
+    """The agent step's output from the model's last reply."""
+    return {
+        "text": reply.get("text"),
+        "data": reply.get("data"),
+        "turns": turns,
+        "usage": usage,
+        "cost_usd": cost,
+    }
 
 
 def _text(value: Any) -> str:

@@ -146,6 +146,9 @@ class AgentStep(_StepCommon):
     prompt: Any
     tools: list[str] = Field(default_factory=list)
     max_turns: int = Field(default=10, ge=1, le=1000)
+    on_max_turns: Literal["fail", "continue"] = "fail"
+    """At ``max_turns`` without a final answer: fail (``AgentMaxTurns``) or succeed with the
+    last reply."""
     output_schema: dict[str, Any] | None = None
 
 

@@ -40,6 +40,7 @@ async def run_agent(runtime: Runtime, inv: Invocation, fields: dict[str, Any]) -
         ],
         tool_defs=tool_defs,
         max_turns=fields.get("max_turns") or spec.max_turns,
+        on_max_turns=spec.on_max_turns,
         output_schema=fields.get("output_schema"),
         turn_timeout_seconds=timeout.total_seconds(),
         retry=merge_retry(
