@@ -8,6 +8,7 @@ Read on the worker, never sent through workflow history. The file is YAML, found
         base_url: http://127.0.0.1:8080/v1
         api_key_env: LOCAL_LLM_KEY          # the key is read from this env var
         headers: {X-Team: research}
+        response_format: json_object         # json_schema (default), json_object or none
         prices:                              # USD per million tokens, by model
           llama3: {input: 0.0, output: 0.0}
     default_provider: local                  # else OPENAI_BASE_URL / OPENAI_API_KEY
@@ -23,7 +24,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -53,6 +54,9 @@ class Provider(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
     prices: dict[str, Price] = Field(default_factory=dict)
     timeout_seconds: float = 600.0
+    response_format: Literal["json_schema", "json_object", "none"] = "json_schema"
+    """How steps with `output_schema` ask for JSON: a JSON schema (OpenAI, vLLM), plain JSON
+    mode (servers that only know `json_object`), or nothing (the answer is still validated)."""
 
     def api_key(self) -> str | None:
         """The key, read from the worker's environment now."""

@@ -6,7 +6,9 @@ fills in line and column. Inline subflows are linted as graphs of their own (the
 are the child's steps). Rules, by code: ``duplicate_id``, ``unknown_step``, ``cycle``,
 ``unreachable``, ``cel``, ``template``, ``unknown_reference``, ``reference``,
 ``branch_target``, ``branch_edge``, ``failed_edge``, ``empty_aggregate``, ``aggregate_from``,
-``inner_kind``.
+``inner_kind``, ``tool_args`` (static ``args`` that break the ``input_schema`` of the tool in
+``tools:``). A tool that is not in ``tools:`` is not a finding: it may be registered on the worker,
+and an unknown tool fails its step at run time with a non-retryable ``UnknownTool``.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from interpreter.errors import DefinitionError, ExpressionError, Problem
-from interpreter.expr import step_references, template_expressions
+from interpreter.errors import DefinitionError, ExpressionError, InputError, Problem
+from interpreter.expr import has_template, step_references, template_expressions
+from interpreter.inputs import prepare_input
 from interpreter.loader import document_order, load_document
 from interpreter.spec import (
     INNER_FORBIDDEN_KINDS,
@@ -26,6 +29,8 @@ from interpreter.spec import (
     ParallelStep,
     StepSpec,
     SubflowStep,
+    ToolDef,
+    ToolStep,
 )
 from interpreter.topology import EdgePair, Graph, ancestors, edge_pairs, find_cycle, successors
 from interpreter.yamldoc import format_path, parse_text
@@ -40,7 +45,7 @@ def lint(definition: Definition) -> list[Problem]:
     Returns:
         The problems; an empty list means the definition is clean.
     """
-    linter = _Linter()
+    linter = _Linter(definition.tools)
     linter.graph(definition, "", None, definition.output)
     unique = dict.fromkeys(linter.problems)
     return sorted(unique, key=lambda p: document_order(p.path))
@@ -114,8 +119,9 @@ class _Scope:
 class _Linter:
     """Collects problems while walking a definition and its inline subflows."""
 
-    def __init__(self) -> None:
+    def __init__(self, tools: dict[str, ToolDef]) -> None:
         self.problems: list[Problem] = []
+        self.tools = tools
 
     def add(self, path: str, code: str, message: str, step: str | None = None) -> None:
         self.problems.append(Problem(path, message, step=step, code=code))
@@ -238,6 +244,8 @@ class _Linter:
         step = scope.step
         for name, value in _value_fields(spec):
             self.templates(value, f"{path}.{name}", scope)
+        if isinstance(spec, ToolStep):
+            self.tool_args(spec, path, step)
         if spec.repeat is not None:
             self.cel(spec.repeat.until, f"{path}.repeat.until", scope.plus(self_id))
         if isinstance(spec, AggregateStep) and spec.expr is not None:
@@ -264,6 +272,18 @@ class _Linter:
             self.spec(comp, f"{path}.compensate", scope.plus(self_id), None)
         if isinstance(spec, SubflowStep) and spec.steps is not None:
             self.graph(spec, f"{path}.", step, spec.output)
+
+    def tool_args(self, spec: ToolStep, path: str, step: str | None) -> None:
+        """Static ``args`` (no ``${}``) fit the ``input_schema`` of the tool in ``tools:``."""
+        tool = self.tools.get(spec.tool)
+        if tool is None or tool.input_schema is None or has_template(spec.args):
+            return
+        try:
+            prepare_input(tool.input_schema, spec.args)
+        except InputError as exc:
+            where = "args" + (exc.path if exc.path[:1] in ("", "[") else f".{exc.path}")
+            message = f"`{where}`: {exc.reason} (input_schema of tool `{spec.tool}`)"
+            self.add(f"{path}.args", "tool_args", message, step)
 
     def branch(self, g: Graph, spec: BranchStep, path: str, step: str) -> None:
         """Case targets and ``default`` must be successors of the branch."""
