@@ -1,0 +1,131 @@
+"""Interpreter overhead: the same no-op activity run by the interpreter and by hand-written
+Temporal workflows, in one process against one embedded dev server.
+
+Two shapes, N steps each: a chain (each step after the previous one) and a fan-out (N steps at
+once). Per-step latency is measured where the activity starts: in a chain, the gap between one
+step's activity starting and the next one's; in a fan-out, from the run's start to each
+activity's start. Prints p50/p99 per shape and the ratio interpreted / hand-written.
+
+    .venv/bin/python bench/interpreter_overhead.py [--steps 20] [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from temporalio import activity
+from temporalio.testing import WorkflowEnvironment
+
+from activities.contract import StepCall, StepResult
+from bench.handwritten import HandChain, HandFanout
+from client.devserver import FAST_DEV_SERVER_ARGS, temporal_binary
+from interpreter.loader import load_data
+from interpreter.registration import DATA_CONVERTER, new_worker
+from interpreter.request import WORKFLOW_NAME, RunRequest
+
+STARTS: dict[str, list[float]] = defaultdict(list)
+
+
+@activity.defn(name="tool")
+async def noop(call: StepCall) -> StepResult:
+    """Records when it started, per run, and returns at once."""
+    STARTS[call.ref.run_id].append(time.perf_counter())
+    return StepResult(output=call.params.get("args"), attempt=activity.info().attempt)
+
+
+def chain_definition(n: int) -> RunRequest:
+    steps = [{"id": f"s{i}", "kind": "tool", "tool": "noop", "args": {"i": i}} for i in range(n)]
+    return RunRequest(definition=load_data({"kworkflow": 1, "name": "chain", "steps": steps}))
+
+
+def fanout_definition(n: int) -> RunRequest:
+    step = {"kind": "tool", "tool": "noop", "args": {"i": "${ item }"}}
+    steps = [{"id": "fan", "kind": "parallel", "for_each": list(range(n)), "step": step}]
+    return RunRequest(definition=load_data({"kworkflow": 1, "name": "fanout", "steps": steps}))
+
+
+async def measure(env: WorkflowEnvironment, tq: str, name: str, arg: Any, shape: str) -> dict:
+    per_step: list[float] = []
+    totals: list[float] = []
+    for _ in range(ARGS.runs):
+        run_id = f"bench-{uuid.uuid4()}"
+        t0 = time.perf_counter()
+        await env.client.execute_workflow(name, arg, id=run_id, task_queue=tq)
+        totals.append(time.perf_counter() - t0)
+        starts = STARTS.pop(run_id)
+        if shape == "chain":
+            per_step += [b - a for a, b in zip([t0, *starts], starts, strict=False)]
+        else:
+            per_step += [s - t0 for s in starts]
+    per_step.sort()
+    return {
+        "p50_ms": 1000 * statistics.median(per_step),
+        "p99_ms": 1000 * per_step[min(len(per_step) - 1, int(0.99 * len(per_step)))],
+        "run_ms": 1000 * statistics.median(totals),
+    }
+
+
+async def main() -> None:
+    env = await WorkflowEnvironment.start_local(
+        data_converter=DATA_CONVERTER,
+        dev_server_existing_path=temporal_binary(),
+        dev_server_extra_args=FAST_DEV_SERVER_ARGS,
+    )
+    tq = f"bench-{uuid.uuid4()}"
+    n = ARGS.steps
+    worker = new_worker(env.client, tq, [noop], extra_workflows=[HandChain, HandFanout])
+    results: dict[str, dict[str, Any]] = {}
+    async with worker:
+        # Warm up both paths (imports, caches), then alternate to share the machine's noise.
+        await measure_pair(env, tq, n, warm=True)
+        results = await measure_pair(env, tq, n, warm=False)
+    await env.shutdown()
+    print(f"steps per run: {n}, runs per case: {ARGS.runs}, cpus: {os.cpu_count()}")
+    print(f"{'case':<22}{'p50 ms':>10}{'p99 ms':>10}{'run ms':>10}")
+    for case, r in results.items():
+        print(f"{case:<22}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{r['run_ms']:>10.1f}")
+    for shape in ("chain", "fanout"):
+        i, h = results[f"{shape} interpreted"], results[f"{shape} hand-written"]
+        print(
+            f"ratio {shape}: p50 {i['p50_ms'] / h['p50_ms']:.2f}, "
+            f"run {i['run_ms'] / h['run_ms']:.2f}"
+        )
+    if ARGS.json:
+        print(json.dumps(results))
+
+
+async def measure_pair(env: WorkflowEnvironment, tq: str, n: int, warm: bool) -> dict:
+    saved = ARGS.runs
+    if warm:
+        ARGS.runs = 2
+    out = {
+        "chain hand-written": await measure(env, tq, "bench.chain", n, "chain"),
+        "chain interpreted": await measure(env, tq, WORKFLOW_NAME, chain_definition(n), "chain"),
+        "fanout hand-written": await measure(env, tq, "bench.fanout", n, "fanout"),
+        "fanout interpreted": await measure(env, tq, WORKFLOW_NAME, fanout_definition(n), "fanout"),
+    }
+    ARGS.runs = saved
+    return out
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--json", action="store_true")
+    ARGS = parser.parse_args()
+    asyncio.run(main())
+    sys.stdout.flush()
+    os._exit(0)

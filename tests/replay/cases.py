@@ -1,0 +1,99 @@
+"""Representative runs whose histories are checked in: every kind and rule of the interpreter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# name -> (definition YAML, input, human answers as (step, data, via) sent once the step waits)
+CASES: dict[str, tuple[str, Any, list[tuple[str, Any, str]]]] = {
+    "chain_templates": (
+        """
+kworkflow: 1
+name: replay-chain
+input: {type: object, properties: {n: {type: integer, default: 2}}}
+steps:
+  - {id: a, kind: tool, tool: echo, args: {x: "${ input.n + 1 }", s: "n=${ input.n }"}}
+  - {id: b, kind: tool, tool: echo, args: {prev: "${ steps.a.output.x }"}}
+  - {id: c, kind: llm, prompt: "say ${ steps.b.output.prev }"}
+""",
+        {},
+        [],
+    ),
+    "graph_kinds": (
+        """
+kworkflow: 1
+name: replay-graph
+steps:
+  - {id: start, kind: tool, tool: echo, args: {v: 3}}
+  - id: fan
+    kind: parallel
+    for_each: "${ [1, 2, 3, 4] }"
+    max_concurrency: 2
+    step: {kind: tool, tool: echo, args: {i: "${ item * 10 }"}}
+  - id: split
+    kind: parallel
+    branches:
+      left: {kind: tool, tool: echo, args: {side: left}}
+      right: {kind: tool, tool: fail, args: {type: Boom, retryable: false}, on_error: continue}
+  - {id: pick, kind: branch, cases: [{when: "steps.start.output.v > 2", to: big}], default: small}
+  - {id: big, kind: aggregate, expr: "'big'"}
+  - {id: small, kind: aggregate, expr: "'small'"}
+  - {id: bad, kind: tool, tool: fail, args: {type: Nope, retryable: false}, on_error: continue}
+  - {id: recover, kind: aggregate, expr: "steps.bad.error.type"}
+  - {id: total, kind: aggregate, from: [fan, split, big, small, recover], reduce: collect}
+edges:
+  - {from: start, to: [fan, split, pick, bad]}
+  - {from: pick, to: [big, small]}
+  - {from: bad, to: recover, "on": failed}
+  - {from: [fan, split, big, small, recover], to: total}
+""",
+        {},
+        [],
+    ),
+    "repeat_retry_subflow": (
+        """
+kworkflow: 1
+name: replay-repeat
+defaults: {retry: {initial_interval: 100ms, max_attempts: 3}}
+steps:
+  - id: loop
+    kind: aggregate
+    expr: "previous == null ? 1 : previous * 2"
+    repeat: {until: "output >= 8", max_iterations: 5}
+  - {id: flaky, kind: tool, tool: flaky, args: {succeed_on: 2}}
+  - id: sub
+    kind: subflow
+    input: {x: "${ steps.loop.output }"}
+    steps:
+      - {id: inner, kind: tool, tool: echo, args: {got: "${ input.x }"}}
+    output: "${ steps.inner.output.got }"
+  - id: agent
+    kind: agent
+    prompt: "find ${ steps.sub.output }"
+    tools: [echo]
+""",
+        {},
+        [],
+    ),
+    "human_answers": (
+        """
+kworkflow: 1
+name: replay-human
+steps:
+  - id: review
+    kind: human
+    prompt: Approve?
+    form: {type: object, required: [approved], properties: {approved: {type: boolean}}}
+  - id: second
+    kind: human
+    prompt: Sure?
+  - {id: done, kind: aggregate, expr: "steps.review.output.data.approved"}
+""",
+        {},
+        [
+            ("review", {"approved": "no"}, "signal"),
+            ("review", {"approved": True}, "update"),
+            ("second", {"ok": 1}, "signal"),
+        ],
+    ),
+}

@@ -1,0 +1,75 @@
+"""Record the histories of tests/replay/cases.py into tests/replay/histories/*.json.
+
+Run after an intended change of the interpreter's commands (behind ``workflow.patched``):
+
+    .venv/bin/python -m tests.replay.record
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from client.devserver import FAST_DEV_SERVER_ARGS, temporal_binary
+from interpreter.loader import load_text
+from interpreter.registration import DATA_CONVERTER, new_worker
+from interpreter.request import WORKFLOW_NAME, RunRequest
+from tests.replay.cases import CASES
+from tests.support.standins import STANDIN_ACTIVITIES
+
+HISTORIES = Path(__file__).parent / "histories"
+CHILD_KINDS = ("subflow", "agent")
+
+
+async def record_case(client: Client, name: str) -> dict[str, str]:
+    """Run one case to its end; its history and its children's, as JSON by workflow id."""
+    text, run_input, answers = CASES[name]
+    request = RunRequest(definition=load_text(textwrap.dedent(text)), input=run_input)
+    handle = await client.start_workflow(
+        WORKFLOW_NAME, request, id=f"replay-{name}", task_queue="replay"
+    )
+    for step, data, via in answers:
+        while not any(p["step"] == step for p in (await handle.query("status"))["pending_human"]):
+            await asyncio.sleep(0.05)
+        payload = {"step": step, "data": data, "actor": "recorder"}
+        if via == "signal":
+            await handle.signal("respond", payload)
+        else:
+            await handle.execute_update("respond", payload)
+    await handle.result()
+    ids = [handle.id] + [
+        f"{handle.id}/{step.id}" for step in request.definition.steps if step.kind in CHILD_KINDS
+    ]
+    histories = {}
+    for workflow_id in ids:
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        histories[workflow_id] = json.dumps(json.loads(history.to_json()), indent=1) + "\n"
+    return histories
+
+
+async def main() -> None:
+    env = await WorkflowEnvironment.start_local(
+        data_converter=DATA_CONVERTER,
+        dev_server_existing_path=temporal_binary(),
+        dev_server_extra_args=FAST_DEV_SERVER_ARGS,
+    )
+    HISTORIES.mkdir(exist_ok=True)
+    async with new_worker(env.client, "replay", STANDIN_ACTIVITIES):
+        for name in CASES:
+            for workflow_id, text in (await record_case(env.client, name)).items():
+                (HISTORIES / f"{workflow_id.replace('/', '.')}.json").write_text(text)
+                print(f"recorded {workflow_id}")
+    await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
+    sys.stdout.flush()
+    os._exit(0)
