@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from activities.errors import ConfigError
 from client.connect import Settings, connect
 from client.errors import ClientError
 from interpreter.registration import new_worker
@@ -29,11 +30,22 @@ log = logging.getLogger("kworkflow.worker")
 
 
 def activities_for_worker() -> list[Callable[..., Any]]:
-    """The step activities this worker runs.
+    """The step activities this worker runs: ``llm``, ``tool`` and ``code``.
 
-    Empty for now: issue 3 registers the ``llm``, ``tool`` and ``code`` activities here.
+    Reads the worker configuration and imports its tool modules first, so that a broken
+    configuration stops the worker at start with a clear message instead of failing steps.
+
+    Raises:
+        activities.errors.ConfigError: The configuration or a tool module is wrong.
     """
-    return []
+    from activities.code import code
+    from activities.config import current_config
+    from activities.llm import llm
+    from activities.registry import load_tool_modules
+    from activities.tool import tool
+
+    load_tool_modules(current_config().all_tool_modules())
+    return [llm, tool, code]
 
 
 def identity() -> str:
@@ -54,11 +66,12 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     if stop is None:
         stop = asyncio.Event()
         _stop_on_signals(stop)
+    activities = activities_for_worker()  # a wrong configuration stops us before connecting
     client = await connect(settings)
     worker = new_worker(
         client,
         settings.task_queue,
-        activities_for_worker(),
+        activities,
         identity=identity(),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
@@ -79,7 +92,8 @@ def run(settings: Settings | None = None) -> int:
     """Configure logging, run :func:`serve` and return the process exit code.
 
     Returns:
-        0 after a requested stop, 1 on an unexpected error, 3 when Temporal cannot be reached.
+        0 after a requested stop, 1 on an unexpected error, 2 for a wrong worker configuration,
+        3 when Temporal cannot be reached.
     """
     logging.basicConfig(
         level=os.environ.get("KWORKFLOW_LOG_LEVEL", "INFO").upper(),
@@ -90,6 +104,9 @@ def run(settings: Settings | None = None) -> int:
     except ClientError as exc:
         print(f"kworkflow: {exc}", file=sys.stderr)
         return 3
+    except ConfigError as exc:
+        print(f"kworkflow: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a bug, not a mistake: no traceback unless asked for
