@@ -8,10 +8,12 @@ can count attempts. :func:`step_activity` does this wrapping for a plain async f
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import email.utils
 import functools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +25,10 @@ from activities.contract import StepCall, StepResult, failure_details
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 """HTTP statuses worth another attempt; every other 4xx is the caller's mistake."""
+HEARTBEAT_SECONDS = 10.0
+"""How often a waiting call heartbeats (more often when the heartbeat timeout is shorter)."""
+
+_client: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient] | None = None
 
 
 def step_activity(
@@ -121,3 +127,39 @@ def _short_body(response: httpx.Response, limit: int = 300) -> str:
     except (UnicodeDecodeError, httpx.ResponseNotRead):
         return ""
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def http_client() -> httpx.AsyncClient:
+    """The process's one HTTP client (one per event loop): no retries, no redirects.
+
+    Temporal owns retries, so the transport never retries underneath it.
+    """
+    global _client
+    loop = asyncio.get_running_loop()
+    if _client is None or _client[0] is not loop or _client[1].is_closed:
+        transport = httpx.AsyncHTTPTransport(retries=0)
+        _client = (loop, httpx.AsyncClient(transport=transport, follow_redirects=False))
+    return _client[1]
+
+
+@contextlib.asynccontextmanager
+async def heartbeating() -> AsyncIterator[None]:
+    """Heartbeat in the background while the body waits (long model or tool calls).
+
+    Every :data:`HEARTBEAT_SECONDS`, or every half heartbeat timeout when that is shorter.
+    """
+    timeout = activity.info().heartbeat_timeout
+    interval = HEARTBEAT_SECONDS
+    if timeout:
+        interval = max(0.1, min(interval, timeout.total_seconds() / 2))
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            activity.heartbeat()
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()

@@ -30,13 +30,9 @@ with ``response_format: json_object`` (or ``none``: validate only).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities._openai import (
@@ -49,18 +45,19 @@ from activities._openai import (
     parse_reply,
     request_body,
 )
-from activities.base import connection_failure, http_failure, step_activity
+from activities.base import (
+    connection_failure,
+    heartbeating,
+    http_client,
+    http_failure,
+    step_activity,
+)
 from activities.config import Provider, current_config
 from activities.contract import StepCall
 from activities.errors import ConfigError
 
-HEARTBEAT_SECONDS = 10.0
-"""How often a waiting call heartbeats (more often when the heartbeat timeout is shorter)."""
-
 REDACTED = "***"
 """What an API key is replaced with in error messages."""
-
-_client: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient] | None = None
 
 
 @step_activity("llm")
@@ -111,8 +108,8 @@ async def _complete(
     headers.update(provider.headers)
     what = f"provider '{name}'"
     try:
-        async with _heartbeating():
-            response = await _http().post(
+        async with heartbeating():
+            response = await http_client().post(
                 provider.base_url.rstrip("/") + "/chat/completions",
                 json=body,
                 headers=headers,
@@ -156,36 +153,6 @@ def registered_tool(name: str) -> tuple[str | None, dict[str, Any] | None]:
     if tool is None:
         return None, None
     return tool.description, tool.input_schema
-
-
-def _http() -> httpx.AsyncClient:
-    """This process's client (one per event loop), created on first use; it never retries."""
-    global _client
-    loop = asyncio.get_running_loop()
-    if _client is None or _client[0] is not loop:
-        transport = httpx.AsyncHTTPTransport(retries=0)
-        _client = (loop, httpx.AsyncClient(transport=transport, follow_redirects=False))
-    return _client[1]
-
-
-@contextlib.asynccontextmanager
-async def _heartbeating() -> AsyncIterator[None]:
-    """Heartbeat in the background while the body waits on the provider."""
-    timeout = activity.info().heartbeat_timeout
-    interval = HEARTBEAT_SECONDS
-    if timeout:
-        interval = max(0.1, min(interval, timeout.total_seconds() / 2))
-
-    async def beat() -> None:
-        while True:
-            await asyncio.sleep(interval)
-            activity.heartbeat()
-
-    task = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        task.cancel()
 
 
 def _json(response: httpx.Response) -> Any:

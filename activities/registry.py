@@ -35,6 +35,7 @@ from pydantic_core import SchemaValidator, ValidationError, to_jsonable_python
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import ConfigError
+from interpreter.yamldoc import format_path
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -46,7 +47,6 @@ _UNSUPPORTED = {
     inspect.Parameter.VAR_POSITIONAL: "*args",
     inspect.Parameter.VAR_KEYWORD: "**kwargs",
 }
-_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _ARG_LINE = re.compile(r"^(\*{0,2}\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
 
 
@@ -190,19 +190,6 @@ def load_tool_modules(modules: Sequence[str]) -> None:
             raise ConfigError(
                 f"tool module '{module}' cannot be imported: {type(exc).__name__}: {exc}"
             ) from None
-
-
-def format_path(loc: Sequence[str | int]) -> str:
-    """A JSON path as kworkflow writes it: ``company``, ``items[2].name``, ``tags["a b"]``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif _KEY.match(part):
-            out += f".{part}" if out else part
-        else:
-            out += f'["{part}"]'
-    return out
 
 
 def args_path(where: str) -> str:

@@ -27,16 +27,15 @@ id>``, the same for every attempt of one step of one run. The output is the JSON
 ...}`` when the body is not JSON, null when it is empty. Failed responses are classified by
 :func:`activities.base.http_failure`: 408/409/425/429/5xx and connection errors retry (honouring
 ``Retry-After``), other 4xx do not and carry the body's ``message``/``error``/``detail``.
-Calls heartbeat every :data:`HEARTBEAT_SECONDS` while they wait.
+Calls heartbeat every :data:`activities.base.HEARTBEAT_SECONDS` while they wait.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import re
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -45,7 +44,13 @@ import jsonschema
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.base import connection_failure, http_failure, step_activity
+from activities.base import (
+    connection_failure,
+    heartbeating,
+    http_client,
+    http_failure,
+    step_activity,
+)
 from activities.config import WorkerConfig, current_config
 from activities.contract import StepCall
 from activities.registry import args_path, load_tool_modules, registered_tool, registered_tools
@@ -58,7 +63,6 @@ from interpreter.spec import ToolDef
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT = timedelta(seconds=60)
-HEARTBEAT_SECONDS = 10.0
 BUILTIN_HTTP = "http"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 MIN_REDACTED = 4
@@ -83,7 +87,6 @@ HTTP_ARGS_SCHEMA: dict[str, Any] = {
 _SECRET_REF = re.compile(
     r"\bsecrets\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*(?:'([^']*)'|\"([^\"]*)\")\s*\])"
 )
-_client: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient] | None = None
 
 
 @step_activity("tool")
@@ -104,7 +107,8 @@ async def tool(call: StepCall) -> Any:
     registered = registered_tool(name)
     if registered is not None:
         checked = check_args(name, registered.input_schema, args)
-        return await heartbeating(registered.call(checked))
+        async with heartbeating():
+            return await registered.call(checked)
     if name == BUILTIN_HTTP:
         return await builtin_http(check_args(name, HTTP_ARGS_SCHEMA, args))
     known = [t.name for t in registered_tools()]
@@ -190,9 +194,8 @@ async def send(
             of 400 or more (see :func:`activities.base.http_failure`); secrets redacted.
     """
     try:
-        response = await heartbeating(
-            http_client().request(method, url, timeout=timeout, **request)
-        )
+        async with heartbeating():
+            response = await http_client().request(method, url, timeout=timeout, **request)
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
         message = redact(f"{what}: invalid URL: {exc}", secrets)
         raise ApplicationError(message, type="InvalidURL", non_retryable=True) from None
@@ -330,29 +333,6 @@ def redact(value: Any, secrets: list[str]) -> Any:
     if isinstance(value, list):
         return [redact(item, secrets) for item in value]
     return value
-
-
-async def heartbeating(work: Awaitable[T]) -> T:
-    """Await ``work``, heartbeating every :data:`HEARTBEAT_SECONDS` until it is done."""
-    task = asyncio.ensure_future(work)
-    try:
-        while True:
-            done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_SECONDS)
-            if done:
-                return task.result()
-            activity.heartbeat()
-    finally:
-        task.cancel()
-
-
-def http_client() -> httpx.AsyncClient:
-    """The process's one HTTP client (one per event loop), without client-side retries."""
-    global _client
-    loop = asyncio.get_running_loop()
-    if _client is None or _client[0] is not loop or _client[1].is_closed:
-        transport = httpx.AsyncHTTPTransport(retries=0)
-        _client = (loop, httpx.AsyncClient(transport=transport, follow_redirects=False))
-    return _client[1]
 
 
 def _redacted(error: ApplicationError, secrets: list[str]) -> ApplicationError:

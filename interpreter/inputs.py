@@ -7,9 +7,7 @@ within the schema itself and the JSON Schema meta-schemas, never fetched.
 from __future__ import annotations
 
 import copy
-import json
 import re
-from collections.abc import Sequence
 from typing import Any
 
 import jsonschema
@@ -18,8 +16,8 @@ from referencing import Registry
 from referencing.exceptions import Unresolvable
 
 from interpreter.errors import InputError
+from interpreter.yamldoc import format_path
 
-_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _NO_RETRIEVAL: Registry[Any] = Registry()
 """jsonschema adds the meta-schemas to it; anything else that ``$ref`` names is unresolvable."""
 
@@ -55,7 +53,7 @@ def prepare_input(schema: dict[str, Any] | None, value: Any) -> Any:
         raise InputError("", f"the input schema is not valid: {exc.message}") from None
     if error is not None:
         path, reason = _describe(error)
-        raise InputError(_format_path(path), reason)
+        raise InputError(format_path(path), reason)
     return prepared
 
 
@@ -99,15 +97,3 @@ def _describe(error: jsonschema.ValidationError) -> tuple[list[str | int], str]:
         if extra:
             return [*path, extra[0]], "is not allowed"
     return path, error.message
-
-
-def _format_path(path: Sequence[str | int]) -> str:
-    out = ""
-    for seg in path:
-        if isinstance(seg, int):
-            out += f"[{seg}]"
-        elif _KEY.match(seg):
-            out += f".{seg}" if out else seg
-        else:
-            out += f"[{json.dumps(seg)}]"
-    return out

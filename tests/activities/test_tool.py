@@ -12,7 +12,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Worker
 
-import activities.tool as tool_module
+import activities.base
 from activities.config import current_config
 from activities.contract import RunRef, StepCall
 from activities.errors import ConfigError
@@ -330,7 +330,7 @@ def test_tools_that_cannot_be_registered() -> None:
 
 
 async def test_long_calls_heartbeat(tool_server, worker_config, monkeypatch) -> None:
-    monkeypatch.setattr(tool_module, "HEARTBEAT_SECONDS", 0.1)
+    monkeypatch.setattr(activities.base, "HEARTBEAT_SECONDS", 0.1)
     tool_server.route("/slow", Reply(delay=0.45, json={"ok": 1}))
     env = ActivityEnvironment()
     beats: list[Any] = []
