@@ -6,7 +6,7 @@ once). Per-step latency is measured where the activity starts: in a chain, the g
 step's activity starting and the next one's; in a fan-out, from the run's start to each
 activity's start. Prints p50/p99 per shape and the ratio interpreted / hand-written.
 
-    .venv/bin/python bench/interpreter_overhead.py [--steps 20] [--runs 15]
+    .venv/bin/python bench/interpreter_overhead.py [--steps 20] [--runs 30]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import UnsandboxedWorkflowRunner
 
 from activities.contract import StepCall, StepResult
 from bench.handwritten import HandChain, HandFanout
@@ -56,25 +57,48 @@ def fanout_definition(n: int) -> RunRequest:
     return RunRequest(definition=load_data({"kworkflow": 1, "name": "fanout", "steps": steps}))
 
 
-async def measure(env: WorkflowEnvironment, tq: str, name: str, arg: Any, shape: str) -> dict:
-    per_step: list[float] = []
-    totals: list[float] = []
-    for _ in range(ARGS.runs):
-        run_id = f"bench-{uuid.uuid4()}"
-        t0 = time.perf_counter()
-        await env.client.execute_workflow(name, arg, id=run_id, task_queue=tq)
-        totals.append(time.perf_counter() - t0)
-        starts = STARTS.pop(run_id)
-        if shape == "chain":
-            per_step += [b - a for a, b in zip([t0, *starts], starts, strict=False)]
-        else:
-            per_step += [s - t0 for s in starts]
-    per_step.sort()
-    return {
-        "p50_ms": 1000 * statistics.median(per_step),
-        "p99_ms": 1000 * per_step[min(len(per_step) - 1, int(0.99 * len(per_step)))],
-        "run_ms": 1000 * statistics.median(totals),
-    }
+CASES = ("chain hand-written", "chain interpreted", "fanout hand-written", "fanout interpreted")
+
+
+def case_arg(case: str, n: int) -> tuple[str, Any]:
+    """The workflow type and argument of a case."""
+    shape, how = case.split()
+    if how == "hand-written":
+        return f"bench.{shape}", n
+    return WORKFLOW_NAME, chain_definition(n) if shape == "chain" else fanout_definition(n)
+
+
+async def run_once(env: WorkflowEnvironment, tq: str, case: str, n: int) -> tuple[list, float]:
+    """One run of a case: per-step latencies (seconds) and the run's wall time."""
+    name, arg = case_arg(case, n)
+    run_id = f"bench-{uuid.uuid4()}"
+    t0 = time.perf_counter()
+    await env.client.execute_workflow(name, arg, id=run_id, task_queue=tq)
+    total = time.perf_counter() - t0
+    starts = STARTS.pop(run_id)
+    if case.startswith("chain"):
+        return [b - a for a, b in zip([t0, *starts], starts, strict=False)], total
+    return [s - t0 for s in starts], total
+
+
+async def measure(env: WorkflowEnvironment, tq: str, n: int, runs: int) -> dict[str, dict]:
+    """Every case ``runs`` times, interleaved run by run so that they share the noise."""
+    per_step: dict[str, list[float]] = {c: [] for c in CASES}
+    totals: dict[str, list[float]] = {c: [] for c in CASES}
+    for _ in range(runs):
+        for case in CASES:
+            steps, total = await run_once(env, tq, case, n)
+            per_step[case] += steps
+            totals[case].append(total)
+    out = {}
+    for case in CASES:
+        lat = sorted(per_step[case])
+        out[case] = {
+            "p50_ms": 1000 * statistics.median(lat),
+            "p99_ms": 1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))],
+            "run_ms": 1000 * statistics.median(totals[case]),
+        }
+    return out
 
 
 async def main() -> None:
@@ -85,14 +109,19 @@ async def main() -> None:
     )
     tq = f"bench-{uuid.uuid4()}"
     n = ARGS.steps
-    worker = new_worker(env.client, tq, [noop], extra_workflows=[HandChain, HandFanout])
+    options: dict[str, Any] = {}
+    if ARGS.unsandboxed:
+        options["workflow_runner"] = UnsandboxedWorkflowRunner()
+    worker = new_worker(env.client, tq, [noop], extra_workflows=[HandChain, HandFanout], **options)
     results: dict[str, dict[str, Any]] = {}
     async with worker:
-        # Warm up both paths (imports, caches), then alternate to share the machine's noise.
-        await measure_pair(env, tq, n, warm=True)
-        results = await measure_pair(env, tq, n, warm=False)
+        await measure(env, tq, n, runs=2)  # warm up: imports, caches, sticky queues
+        results = await measure(env, tq, n, runs=ARGS.runs)
     await env.shutdown()
-    print(f"steps per run: {n}, runs per case: {ARGS.runs}, cpus: {os.cpu_count()}")
+    sandbox = "off" if ARGS.unsandboxed else "on"
+    print(
+        f"steps per run: {n}, runs per case: {ARGS.runs}, cpus: {os.cpu_count()}, sandbox {sandbox}"
+    )
     print(f"{'case':<22}{'p50 ms':>10}{'p99 ms':>10}{'run ms':>10}")
     for case, r in results.items():
         print(f"{case:<22}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{r['run_ms']:>10.1f}")
@@ -106,25 +135,14 @@ async def main() -> None:
         print(json.dumps(results))
 
 
-async def measure_pair(env: WorkflowEnvironment, tq: str, n: int, warm: bool) -> dict:
-    saved = ARGS.runs
-    if warm:
-        ARGS.runs = 2
-    out = {
-        "chain hand-written": await measure(env, tq, "bench.chain", n, "chain"),
-        "chain interpreted": await measure(env, tq, WORKFLOW_NAME, chain_definition(n), "chain"),
-        "fanout hand-written": await measure(env, tq, "bench.fanout", n, "fanout"),
-        "fanout interpreted": await measure(env, tq, WORKFLOW_NAME, fanout_definition(n), "fanout"),
-    }
-    ARGS.runs = saved
-    return out
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--unsandboxed", action="store_true", help="run both without the workflow sandbox"
+    )
     ARGS = parser.parse_args()
     asyncio.run(main())
     sys.stdout.flush()

@@ -20,6 +20,8 @@ DYNAMIC_CONFIG: dict[str, int] = {
 """Dynamic config of the dev server: its history task processors poll at a low default rate,
 which adds a ~50 ms pause before each workflow task; raising the rates removes it."""
 
+DYNAMIC_CONFIG["system.enableActivityEagerExecution"] = "true"
+
 FAST_DEV_SERVER_ARGS: list[str] = [
     arg
     for key, value in DYNAMIC_CONFIG.items()

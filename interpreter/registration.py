@@ -65,11 +65,11 @@ def new_worker(
         extra_workflows: Workflows to host beside the interpreter's (benchmarks, tests).
         **options: Passed to :class:`temporalio.worker.Worker`.
     """
+    options.setdefault("workflow_runner", workflow_runner())
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[*workflows(), *extra_workflows],
         activities=list(activities),
-        workflow_runner=workflow_runner(),
         **options,
     )
