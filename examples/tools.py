@@ -1,4 +1,4 @@
-"""Python tools for the examples, registered on the worker with KWORKFLOW_TOOL_MODULES=examples.tools.
+"""Python tools for the examples: register them with KWORKFLOW_TOOL_MODULES=examples.tools.
 
 A team's own tools look like this: typed arguments (the JSON schema is derived from them), a
 docstring the model reads, and a JSON-serializable result.
