@@ -6,21 +6,23 @@ import shutil
 import sys
 from pathlib import Path
 
-DYNAMIC_CONFIG: dict[str, int] = {
-    key: 10000
-    for key in (
-        "history.transferProcessorMaxPollRPS",
-        "history.transferProcessorMaxPollHostRPS",
-        "history.timerProcessorMaxPollRPS",
-        "history.timerProcessorMaxPollHostRPS",
-        "history.visibilityProcessorMaxPollRPS",
-        "history.visibilityProcessorMaxPollHostRPS",
-    )
+DYNAMIC_CONFIG: dict[str, int | str] = {
+    **{
+        key: 10000
+        for key in (
+            "history.transferProcessorMaxPollRPS",
+            "history.transferProcessorMaxPollHostRPS",
+            "history.timerProcessorMaxPollRPS",
+            "history.timerProcessorMaxPollHostRPS",
+            "history.visibilityProcessorMaxPollRPS",
+            "history.visibilityProcessorMaxPollHostRPS",
+        )
+    },
+    "system.enableActivityEagerExecution": "true",
 }
 """Dynamic config of the dev server: its history task processors poll at a low default rate,
-which adds a ~50 ms pause before each workflow task; raising the rates removes it."""
-
-DYNAMIC_CONFIG["system.enableActivityEagerExecution"] = "true"
+which adds a ~50 ms pause before each workflow task, and raising the rates removes it; eager
+activity dispatch hands an activity to the worker that scheduled it, saving a round trip."""
 
 FAST_DEV_SERVER_ARGS: list[str] = [
     arg
