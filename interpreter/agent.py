@@ -144,6 +144,7 @@ class AgentWorkflow:
                 activity_id=path,
                 start_to_close_timeout=opts.start_to_close,
                 schedule_to_close_timeout=opts.schedule_to_close,
+                heartbeat_timeout=opts.heartbeat,
                 retry_policy=opts.retry_policy,
             )
         except ActivityError as err:

@@ -18,6 +18,10 @@ DEFAULT_RETRY = RetrySpec(
 )
 """Retry fields used where neither the step nor `defaults.retry` sets them."""
 
+HEARTBEAT_TIMEOUT = timedelta(seconds=30)
+"""Attempts longer than twice this must heartbeat (the kworkflow activities do, every 10 s), so
+a worker that dies mid-call is noticed after this long instead of at the step's timeout."""
+
 _RETRY_FIELDS = tuple(RetrySpec.model_fields)
 
 
@@ -27,6 +31,7 @@ class ActivityOptions:
 
     start_to_close: timedelta
     schedule_to_close: timedelta | None
+    heartbeat: timedelta | None
     retry_policy: RetryPolicy
     max_attempts: int
 
@@ -64,8 +69,10 @@ def activity_options(
         maximum_attempts=retry.max_attempts,
         non_retryable_error_types=list(retry.non_retryable_errors or ()) or None,
     )
+    start_to_close = parse_duration(timeout) if timeout else DEFAULT_TIMEOUT
     return ActivityOptions(
-        start_to_close=parse_duration(timeout) if timeout else DEFAULT_TIMEOUT,
+        start_to_close=start_to_close,
+        heartbeat=HEARTBEAT_TIMEOUT if start_to_close > 2 * HEARTBEAT_TIMEOUT else None,
         schedule_to_close=parse_duration(retry.max_duration) if retry.max_duration else None,
         retry_policy=policy,
         max_attempts=retry.max_attempts,

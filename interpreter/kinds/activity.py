@@ -55,6 +55,7 @@ async def run_activity(runtime: Runtime, inv: Invocation, fields: dict[str, Any]
             activity_id=inv.path,
             start_to_close_timeout=opts.start_to_close,
             schedule_to_close_timeout=opts.schedule_to_close,
+            heartbeat_timeout=opts.heartbeat,
             retry_policy=opts.retry_policy,
         )
     except ActivityError as err:
