@@ -111,7 +111,7 @@ class InterpreterWorkflow:
         else:
             problem = None  # checked in full once replay has caught up (see __init__)
         if problem:
-            raise ValueError(problem)
+            raise ApplicationError(problem, type="InvalidAnswer", non_retryable=True)
 
     @workflow.signal(name=RESPOND)
     async def respond_signal(self, answer: RespondRequest) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from interpreter.registration import new_worker
@@ -98,21 +99,46 @@ async def test_update_accepted_returns_the_step_output(client, task_queue, worke
 
 
 @pytest.mark.parametrize(
-    "payload",
+    ("payload", "reason"),
     [
-        pytest.param({"step": "nope", "data": {"approved": True}}, id="unknown-step"),
-        pytest.param({"step": "draft", "data": {"approved": True}}, id="not-human"),
-        pytest.param({"step": "review", "data": {"approved": "yes"}}, id="wrong-type"),
-        pytest.param({"step": "review", "data": {"comment": "hm"}}, id="missing-required"),
-        pytest.param({"step": "review", "data": None}, id="no-data"),
+        pytest.param(
+            {"step": "nope", "data": {"approved": True}},
+            "there is no human step 'nope' in this run",
+            id="unknown-step",
+        ),
+        pytest.param(
+            {"step": "draft", "data": {"approved": True}},
+            "there is no human step 'draft' in this run",
+            id="not-human",
+        ),
+        pytest.param(
+            {"step": "review", "data": {"approved": "yes"}},
+            "data.approved: 'yes' is not of type 'boolean'",
+            id="wrong-type",
+        ),
+        pytest.param(
+            {"step": "review", "data": {"comment": "hm"}},
+            "data: 'approved' is a required property",
+            id="missing-required",
+        ),
+        pytest.param(
+            {"step": "review", "data": None},
+            "data: None is not of type 'object'",
+            id="no-data",
+        ),
     ],
 )
-async def test_update_rejected_leaves_the_run_unchanged(client, task_queue, worker, payload):
+async def test_update_rejected_leaves_the_run_unchanged(
+    client, task_queue, worker, payload, reason
+):
     """'validated: a wrong step or an answer that breaks `form` is rejected, and the run is
     unchanged.'"""
     handle, _ = await _waiting(client, task_queue)
-    with pytest.raises(REJECTED):
+    with pytest.raises(WorkflowUpdateFailedError) as caught:
         await handle.execute_update("respond", payload)
+    cause = caught.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert (cause.type, cause.message, cause.non_retryable) == ("InvalidAnswer", reason, True)
     await _assert_unchanged(handle)
     # A good answer afterwards is still accepted.
     out = await handle.execute_update("respond", {"step": "review", "data": {"approved": False}})
