@@ -22,6 +22,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.contract import StepCall, StepResult, failure_details
+from interpreter.request import ATTEMPT_SIGNAL, AttemptReport
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 """HTTP statuses worth another attempt; every other 4xx is the caller's mistake."""
@@ -48,6 +49,8 @@ def step_activity(
         @functools.wraps(fn)
         async def run(call: StepCall) -> StepResult:
             attempt = activity.info().attempt
+            if attempt > 1:
+                await report_attempt(call.ref.step, attempt)
             try:
                 output = await fn(call)
             except ApplicationError as exc:
@@ -63,6 +66,25 @@ def step_activity(
         return run
 
     return wrap
+
+
+async def report_attempt(path: str, attempt: int) -> None:
+    """Tell the workflow that a retry attempt of the step at ``path`` began (best effort).
+
+    The run then shows the live attempt count and a ``step_retrying`` transition; if the signal
+    cannot be sent, the attempt goes on regardless.
+    """
+    info = activity.info()
+    if info.workflow_id is None:  # not started by a workflow
+        return
+    try:
+        handle = activity.client().get_workflow_handle(
+            info.workflow_id, run_id=info.workflow_run_id
+        )
+        report = AttemptReport(path=path, attempt=attempt)
+        await asyncio.wait_for(handle.signal(ATTEMPT_SIGNAL, report), timeout=5)
+    except Exception as exc:  # the report is a courtesy; the attempt itself matters
+        activity.logger.warning("could not report attempt %d of %s: %s", attempt, path, exc)
 
 
 def with_attempt(error: ApplicationError, attempt: int) -> ApplicationError:

@@ -17,7 +17,12 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.contract import RunRef, StepCall, StepResult
     from interpreter.options import activity_options
-    from interpreter.request import AGENT_WORKFLOW_NAME, STATUS_QUERY
+    from interpreter.request import (
+        AGENT_WORKFLOW_NAME,
+        ATTEMPT_SIGNAL,
+        STATUS_QUERY,
+        AttemptReport,
+    )
     from interpreter.spec import Defaults, RetrySpec
     from interpreter.state import StepError
 
@@ -50,11 +55,17 @@ class AgentWorkflow:
     def __init__(self) -> None:
         self._messages: list[dict[str, Any]] = []
         self._turns = 0
+        self._retries: list[dict[str, Any]] = []
 
     @workflow.query(name=STATUS_QUERY)
     def status(self) -> dict[str, Any]:
-        """The transcript so far and the number of model turns taken."""
-        return {"turns": self._turns, "messages": self._messages}
+        """The transcript so far, the number of model turns taken and the retried calls."""
+        return {"turns": self._turns, "messages": self._messages, "retries": self._retries}
+
+    @workflow.signal(name=ATTEMPT_SIGNAL)
+    def attempt_started(self, report: AttemptReport) -> None:
+        """A model turn or tool call began a retry attempt."""
+        self._retries.append({"path": report.path, "attempt": report.attempt})
 
     @workflow.run
     async def run(self, request: AgentRequest) -> dict[str, Any]:

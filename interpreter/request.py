@@ -17,6 +17,10 @@ RESPOND = "respond"
 """Name of the update and of the signal that answer a human step."""
 STATUS_QUERY = "status"
 """Name of the query that returns a run's live state."""
+TRANSITIONS_QUERY = "transitions"
+"""Name of the query that returns a run's transitions after a sequence number."""
+ATTEMPT_SIGNAL = "kworkflow.attempt"
+"""Name of the signal a step activity sends when a retry attempt starts."""
 
 
 class RunRequest(BaseModel):
@@ -54,3 +58,10 @@ class RespondRequest(BaseModel):
     step: str
     data: Any = None
     actor: str | None = None
+
+
+class AttemptReport(BaseModel):
+    """The payload of :data:`ATTEMPT_SIGNAL`: attempt ``attempt`` of the step at ``path`` began."""
+
+    path: str
+    attempt: int

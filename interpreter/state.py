@@ -154,6 +154,18 @@ class RunState:
     error: dict[str, Any] | None = None
     pending_human: dict[str, PendingHuman] = field(default_factory=dict)
     events: list[RunEvent] = field(default_factory=list)
+    transitions: list[dict[str, Any]] = field(default_factory=list)
+    """Every step and run transition, in order; ``seq`` is the 1-based position."""
+
+    def record(self, at: datetime, type: str, step: str | None = None, **extra: Any) -> None:
+        """Append a transition (``step_started``, ``step_retrying``, ``run_succeeded``...)."""
+        entry = {"seq": len(self.transitions) + 1, "at": _iso(at), "type": type, "step": step}
+        entry.update({k: v for k, v in extra.items() if v is not None})
+        self.transitions.append(entry)
+
+    def transitions_after(self, seq: int) -> list[dict[str, Any]]:
+        """The transitions after ``seq`` (0 for all)."""
+        return self.transitions[max(seq, 0) :]
 
     def steps_view(self) -> dict[str, dict[str, Any]]:
         """The value of ``steps`` in CEL."""
@@ -172,6 +184,7 @@ class RunState:
             "steps": {sid: s.status_view() for sid, s in self.steps.items()},
             "pending_human": [p.view() for p in self.pending_human.values() if p.answer is None],
             "events": [e.view() for e in self.events],
+            "last_seq": len(self.transitions),
             "result": self.result,
             "error": self.error,
         }

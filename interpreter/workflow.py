@@ -8,6 +8,7 @@ their results in :class:`interpreter.state.RunState`, and answers the ``status``
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +25,16 @@ with workflow.unsafe.imports_passed_through():
     from interpreter.expr import Scope, compile_cel, resolve
     from interpreter.inputs import prepare_input
     from interpreter.kinds.base import Invocation
-    from interpreter.request import RESPOND, STATUS_QUERY, WORKFLOW_NAME, RespondRequest, RunRequest
+    from interpreter.request import (
+        ATTEMPT_SIGNAL,
+        RESPOND,
+        STATUS_QUERY,
+        TRANSITIONS_QUERY,
+        WORKFLOW_NAME,
+        AttemptReport,
+        RespondRequest,
+        RunRequest,
+    )
     from interpreter.spec import Definition
     from interpreter.state import (
         PendingHuman,
@@ -82,14 +92,31 @@ class InterpreterWorkflow:
         human steps waiting for an answer."""
         return self.state.view()
 
+    @workflow.query(name=TRANSITIONS_QUERY)
+    def transitions(self, after: int = 0) -> dict[str, Any]:
+        """The step and run transitions after sequence number ``after``, and the run's status."""
+        return {"status": self.state.status, "transitions": self.state.transitions_after(after)}
+
+    @workflow.signal(name=ATTEMPT_SIGNAL)
+    def attempt_started(self, report: AttemptReport) -> None:
+        """A step activity began a retry attempt: live attempt count and a retrying transition."""
+        match = _STEP_ID.match(report.path)
+        step = self.state.steps.get(match.group(0)) if match else None
+        if step is None or step.done:
+            return
+        if report.path.split("#")[0] == step.id:
+            step.attempts = max(step.attempts, report.attempt)
+        path = None if report.path == step.id else report.path
+        self.state.record(
+            workflow.now(), "step_retrying", step.id, attempt=report.attempt, path=path
+        )
+
     @workflow.update(name=RESPOND)
     async def respond(self, answer: RespondRequest) -> dict[str, Any]:
         """Answer a waiting human step; returns the step's output."""
         if not self._settled:
             await workflow.wait_condition(self._quiescent)
-            problem = self._answer_problem(answer)
-            if problem:
-                raise ApplicationError(problem, type="InvalidAnswer", non_retryable=True)
+            _raise_if_problem(self._answer_problem(answer))
         return self._accept(answer)
 
     def _accept(self, answer: RespondRequest) -> dict[str, Any]:
@@ -105,13 +132,11 @@ class InterpreterWorkflow:
     @respond.validator
     def _validate_respond(self, answer: RespondRequest) -> None:
         if self._settled:
-            problem = self._answer_problem(answer)
+            _raise_if_problem(self._answer_problem(answer))
         elif answer.step not in self._specs or self._specs[answer.step].kind != "human":
-            problem = f"there is no human step '{answer.step}' in this run"
-        else:
-            problem = None  # checked in full once replay has caught up (see __init__)
-        if problem:
-            raise ApplicationError(problem, type="InvalidAnswer", non_retryable=True)
+            message = f"there is no human step '{answer.step}' in this run"
+            _raise_if_problem(("unknown_step", message))
+        # else: checked in full once replay has caught up (see __init__)
 
     @workflow.signal(name=RESPOND)
     async def respond_signal(self, answer: RespondRequest) -> None:
@@ -120,9 +145,9 @@ class InterpreterWorkflow:
             await workflow.wait_condition(self._quiescent)
         problem = self._answer_problem(answer)
         if problem:
-            workflow.logger.warning("respond signal rejected: %s", problem)
+            workflow.logger.warning("respond signal rejected: %s", problem[1])
             self.state.events.append(
-                RunEvent(workflow.now(), "respond_rejected", answer.step, problem)
+                RunEvent(workflow.now(), "respond_rejected", answer.step, problem[1])
             )
             return
         self._accept(answer)
@@ -130,18 +155,23 @@ class InterpreterWorkflow:
     def _quiescent(self) -> bool:
         return self._blocked and not self._changed
 
-    def _answer_problem(self, answer: RespondRequest) -> str | None:
+    def _answer_problem(self, answer: RespondRequest) -> tuple[str, str] | None:
+        """Why an answer cannot be taken now, as ``(reason, message)``; None when it can.
+
+        Reasons: ``unknown_step`` (no such human step), ``not_waiting``, ``invalid_data``.
+        """
         if answer.step not in self.state.steps or self._specs[answer.step].kind != "human":
-            return f"there is no human step '{answer.step}' in this run"
+            return "unknown_step", f"there is no human step '{answer.step}' in this run"
         pending = self.state.pending_human.get(answer.step)
         if pending is None or pending.answer is not None:
             status = self.state.steps[answer.step].status
-            return f"step '{answer.step}' is not waiting for an answer (it is {status})"
+            message = f"step '{answer.step}' is not waiting for an answer (it is {status})"
+            return "not_waiting", message
         if pending.form is not None:
             validator = jsonschema.Draft202012Validator(pending.form)
             errors = sorted(validator.iter_errors(answer.data), key=lambda e: list(e.path))
             if errors:
-                return "; ".join(_form_error(e) for e in errors)
+                return "invalid_data", "; ".join(_form_error(e) for e in errors)
         return None
 
     # ---- the run -------------------------------------------------------------------------
@@ -214,6 +244,7 @@ class InterpreterWorkflow:
                 elif verdict == "skip":
                     step.status = "skipped"
                     step.ended_at = workflow.now()
+                    self.state.record(step.ended_at, "step_skipped", sid)
                     self._scope = None
                     progress = True
 
@@ -252,6 +283,7 @@ class InterpreterWorkflow:
         step = self.state.steps[sid]
         step.status = "running"
         step.started_at = workflow.now()
+        self.state.record(step.started_at, "step_started", sid)
         if step.kind not in ("llm", "tool", "code"):
             step.attempts = 1
         self._scope = None
@@ -285,6 +317,8 @@ class InterpreterWorkflow:
 
     def _ended(self, step: StepState) -> None:
         step.ended_at = workflow.now()
+        error = step.error.as_json() if step.error else None
+        self.state.record(step.ended_at, f"step_{step.status}", step.id, error=error)
         self._scope = None
         self._changed = True
         self._tasks.pop(step.id, None)
@@ -323,6 +357,8 @@ class InterpreterWorkflow:
         for step in self.state.steps.values():
             if step.status in ("running", "waiting"):
                 step.status = "cancelled"
+                self.state.record(self.state.ended_at, "step_cancelled", step.id)
+        self.state.record(self.state.ended_at, f"run_{status}", None, error=error)
 
     # ---- what the kinds use (interpreter.kinds.base.Runtime) ------------------------------
 
@@ -391,6 +427,7 @@ class InterpreterWorkflow:
         )
         self.state.pending_human[inv.step_id] = pending
         self.state.steps[inv.step_id].status = "waiting"
+        self.state.record(now, "step_waiting", inv.step_id)
         return pending
 
     def close_human(self, inv: Invocation) -> None:
@@ -401,9 +438,21 @@ class InterpreterWorkflow:
             step.status = "running"
 
 
+def _raise_if_problem(problem: tuple[str, str] | None) -> None:
+    """Reject an answer: ``InvalidAnswer`` with ``{"reason": ...}`` as its detail."""
+    if problem is not None:
+        reason, message = problem
+        raise ApplicationError(
+            message, {"reason": reason}, type="InvalidAnswer", non_retryable=True
+        )
+
+
 def _top_level(inv: Invocation) -> bool:
     """The invocation is a top-level step (or one of its repeat iterations), not an item."""
     return inv.path.split("#")[0] == inv.step_id
+
+
+_STEP_ID = re.compile(r"[a-z][a-z0-9_]*")
 
 
 def _iso(value: datetime) -> str:
