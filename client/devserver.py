@@ -6,6 +6,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from client.search_attributes import DEV_SERVER_FLAGS
+
 DYNAMIC_CONFIG: dict[str, int | str] = {
     **{
         key: 10000
@@ -80,4 +82,5 @@ def dev_server_command(
         "--log-level",
         log_level,
         *FAST_DEV_SERVER_ARGS,
+        *DEV_SERVER_FLAGS,
     ]

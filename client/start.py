@@ -24,6 +24,7 @@ from client.errors import (
     RunTimedOut,
     SubflowNotFound,
 )
+from client.search_attributes import ensure_search_attributes, for_run
 from interpreter.loader import load_file
 from interpreter.request import WORKFLOW_NAME, RunRequest
 from interpreter.spec import Definition, ParallelStep, StepSpec, SubflowStep
@@ -96,9 +97,14 @@ async def start_run(
         RunAlreadyExists: A run with ``run_id`` is running.
     """
     workflow_id = run_id or new_run_id(request.definition.name)
+    attributes = for_run(request) if await ensure_search_attributes(client) else None
     try:
         return await client.start_workflow(
-            WORKFLOW_NAME, request, id=workflow_id, task_queue=task_queue
+            WORKFLOW_NAME,
+            request,
+            id=workflow_id,
+            task_queue=task_queue,
+            search_attributes=attributes,
         )
     except WorkflowAlreadyStartedError:
         raise RunAlreadyExists(workflow_id) from None

@@ -14,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from client.devserver import FAST_DEV_SERVER_ARGS  # no ~50 ms pause before workflow tasks
+from client.search_attributes import KEYS
 from interpreter.registration import DATA_CONVERTER, new_worker
 from tests.support.standins import STANDIN_ACTIVITIES
 
@@ -39,6 +40,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=DATA_CONVERTER,
         dev_server_existing_path=temporal_binary(),
         dev_server_extra_args=FAST_DEV_SERVER_ARGS,
+        search_attributes=KEYS,
     )
     yield env
     await env.shutdown()
