@@ -7,11 +7,7 @@ shared mutable state is the two bounded compile caches. Every failure leaves as
 
 from __future__ import annotations
 
-import base64
-import datetime
 import functools
-import json
-import math
 import re
 import reprlib
 from collections.abc import Mapping
@@ -19,84 +15,31 @@ from typing import Any
 
 import celpy
 import lark
-from celpy import celtypes
-from celpy.evaluation import Activation, CELEvalError, Evaluator, celstr
+from celpy.evaluation import Activation, Evaluator, celstr
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
+from interpreter._celvalues import (
+    CelProblem,
+    dump,
+    equal,
+    eval_reason,
+    is_cel_json,
+    json_value,
+    not_equal,
+    to_cel,
+)
 from interpreter.errors import ExpressionError
 
 _ENV = celpy.Environment()  # builds celpy's process-wide parser once, at import
-_TRUE, _FALSE = celtypes.BoolType(True), celtypes.BoolType(False)
-_KINDS = ((bool, "bool"), (celtypes.BoolType, "bool"), (int, "number"), (float, "number"),
-          (str, "string"), (bytes, "bytes"), (Mapping, "map"), (list, "list"))  # fmt: skip
-_OPERATORS = {
-    "addition_add": "+", "addition_sub": "-", "multiplication_mul": "*",
-    "multiplication_div": "/", "multiplication_mod": "%", "relation_lt": "<",
-    "relation_le": "<=", "relation_gt": ">", "relation_ge": ">=", "relation_eq": "==",
-    "relation_ne": "!=", "relation_in": "in", "unary_neg": "-", "unary_not": "!", "_[_]": "[]",
-}  # fmt: skip
-_PY_TYPES = {"float": "double", "str": "string", "dict": "map", "NoneType": "null"}
 _TOKENS = {"RPAR": ")", "RBRACE": "}", "RSQB": "]", "COMMA": ",", "COLON": ":"}
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # `item`, `input.topic`, `steps.plan.output.data`: looked up directly, without celpy.
 _PATH = re.compile(r"\s*[A-Za-z_]\w*(?:\s*\.\s*[A-Za-z_]\w*)*\s*\Z")
 _LITERALS = frozenset({"true", "false", "null"})
-_UNKNOWN = re.compile(r"undeclared reference to '(\w+)'")
-_NO_MEMBER = re.compile(r"no such member in mapping: (.*)")
-_NO_OVERLOAD = re.compile(r"found no matching overload for (?:Token\('RULE', '(\w+)'\)|(\S+))")
-_CLASS = re.compile(r"<class '(?:[\w.]+\.)?(\w+)'>")
-_NO_FIELDS = re.compile(r"with type: '<class '(?:[\w.]+\.)?(\w+)'>' does not support field")
-_CELPY_REPR = re.compile(r" ?<class '[\w.]+'>|\b[A-Z]\w*Type\((.*?)\)")
-
-
-class _Problem(Exception):
-    """Internal: what went wrong, and where in the source for syntax errors."""
-
-    def __init__(self, message: str, offset: int | None = None) -> None:
-        super().__init__(message)
-        self.message, self.offset = message, offset
-
-
-def _kind(value: Any) -> str:
-    return next((name for cls, name in _KINDS if isinstance(value, cls)), type(value).__name__)
-
-
-def _same(left: Any, right: Any) -> bool:
-    """CEL's heterogeneous equality: other kinds are unequal, numbers compare by value."""
-    kind = _kind(left)
-    if kind != _kind(right):
-        return False
-    if kind == "list":
-        return len(left) == len(right) and all(map(_same, left, right))
-    if kind == "map":
-        return len(left) == len(right) and all(
-            k in right and _same(v, right[k]) for k, v in left.items()
-        )
-    if kind == "number":
-        return bool(_plain_number(left) == _plain_number(right))
-    try:
-        return bool(left == right)
-    except TypeError:
-        return False
-
-
-def _plain_number(value: Any) -> int | float:
-    return int(value) if isinstance(value, int) else float(value)
-
-
-def _equal(left: Any, right: Any) -> Any:
-    if isinstance(left, CELEvalError) or isinstance(right, CELEvalError):
-        return left if isinstance(left, CELEvalError) else right
-    return celtypes.BoolType(_same(left, right))
-
-
-def _not_equal(left: Any, right: Any) -> Any:
-    result = _equal(left, right)
-    return result if isinstance(result, CELEvalError) else celtypes.BoolType(not result)
 
 
 # celpy 0.5 raises on `[1] != null` and `1 == 'a'`; CEL (and our users) expect true and false.
-_FUNCTIONS = {"_==_": _equal, "_!=_": _not_equal}
+_FUNCTIONS = {"_==_": equal, "_!=_": not_equal}
 _BASE = Activation(annotations=_ENV.annotations, functions=_FUNCTIONS)  # cloned, never changed
 
 
@@ -138,7 +81,7 @@ class Scope:
             if not isinstance(value, dict) or key not in value:
                 return False, None
             value = value[key]
-        return (True, value) if _is_cel_json(value) else (False, None)
+        return (True, value) if is_cel_json(value) else (False, None)
 
     def _context(self, names: tuple[str, ...]) -> dict[str, Any]:
         """The CEL values of those of ``names`` that are in scope."""
@@ -152,29 +95,11 @@ class Scope:
             else:
                 if name not in scope._cel:
                     try:
-                        scope._cel[name] = _to_cel(scope._values[name])
-                    except (_Problem, ValueError, TypeError) as exc:
-                        raise _Problem(f"`{name}` holds a value CEL cannot use: {exc}") from None
+                        scope._cel[name] = to_cel(scope._values[name])
+                    except (CelProblem, ValueError, TypeError) as exc:
+                        raise CelProblem(f"`{name}` holds a value CEL cannot use: {exc}") from None
                 context[name] = scope._cel[name]
         return context
-
-
-_INT64 = range(-(2**63), 2**63)
-
-
-def _is_cel_json(value: Any) -> bool:
-    """A plain JSON value that CEL holds as is (finite floats, 64-bit ints, string keys)."""
-    if value is None or isinstance(value, bool | str):
-        return True
-    if isinstance(value, int):
-        return value in _INT64
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, list):
-        return all(_is_cel_json(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _is_cel_json(v) for k, v in value.items())
-    return False
 
 
 class Program:
@@ -216,9 +141,9 @@ class Program:
             try:
                 value = Evaluator(ast=self._ast, activation=_BASE).evaluate(context)
             except Exception as exc:  # celpy raises CELEvalError and plain Python errors alike
-                raise _Problem(_eval_reason(exc)) from exc
-            return _to_json(value)
-        except _Problem as problem:
+                raise CelProblem(eval_reason(exc)) from exc
+            return json_value(value)
+        except CelProblem as problem:
             raise ExpressionError(self.source, problem.message) from problem.__cause__
 
     def evaluate_bool(self, scope: Scope) -> bool:
@@ -230,7 +155,7 @@ class Program:
         value = self.evaluate(scope)
         if isinstance(value, bool):
             return value
-        shown = _dump(value)
+        shown = dump(value)
         shown = shown if len(shown) <= 60 else shown[:57] + "..."
         raise ExpressionError(self.source, f"the result must be true or false, got {shown}")
 
@@ -243,7 +168,7 @@ def compile_cel(source: str) -> Program:
     """
     try:
         return _compile(source)
-    except _Problem as problem:
+    except CelProblem as problem:
         reason = f"parse error at {_where(source, problem.offset)}: {problem.message}"
         raise ExpressionError(source, reason, problem.offset) from None
 
@@ -251,7 +176,7 @@ def compile_cel(source: str) -> Program:
 @functools.lru_cache(maxsize=4096)
 def _compile(source: str) -> Program:
     if not source.strip():
-        raise _Problem("empty expression", 0)
+        raise CelProblem("empty expression", 0)
     try:
         return Program(source, _ENV.compile(source))
     except celpy.CELParseError as exc:
@@ -266,7 +191,7 @@ def _compile(source: str) -> Program:
             message = f"unexpected {found}" + (f", expected {wanted}" if wanted else "")
         else:
             message = str(exc.args[0]).splitlines()[0]
-        raise _Problem(message, offset) from None
+        raise CelProblem(message, offset) from None
 
 
 def _where(text: str, offset: int | None) -> str:
@@ -275,82 +200,6 @@ def _where(text: str, offset: int | None) -> str:
     if "\n" not in text:
         return f"column {column}"
     return f"line {text.count(chr(10), 0, offset) + 1}, column {column}"
-
-
-def _eval_reason(exc: BaseException) -> str:
-    """Turn a celpy evaluation error into a sentence for a person."""
-    if isinstance(exc, RecursionError):
-        return "the expression is nested too deeply"
-    if not isinstance(exc, CELEvalError) or not exc.args:
-        return f"{type(exc).__name__}: {exc}"
-    args = [*exc.args, None, None]
-    message, cause, detail = str(args[0]), args[1], args[2]
-    if match := _UNKNOWN.match(message):  # celpy puts a token on calls, a tree on names
-        return f"unknown {'function' if exc.token else 'name'} `{match[1]}`"
-    if match := _NO_MEMBER.match(message):
-        return f"no key {match[1]} in map"
-    if message == "no such key" and detail:
-        key = detail[0]
-        return f"no key {repr(str(key)) if isinstance(key, str) else _key(key)} in map"
-    if "divide by zero" in message:
-        return "division by zero"
-    if cause is IndexError:
-        return "list index out of range"
-    if match := _NO_OVERLOAD.match(message):
-        operator = _OPERATORS.get(match[1] or match[2], match[1] or match[2])
-        types = [_type_name(name) for name in _CLASS.findall(message)]
-        return f"no operator `{operator}` for {' and '.join(types)}"
-    if match := _NO_FIELDS.search(message):
-        return f"cannot select a field from {_type_name(match[1])}"
-    if message == "return error for overflow":
-        overflow = not detail or detail == ("overflow",)
-        return "integer overflow" if overflow else f"invalid argument: {_clean(str(detail[0]))}"
-    if message == "no such overload" and exc.token is not None:
-        return f"`{exc.token}` cannot take arguments of these types"
-    if message == "match error" and detail:
-        return f"bad regular expression: {_clean(str(detail[0]).removeprefix('b'))}"
-    return _clean(message.split(" (in activation")[0])
-
-
-def _type_name(name: str) -> str:
-    """CEL's name for a celpy or Python class name: ``StringType`` and ``str`` -> ``string``."""
-    return _PY_TYPES.get(name) or name.removesuffix("Type").lower().replace("none", "null")
-
-
-def _clean(text: str) -> str:
-    """Strip celpy's type wrappers from a message: ``StringType('x')`` -> ``'x'``."""
-    return _CELPY_REPR.sub(r"\1", text)[:200]
-
-
-def _to_cel(value: Any) -> Any:
-    """A plain Python (JSON) value -> a celpy value; an int stays a CEL int, a float a double."""
-    kind = type(value)  # exact types first, built without celpy's slow checking constructors
-    if kind is str:
-        return str.__new__(celtypes.StringType, value)
-    if kind is dict:
-        cel_map = celtypes.MapType()
-        dict.update(cel_map, {_to_cel(k): _to_cel(v) for k, v in value.items()})
-        return cel_map
-    if kind is int:
-        if not -(2**63) <= value < 2**63:
-            raise _Problem(f"{value} is outside the 64-bit integer range")
-        return int.__new__(celtypes.IntType, value)
-    if kind is bool:
-        return _TRUE if value else _FALSE
-    if kind is float:
-        return float.__new__(celtypes.DoubleType, value)
-    if kind is list or kind is tuple:
-        return celtypes.ListType([_to_cel(item) for item in value])
-    if value is None or type(value).__module__ == celtypes.__name__:
-        return value  # already a celpy value
-    if isinstance(value, Mapping):
-        return celtypes.MapType({_to_cel(k): _to_cel(v) for k, v in value.items()})
-    if isinstance(value, (list, tuple)):
-        return celtypes.ListType([_to_cel(item) for item in value])
-    try:
-        return celpy.json_to_cel(value)  # subclasses of bool/int/float/str, datetime, timedelta
-    except ValueError:
-        raise _Problem(f"a {kind.__name__} is not a JSON value") from None
 
 
 def to_json(value: Any) -> Any:
@@ -363,54 +212,9 @@ def to_json(value: Any) -> Any:
         ExpressionError: The value holds an error, a non-finite number or a non-CEL object.
     """
     try:
-        return _to_json(value)
-    except _Problem as problem:
+        return json_value(value)
+    except CelProblem as problem:
         raise ExpressionError(reprlib.repr(value), problem.message) from None
-
-
-def _to_json(value: Any) -> Any:
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, celtypes.BoolType):  # an int subclass: before int
-        return bool(value)
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise _Problem(f"the result {value} is not a finite number")
-        return float(value)
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, Mapping):
-        return {_key(k): _to_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_to_json(item) for item in value]
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(value, datetime.datetime):
-        plain = datetime.datetime.combine(value.date(), value.timetz())
-        plain = plain.replace(tzinfo=plain.tzinfo or datetime.UTC).astimezone(datetime.UTC)
-        micros = plain.microsecond
-        spec = "microseconds" if micros % 1000 else "milliseconds" if micros else "seconds"
-        return plain.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
-    if isinstance(value, datetime.timedelta):
-        micros = (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
-        seconds, fraction = divmod(abs(micros), 1_000_000)
-        digits = f".{fraction:06d}".rstrip("0") if fraction else ""
-        return f"{'-' if micros < 0 else ''}{seconds}{digits}s"
-    if isinstance(value, CELEvalError):  # celpy leaves some errors inside maps
-        raise _Problem(_eval_reason(value))
-    if isinstance(value, type):  # type(x)
-        return _type_name(value.__name__)
-    raise _Problem(f"a {type(value).__name__} cannot be turned into JSON")
-
-
-def _key(key: Any) -> str:
-    return str(key) if isinstance(key, str) else _dump(_to_json(key))
-
-
-def _dump(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def render_text(value: Any) -> str:
@@ -419,7 +223,7 @@ def render_text(value: Any) -> str:
     Raises:
         ExpressionError: ``value`` cannot be converted (see :func:`to_json`).
     """
-    return str(value) if isinstance(value, str) else _dump(to_json(value))
+    return str(value) if isinstance(value, str) else dump(to_json(value))
 
 
 class Template:
@@ -450,7 +254,7 @@ class Template:
         if self.is_single:
             return self._parts[0].evaluate(scope)  # type: ignore[union-attr]
         rendered = (p if isinstance(p, str) else p.evaluate(scope) for p in self._parts)
-        return "".join(v if isinstance(v, str) else _dump(v) for v in rendered)
+        return "".join(v if isinstance(v, str) else dump(v) for v in rendered)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -476,7 +280,7 @@ def parse_template(text: str) -> Template:
         inner = text[opening + 2 : closing]
         try:
             program = _compile(inner.strip())
-        except _Problem as problem:
+        except CelProblem as problem:
             at = closing - len(inner.lstrip()) + (problem.offset or 0)
             reason = f"parse error at {_where(text, at)}: {problem.message}"
             raise ExpressionError(text, reason, at) from None
@@ -567,7 +371,7 @@ def template_expressions(value: Any) -> list[tuple[str, str]]:
     while pending:
         path, item = pending.pop()
         if isinstance(item, dict):
-            keys = (f".{k}" if _IDENT.match(str(k)) else f"[{_dump(str(k))}]" for k in item)
+            keys = (f".{k}" if _IDENT.match(str(k)) else f"[{dump(str(k))}]" for k in item)
             pending += reversed([(path + k, v) for k, v in zip(keys, item.values(), strict=True)])
         elif isinstance(item, list):
             pending += reversed([(f"{path}[{i}]", v) for i, v in enumerate(item)])

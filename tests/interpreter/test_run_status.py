@@ -31,6 +31,7 @@ RUN_KEYS = {
     "steps",
     "pending_human",
     "events",
+    "last_seq",
     "result",
     "error",
 }
