@@ -4,9 +4,9 @@ Standard library only, so it can be tried on its own. What it isolates, how, and
 degrades is written up in ``docs/code-sandbox.md``. The process tree of one run::
 
     worker ── unshare --net --pid --fork --kill-child --mount-proc --ipc --uts   (when available)
-               └── stage    python -I -S -c _STAGE   root; pid 1 of the new namespaces; mounts
+               └── stage    python -I -S -c STAGE   root; pid 1 of the new namespaces; mounts
                     │                                 a private tmpfs at /tmp; waits for:
-                    └── code python -I -S -u -c _BOOTSTRAP   a private uid, rlimits, no new
+                    └── code python -I -S -u -c BOOTSTRAP   a private uid, rlimits, no new
                                                      privileges, an empty environment
 
 The request (``source`` and ``input`` as JSON) is the code process's stdin; it writes its result
@@ -33,6 +33,8 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from activities._sandbox_programs import BOOTSTRAP, STAGE
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +138,7 @@ async def detect() -> Isolation:
         for flags, full in ((NAMESPACES, True), (("--net",), False)):
             command = (unshare, *user, *flags)
             config = _stage_config(python=python, uid=uid, private_tmp=full, probe=True)
-            if await _succeeds(*command, python, "-I", "-S", "-c", _STAGE, config):
+            if await _succeeds(*command, python, "-I", "-S", "-c", STAGE, config):
                 return Isolation(python, command, full, full, root)
     return Isolation(python, private_uid=root)
 
@@ -222,7 +224,7 @@ async def _run_in(
         proc = await asyncio.create_subprocess_exec(
             *iso.unshare,
             iso.python,
-            *("-I", "-S", "-c", _STAGE, config),
+            *("-I", "-S", "-c", STAGE, config),
             stdin=fds["stdin"],
             stdout=fds["stdout"],
             stderr=fds["stderr"],
@@ -351,147 +353,5 @@ async def _succeeds(*command: str, **options: Any) -> bool:
 def _stage_config(**fields: Any) -> str:
     """The stage's one argument: the uid, limits and mounts, and the bootstrap to exec."""
     config: dict[str, Any] = {"uid": None, "private_tmp": False, "home": "/", "probe": False}
-    config |= {"limits": {}, "result_fd": -1, "tmp_mb": TMP_MB, "bootstrap": _BOOTSTRAP}
+    config |= {"limits": {}, "result_fd": -1, "tmp_mb": TMP_MB, "bootstrap": BOOTSTRAP}
     return json.dumps(config | fields)
-
-
-# The stage: root (or the worker's uid) inside the namespaces. Mounts the private /tmp, forks
-# the code's process (limits, then the uid, then no new privileges, then exec) and waits for it.
-# Exits with the code's exit status, 128 + signal, or 125 when it could not start it.
-_STAGE = r"""
-import ctypes, json, os, resource, sys, traceback
-cfg = json.loads(sys.argv[1])
-libc = ctypes.CDLL(None, use_errno=True)
-if cfg["result_fd"] not in (-1, 3):  # the result channel is fd 3 from here on
-    os.dup2(cfg["result_fd"], 3)
-    os.close(cfg["result_fd"])
-
-def mount(source, target, fstype, flags, data):
-    if libc.mount(source, target.encode(), fstype, flags, data) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, "mount " + target + ": " + os.strerror(err))
-
-def setup():
-    uid = cfg["uid"]
-    if not cfg["private_tmp"]:
-        return cfg["home"]
-    owner = ",uid=%d,gid=%d" % (uid, uid) if uid is not None else ""
-    data = "size=%dm,mode=0700%s" % (cfg["tmp_mb"], owner)
-    mount(b"kworkflow-code", "/tmp", b"tmpfs", 2 | 4, data.encode())  # nosuid, nodev
-    for path in ("/var/tmp", "/dev/shm", "/run/lock"):
-        if os.path.isdir(path):
-            mount(b"/tmp", path, None, 4096, None)  # bind
-    return "/tmp"
-
-def child(cwd):
-    os.chdir(cwd)
-    for name, value in cfg["limits"].items():
-        resource.setrlimit(getattr(resource, name), tuple(value))
-    uid = cfg["uid"]
-    if uid is not None:
-        os.setgroups([])
-        os.setresgid(uid, uid, uid)
-        os.setresuid(uid, uid, uid)
-    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
-    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": cwd, "TMPDIR": cwd}
-    py = cfg["python"]
-    os.execve(py, [py, "-I", "-S", "-u", "-c", cfg["bootstrap"]], env)
-
-def fail(exc):
-    reason = "%s: %s" % (type(exc).__name__, exc)
-    try:
-        os.write(3, json.dumps({"status": "setup", "reason": reason}).encode())
-    except OSError:
-        pass
-    traceback.print_exc()
-    return 125
-
-def main():
-    try:
-        cwd = setup()
-        if cfg["probe"]:
-            return 0
-        pid = os.fork()
-    except Exception as exc:
-        return fail(exc)
-    if pid == 0:
-        try:
-            child(cwd)
-        except BaseException as exc:
-            fail(exc)
-        os._exit(125)
-    while True:  # as pid 1 of the namespace, also reap orphans
-        found, status, usage = os.wait4(-1, 0)
-        if found == pid:
-            break
-    code = os.waitstatus_to_exitcode(status)
-    if code >= 0:
-        return code
-    cpu = usage.ru_utime + usage.ru_stime
-    os.ftruncate(3, 0)
-    os.lseek(3, 0, os.SEEK_SET)
-    os.write(3, json.dumps({"status": "signal", "signal": -code, "cpu": cpu}).encode())
-    return 128 - code
-
-sys.exit(main())
-"""
-
-# The code's process: reads the request from stdin, runs the source with `input` bound and
-# writes `{"status": ...}` to fd 3. Tracebacks leave out this bootstrap's own frame.
-_BOOTSTRAP = r"""
-import json, linecache, os, sys, traceback
-
-def run(request):
-    source = request["source"]
-    linecache.cache["<code>"] = (len(source), None, source.splitlines(True), "<code>")
-    scope = {"__name__": "__main__", "__builtins__": __builtins__, "input": request["input"]}
-    try:
-        exec(compile(source, "<code>", "exec"), scope)
-    except SystemExit as exc:
-        if exc.code not in (None, 0):
-            return {"status": "exit", "code": repr(exc.code)}
-    except MemoryError as exc:
-        scope.clear()
-        return {"status": "memory", "traceback": tail(exc)}
-    except BaseException as exc:
-        return {"status": "error", "traceback": tail(exc)}
-    if "output" not in scope:
-        return {"status": "no_output"}
-    return {"status": "ok", "output": scope["output"]}
-
-def tail(exc, keep=15):
-    lines = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__.tb_next))
-    lines = lines.rstrip("\n").split("\n")
-    if len(lines) > keep:
-        lines = ["Traceback (most recent call last, earlier lines left out):"] + lines[-keep:]
-    return "\n".join(lines)
-
-def main():
-    request = json.loads(sys.stdin.buffer.read())
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
-    result = run(request)
-    try:
-        output = json.dumps(result.pop("output", None), ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError, RecursionError) as exc:
-        result = {"status": "unserializable", "reason": "%s: %s" % (type(exc).__name__, exc)}
-        output = "null"
-    size = len(output.encode("utf-8"))
-    if result["status"] == "ok" and size > request["limit"]:
-        result = {"status": "too_large", "size": size}
-    data = json.dumps(result, ensure_ascii=False)
-    if result["status"] == "ok":
-        data = data[:-1] + ', "output": ' + output + "}"
-    with os.fdopen(3, "wb") as channel:
-        channel.write(data.encode("utf-8"))
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:
-            pass
-    os._exit(0)
-
-main()
-"""
