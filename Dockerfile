@@ -15,6 +15,7 @@ COPY activities/ activities/
 COPY api/ api/
 COPY cli/ cli/
 COPY client/ client/
+COPY registry/ registry/
 RUN pip install . \
     && useradd --create-home --uid 10001 kworkflow
 

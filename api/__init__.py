@@ -1,4 +1,4 @@
 """The HTTP API: a thin FastAPI facade over Temporal (definitions registry, runs, human answers).
 
-Built by the API issue; the package exists so the layout and the tooling are in place.
+Start it with ``create_app`` (:mod:`api.app`) or ``kworkflow api``; docs/api.md is the contract.
 """

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -76,6 +76,10 @@ class _Refused(Exception):
 
     def __init__(self, response: JSONResponse) -> None:
         self.response = response
+
+
+VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1, description="A published version")]
+"""Versions are serial from 1; the bound keeps a huge number a 422, not a database overflow."""
 
 
 @router.post(
@@ -150,7 +154,7 @@ def list_versions(name: str, store: Store, tenant: Tenant) -> Any:
 
 
 @router.get("/{name}/versions/{version}", response_model=WorkflowOut, responses=_READ)
-def get_version(name: str, version: int, store: Store, tenant: Tenant) -> Any:
+def get_version(name: str, version: VersionNumber, store: Store, tenant: Tenant) -> Any:
     """One version of a workflow, with the text it was published from."""
     try:
         return WorkflowOut.of(store.get(tenant, name, version))

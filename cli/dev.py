@@ -1,8 +1,11 @@
-"""``kworkflow dev``: the embedded stack (a persistent Temporal dev server and one worker).
+"""``kworkflow dev``: the embedded stack (a persistent Temporal dev server, one worker and the
+HTTP API).
 
-It stays in the foreground. Ctrl-C or SIGTERM stops both processes (SIGTERM, then SIGKILL after
-:data:`STOP_GRACE` seconds); if either dies on its own, the other is stopped too and the command
-exits 1 with the reason.
+It stays in the foreground. Ctrl-C or SIGTERM stops every process (SIGTERM, then SIGKILL after
+:data:`STOP_GRACE` seconds); if one dies on its own, the others are stopped too and the command
+exits 1 with the reason. The API keeps its definitions in ``registry.db`` beside the server's
+database unless ``KWORKFLOW_DATABASE_URL`` says otherwise, and listens on
+``KWORKFLOW_API_HOST`` (default 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 import worker
 from cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CLIError
@@ -39,6 +44,8 @@ class DevOptions:
     namespace: str
     task_queue: str
     startup_timeout: float
+    api_port: int = 8000
+    api_host: str = "127.0.0.1"
 
     @property
     def address(self) -> str:
@@ -49,6 +56,20 @@ class DevOptions:
     def log_path(self) -> Path:
         """The server's log file, beside its database."""
         return self.db_filename.parent / "temporal.log"
+
+    @property
+    def api_url(self) -> str:
+        """The HTTP API's base URL."""
+        host = f"[{self.api_host}]" if ":" in self.api_host else self.api_host
+        return f"http://{host}:{self.api_port}"
+
+    @property
+    def database_url(self) -> str:
+        """The definitions database: ``KWORKFLOW_DATABASE_URL``, else SQLite beside the server's."""
+        configured = os.environ.get("KWORKFLOW_DATABASE_URL")
+        if configured:
+            return configured
+        return f"sqlite:///{(self.db_filename.parent / 'registry.db').resolve()}"
 
 
 @dataclass
@@ -68,14 +89,17 @@ def dev_command(args: argparse.Namespace) -> int:
         namespace=settings.namespace,
         task_queue=settings.task_queue,
         startup_timeout=args.startup_timeout,
+        api_port=args.api_port,
+        api_host=os.environ.get("KWORKFLOW_API_HOST") or "127.0.0.1",
     )
-    for what, port, flag in (
-        ("the Temporal frontend", options.port, "--port / KWORKFLOW_DEV_PORT"),
-        ("the Web UI", options.ui_port, "--ui-port / KWORKFLOW_DEV_UI_PORT"),
+    for what, ip, port, flag in (
+        ("the Temporal frontend", options.ip, options.port, "--port / KWORKFLOW_DEV_PORT"),
+        ("the Web UI", options.ip, options.ui_port, "--ui-port / KWORKFLOW_DEV_UI_PORT"),
+        ("the HTTP API", options.api_host, options.api_port, "--api-port / KWORKFLOW_DEV_API_PORT"),
     ):
-        if port_in_use(options.ip, port):
+        if port_in_use(ip, port):
             raise CLIError(
-                f"port {port} on {options.ip} (for {what}) is already in use: is another "
+                f"port {port} on {ip} (for {what}) is already in use: is another "
                 f"Temporal server or `kworkflow dev` running? Stop it or choose another port "
                 f"with {flag}"
             )
@@ -102,7 +126,8 @@ def port_in_use(ip: str, port: int) -> bool:
 
 
 async def run_stack(options: DevOptions) -> int:
-    """Start the server, wait until it answers, start the worker, and supervise both.
+    """Start the server, wait until it answers, start the worker and the API (and wait until
+    it answers), and supervise them.
 
     Returns:
         0 after Ctrl-C or SIGTERM; 1 if the server did not start or a process died.
@@ -122,6 +147,13 @@ async def run_stack(options: DevOptions) -> int:
         if stop.is_set():
             return EXIT_OK
         children.append(_Child("the worker", await _start_worker(options)))
+        children.append(_Child("the HTTP API", await _start_api(options)))
+        problem = await _wait_api(options, children[-1].process, stop)
+        if problem:
+            _fail(problem)
+            return EXIT_FAILED
+        if stop.is_set():
+            return EXIT_OK
         _print_banner(options)
         return await _supervise(children, stop, options)
     finally:
@@ -167,6 +199,51 @@ async def _start_worker(options: DevOptions) -> asyncio.subprocess.Process:
         env=env,
         start_new_session=True,
     )
+
+
+async def _start_api(options: DevOptions) -> asyncio.subprocess.Process:
+    env = dict(os.environ)
+    env.update(
+        TEMPORAL_ADDRESS=options.address,
+        TEMPORAL_NAMESPACE=options.namespace,
+        KWORKFLOW_TASK_QUEUE=options.task_queue,
+        KWORKFLOW_DATABASE_URL=options.database_url,
+        KWORKFLOW_API_HOST=options.api_host,
+        KWORKFLOW_API_PORT=str(options.api_port),
+        KWORKFLOW_LOG_LEVEL=os.environ.get("KWORKFLOW_LOG_LEVEL") or "warning",
+    )
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "api.serve",
+        stdin=asyncio.subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
+
+
+async def _wait_api(
+    options: DevOptions, api: asyncio.subprocess.Process, stop: asyncio.Event
+) -> str | None:
+    """Wait until the API answers ``/healthz``; return what went wrong, if anything."""
+    deadline = time.monotonic() + options.startup_timeout
+    async with httpx.AsyncClient(timeout=2.0) as http:
+        while not stop.is_set():
+            if api.returncode is not None:
+                return f"the HTTP API stopped during startup ({_exit_reason(api.returncode)})"
+            if time.monotonic() > deadline:
+                return (
+                    f"the HTTP API did not answer on {options.api_url} within "
+                    f"{options.startup_timeout:g}s"
+                )
+            try:
+                if (await http.get(f"{options.api_url}/healthz")).status_code == 200:
+                    return None
+            except httpx.HTTPError:  # not up yet
+                pass
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.1)
+    return None
 
 
 async def _wait_ready(
@@ -245,6 +322,7 @@ def _print_banner(options: DevOptions) -> None:
         "kworkflow dev stack is up (Ctrl-C stops it)",
         f"  Temporal frontend  {options.address}",
         f"  Web UI             http://{ui_host}:{options.ui_port}",
+        f"  API                {options.api_url} (OpenAPI at /docs)",
         f"  Namespace          {options.namespace}",
         f"  Task queue         {options.task_queue}",
         f"  Data               {options.db_filename} (server log: {options.log_path})",

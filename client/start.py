@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import (
     ApplicationError,
     CancelledError,
@@ -81,6 +82,9 @@ async def start_run(
     request: RunRequest,
     task_queue: str,
     run_id: str | None = None,
+    *,
+    id_conflict_policy: WorkflowIDConflictPolicy = WorkflowIDConflictPolicy.UNSPECIFIED,
+    id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE,
 ) -> WorkflowHandle[Any, Any]:
     """Start the interpreter workflow on a run request.
 
@@ -89,12 +93,17 @@ async def start_run(
         request: What to run (definition, input, pinned subflows).
         task_queue: The task queue kworkflow's workers poll.
         run_id: The run's workflow id (default: :func:`new_run_id`).
+        id_conflict_policy: What to do when a run with that id is running (default: fail;
+            ``USE_EXISTING`` returns a handle on it, see :func:`started_new`).
+        id_reuse_policy: Whether a closed run's id may start a new run (default: yes;
+            ``REJECT_DUPLICATE`` raises :class:`RunAlreadyExists` instead).
 
     Returns:
-        A handle on the started run; its ``id`` is the run id.
+        A handle on the started (or, with ``USE_EXISTING``, the running) run; its ``id`` is the
+        run id.
 
     Raises:
-        RunAlreadyExists: A run with ``run_id`` is running.
+        RunAlreadyExists: A run with ``run_id`` is running, or (``REJECT_DUPLICATE``) existed.
     """
     workflow_id = run_id or new_run_id(request.definition.name)
     attributes = for_run(request) if await ensure_search_attributes(client) else None
@@ -105,9 +114,22 @@ async def start_run(
             id=workflow_id,
             task_queue=task_queue,
             search_attributes=attributes,
+            id_conflict_policy=id_conflict_policy,
+            id_reuse_policy=id_reuse_policy,
         )
     except WorkflowAlreadyStartedError:
         raise RunAlreadyExists(workflow_id) from None
+
+
+def started_new(handle: WorkflowHandle[Any, Any]) -> bool:
+    """Whether :func:`start_run` started a new run (False: ``USE_EXISTING`` found one running).
+
+    The SDK keeps the server's answer (``StartWorkflowExecutionResponse.started``) on the handle
+    without a public accessor; a handle without it counts as started.
+    """
+    response = getattr(handle, "_start_workflow_response", None)
+    started = getattr(response, "started", True)
+    return bool(started) if isinstance(started, bool) else True
 
 
 async def wait_result(handle: WorkflowHandle[Any, Any]) -> Any:

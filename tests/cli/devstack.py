@@ -64,11 +64,13 @@ def running_dev_stack(
 ) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
     """``kworkflow dev`` on free ports with tmp_path as its working directory; ``env`` is
     added to its environment. Yields the process, the frontend address and tmp_path."""
-    port, ui_port = free_port(), free_port()
+    port, ui_port, api_port = free_port(), free_port(), free_port()
     out, err = tmp_path / "dev.out", tmp_path / "dev.err"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = subprocess.Popen(
-            cli_argv("dev", "--port", str(port), "--ui-port", str(ui_port)),
+            cli_argv(
+                "dev", "--port", str(port), "--ui-port", str(ui_port), "--api-port", str(api_port)
+            ),
             cwd=tmp_path,
             env=cli_env(**env),
             stdout=stdout,

@@ -32,8 +32,10 @@ def test_dev_stack_runs_answers_and_stops_cleanly(
     process, address, cwd = dev_stack
     banner = wait_for_text(cwd / "dev.out", "Try: ", process, STARTUP_TIMEOUT)
     ui_port = int(banner.split("Web UI")[1].split(":")[2].split()[0])
+    api_port = int(banner.split("  API")[1].split(":")[2].split()[0])
     assert f"  Temporal frontend  {address}\n" in banner
     assert f"  Web UI             http://127.0.0.1:{ui_port}\n" in banner
+    assert f"  API                http://127.0.0.1:{api_port} (OpenAPI at /docs)\n" in banner
     assert "  Task queue         kworkflow\n" in banner
     assert (
         f"Try: TEMPORAL_ADDRESS={address} kworkflow run examples/hello.yaml "

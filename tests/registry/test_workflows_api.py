@@ -302,6 +302,13 @@ def test_unknown_workflows_and_versions_are_a_404(http: TestClient) -> None:
     )
 
 
+def test_a_version_beyond_any_database_integer_is_a_422(http: TestClient) -> None:
+    for version in ("0", str(2**31), str(2**70)):
+        response = http.get(f"/v1/workflows/hello/versions/{version}")
+        assert response.status_code == 422, version
+        assert response.json()["problems"][0]["path"] == "path.version"
+
+
 def test_fastapi_validation_errors_look_like_definition_problems(http: TestClient) -> None:
     response = http.get("/v1/workflows/hello/versions/latest")
     assert response.status_code == 422

@@ -1,0 +1,392 @@
+"""The ``/v1/runs`` routes: start (idempotent), read, list, answer, cancel and draw runs.
+
+Temporal is the source of truth: a run is a workflow execution whose id is the run id, and the
+caller owns it when its ``Tenant`` search attribute is the caller's tenant. Every route checks
+that first (:func:`owned_run`): another tenant's run answers 404 exactly like a missing one.
+The event stream lives in :mod:`api.events`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi.responses import PlainTextResponse
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import (
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import get_store, get_tenant
+from api.limits import describe_size
+from api.schemas_runs import (
+    RUN_ID_PATTERN,
+    VISIBILITY_STATUS,
+    AnswerOut,
+    ErrorOut,
+    RespondIn,
+    RunListOut,
+    RunOut,
+    RunStatus,
+    RunSummaryOut,
+    StartRunIn,
+    encoded_json,
+    tenant_of,
+)
+from api.settings import LOCAL_ACTOR, ApiSettings
+from client.errors import RunAlreadyExists
+from client.start import new_run_id, start_run, started_new
+from interpreter.errors import InputError
+from interpreter.inputs import prepare_input
+from interpreter.render import render
+from interpreter.request import RESPOND, STATUS_QUERY, WORKFLOW_NAME, RespondRequest, RunRequest
+from interpreter.spec import NAME_PATTERN, Definition
+from registry.errors import NotFound
+from registry.store import DefinitionStore
+
+router = APIRouter(prefix="/v1/runs", tags=["runs"])
+
+UPDATE_TIMEOUT = timedelta(seconds=30)
+"""How long answering a human step may take before the API answers 504."""
+
+
+def get_client(request: Request) -> Client:
+    """The app's Temporal client (``app.state.client``)."""
+    client: Client = request.app.state.client
+    return client
+
+
+def get_settings(request: Request) -> ApiSettings:
+    """The app's :class:`~api.settings.ApiSettings` (``app.state.settings``)."""
+    settings: ApiSettings = request.app.state.settings
+    return settings
+
+
+def get_actor(request: Request) -> str:
+    """Who the caller answers human steps as (set by :class:`api.auth.TenantAuth`)."""
+    actor = getattr(request.state, "actor", None)
+    return actor if isinstance(actor, str) and actor else LOCAL_ACTOR
+
+
+TemporalClient = Annotated[Client, Depends(get_client)]
+Settings = Annotated[ApiSettings, Depends(get_settings)]
+Store = Annotated[DefinitionStore, Depends(get_store)]
+Tenant = Annotated[str, Depends(get_tenant)]
+Actor = Annotated[str, Depends(get_actor)]
+
+_NO_RUN: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "No such run (for this tenant)"}
+}
+
+
+class RunNotFound(HTTPException):
+    """404 ``no run '<id>'``: missing, or another tenant's."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(404, f"no run '{run_id}'")
+
+
+def _timeout(settings: ApiSettings) -> timedelta:
+    return timedelta(seconds=settings.query_timeout)
+
+
+async def owned_run(
+    client: Client, settings: ApiSettings, run_id: str, tenant: str
+) -> tuple[WorkflowHandle[Any, Any], WorkflowExecutionDescription]:
+    """The handle and description of a run of ``tenant``.
+
+    Raises:
+        RunNotFound: No such run, not an interpreter run, or another tenant's.
+    """
+    handle = client.get_workflow_handle(run_id)
+    try:
+        description = await handle.describe(rpc_timeout=_timeout(settings))
+    except RPCError as exc:
+        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+            raise RunNotFound(run_id) from None
+        raise
+    if description.workflow_type != WORKFLOW_NAME or tenant_of(description) != tenant:
+        raise RunNotFound(run_id)
+    return handle, description
+
+
+async def query_state(handle: WorkflowHandle[Any, Any], settings: ApiSettings) -> Any:
+    """The ``status`` query's answer, or None when no worker answered in time."""
+    try:
+        return await handle.query(STATUS_QUERY, rpc_timeout=_timeout(settings))
+    except Exception:  # no worker, a replay problem, a timeout: the view says steps: null
+        return None
+
+
+async def run_view(client: Client, settings: ApiSettings, run_id: str, tenant: str) -> RunOut:
+    """The view of one of the tenant's runs (``GET /v1/runs/{run_id}``)."""
+    handle, description = await owned_run(client, settings, run_id, tenant)
+    state = await query_state(handle, settings)
+    return RunOut.of(run_id, tenant, description, state if isinstance(state, dict) else None)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=RunOut,
+    responses={
+        200: {"model": RunOut, "description": "A run with this id already exists: that run"},
+        404: {"model": ErrorOut, "description": "No such workflow or version (for this tenant)"},
+        409: {"model": ErrorOut, "description": "The run id is taken by another workflow's run"},
+        413: {"model": ErrorOut, "description": "The body or the input is too large"},
+        422: {"description": "The body is not valid, or the input breaks the `input` schema"},
+    },
+)
+async def start(
+    body: StartRunIn,
+    response: Response,
+    client: TemporalClient,
+    settings: Settings,
+    store: Store,
+    tenant: Tenant,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            pattern=RUN_ID_PATTERN,
+            description="Same as `run_id` in the body (which wins when both are given)",
+        ),
+    ] = None,
+) -> RunOut:
+    """Start a run of a published workflow; the same `run_id` never starts a second run.
+
+    201 with the new run; 200 with the existing run when one with this id exists (running or
+    ended).
+    """
+    try:
+        size = len(encoded_json(body.input))
+    except ValueError as exc:
+        raise HTTPException(422, f"input: the run input {exc}") from None
+    if size > settings.max_input_bytes:
+        limit = describe_size(settings.max_input_bytes)
+        raise HTTPException(413, f"the run input is larger than {limit} ({size} bytes)")
+    try:
+        published = await run_in_threadpool(store.get, tenant, body.workflow, body.version)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    definition = published.definition
+    try:
+        prepare_input(definition.input, body.input)
+    except InputError as exc:
+        raise HTTPException(422, str(exc)) from None
+    try:
+        subflows = await run_in_threadpool(store.resolve_subflows, tenant, definition)
+    except NotFound as exc:
+        raise HTTPException(
+            422, f"a subflow of {definition.name!r} cannot be found: {exc}"
+        ) from None
+    run_id = f"{tenant}:{body.run_id or idempotency_key or new_run_id(definition.name)}"
+    request = RunRequest(
+        definition=definition,
+        input=body.input,
+        version=published.version,
+        tenant=tenant,
+        subflows=subflows,
+    )
+    try:
+        handle = await start_run(
+            client,
+            request,
+            settings.task_queue,
+            run_id,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+        created = started_new(handle)
+    except RunAlreadyExists:  # it ran and ended: that run is the answer
+        created = False
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.INVALID_ARGUMENT:
+            raise HTTPException(422, f"Temporal refused the run: {exc.message}") from None
+        raise
+    view = await run_view(client, settings, run_id, tenant)
+    if not created and view.workflow not in (None, definition.name):
+        raise HTTPException(
+            409, f"run id '{run_id}' is taken by a run of workflow '{view.workflow}'"
+        )
+    response.status_code = 201 if created else 200
+    response.headers["Location"] = f"{router.prefix}/{run_id}"
+    return view
+
+
+@router.get("", response_model=RunListOut, responses={422: {"model": ErrorOut}})
+async def list_runs(
+    client: TemporalClient,
+    tenant: Tenant,
+    workflow: Annotated[
+        str | None, Query(pattern=NAME_PATTERN, max_length=200, description="Only this workflow")
+    ] = None,
+    status: Annotated[RunStatus | None, Query(description="Only runs in this status")] = None,
+    page_size: Annotated[int, Query(ge=1, le=1000)] = 50,
+    page_token: Annotated[str | None, Query(max_length=8192)] = None,
+) -> RunListOut:
+    """The caller's runs, newest first, through Temporal visibility (may lag a second)."""
+    clauses = [f"WorkflowType = '{WORKFLOW_NAME}'", f"Tenant = '{tenant}'"]
+    if workflow is not None:
+        clauses.append(f"WorkflowName = '{workflow}'")
+    if status is not None:
+        clauses.append(f"ExecutionStatus = '{VISIBILITY_STATUS[status]}'")
+    token = _decode_token(page_token) if page_token else None
+    listing = client.list_workflows(
+        " AND ".join(clauses), page_size=page_size, next_page_token=token
+    )
+    try:
+        await listing.fetch_next_page()
+    except RPCError as exc:
+        unavailable = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
+        if token is not None and exc.status not in unavailable:  # a token Temporal cannot use
+            raise HTTPException(422, "page_token is not valid") from None
+        raise
+    next_token = listing.next_page_token
+    return RunListOut(
+        runs=[RunSummaryOut.of(e) for e in listing.current_page or []],
+        next_page_token=base64.urlsafe_b64encode(next_token).decode() if next_token else None,
+    )
+
+
+def _decode_token(text: str) -> bytes:
+    try:
+        token = base64.b64decode(text.encode("ascii"), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        token = b""
+    if not token:
+        raise HTTPException(422, "page_token is not valid")
+    return token
+
+
+@router.get("/{run_id}", response_model=RunOut, responses=_NO_RUN)
+async def get_run(
+    run_id: str, client: TemporalClient, settings: Settings, tenant: Tenant
+) -> RunOut:
+    """A run: status, steps, pending human steps (prompt and form), result or error, usage."""
+    return await run_view(client, settings, run_id, tenant)
+
+
+@router.post(
+    "/{run_id}/steps/{step}/respond",
+    response_model=AnswerOut,
+    responses={
+        404: {"model": ErrorOut, "description": "No such run, or no such human step in it"},
+        409: {"model": ErrorOut, "description": "The step is not waiting, or the run ended"},
+        422: {"description": "`data` breaks the step's form (`detail` says where)"},
+        504: {"model": ErrorOut, "description": "No worker took the answer in time"},
+    },
+)
+async def respond(
+    run_id: str,
+    step: str,
+    body: RespondIn,
+    client: TemporalClient,
+    settings: Settings,
+    tenant: Tenant,
+    actor: Actor,
+) -> AnswerOut:
+    """Answer a waiting human step (validated by the run: a refused answer changes nothing)."""
+    handle, description = await owned_run(client, settings, run_id, tenant)
+    try:
+        encoded_json(body.data)
+    except ValueError as exc:
+        raise HTTPException(422, f"data: the answer {exc}") from None
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        raise HTTPException(409, f"run '{run_id}' has ended: step '{step}' is not waiting")
+    answer = RespondRequest(step=step, data=body.data, actor=actor)
+    try:
+        accepted = await handle.execute_update(
+            RESPOND, answer, result_type=dict, rpc_timeout=UPDATE_TIMEOUT
+        )
+    except WorkflowUpdateFailedError as exc:
+        raise _refused(exc, run_id, step) from None
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        raise HTTPException(504, f"run '{run_id}' did not take the answer in time") from None
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:  # it ended meanwhile
+            raise HTTPException(
+                409, f"run '{run_id}' has ended: step '{step}' is not waiting"
+            ) from None
+        raise
+    return AnswerOut(
+        run_id=run_id,
+        step=step,
+        data=accepted.get("data"),
+        actor=accepted.get("actor"),
+        responded_at=accepted.get("responded_at"),
+    )
+
+
+def _refused(exc: WorkflowUpdateFailedError, run_id: str, step: str) -> HTTPException:
+    cause = exc.cause
+    if isinstance(cause, ApplicationError) and cause.type == "InvalidAnswer":
+        details = cause.details[0] if cause.details else None
+        reason = details.get("reason") if isinstance(details, dict) else None
+        if reason == "unknown_step":
+            return HTTPException(404, f"run '{run_id}' has no human step '{step}'")
+        if reason == "not_waiting":
+            return HTTPException(409, cause.message)
+        if reason == "invalid_data":
+            return HTTPException(422, cause.message)
+    message = getattr(cause, "message", None) or str(cause or exc)
+    return HTTPException(409, f"the run refused the answer: {message}")
+
+
+@router.post("/{run_id}/cancel", status_code=202, response_model=RunOut, responses={
+    **_NO_RUN, 409: {"model": ErrorOut, "description": "The run has already ended"}
+})  # fmt: skip
+async def cancel(run_id: str, client: TemporalClient, settings: Settings, tenant: Tenant) -> RunOut:
+    """Ask the run to cancel: running steps are cancelled, then the run ends `cancelled`."""
+    handle, description = await owned_run(client, settings, run_id, tenant)
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        status = RunOut.of(run_id, tenant, description, None).status
+        raise HTTPException(409, f"run '{run_id}' has already ended ({status})")
+    try:
+        await handle.cancel()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise HTTPException(409, f"run '{run_id}' has already ended") from None
+        raise
+    return await run_view(client, settings, run_id, tenant)
+
+
+@router.get(
+    "/{run_id}/graph",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}}}, **_NO_RUN},
+)
+async def graph(
+    run_id: str,
+    client: TemporalClient,
+    settings: Settings,
+    tenant: Tenant,
+    format: Annotated[Literal["dot", "mermaid"], Query()] = "mermaid",
+) -> PlainTextResponse:
+    """The run's graph as Graphviz DOT or Mermaid, each step coloured by its status."""
+    handle, _ = await owned_run(client, settings, run_id, tenant)
+    definition = await started_definition(client, handle)
+    state = await query_state(handle, settings)
+    steps = state.get("steps") if isinstance(state, dict) else None
+    statuses = {sid: s.get("status") for sid, s in steps.items()} if isinstance(steps, dict) else {}
+    return PlainTextResponse(render(definition, format, statuses))
+
+
+async def started_definition(client: Client, handle: WorkflowHandle[Any, Any]) -> Definition:
+    """The definition the run was started with (its first history event's input)."""
+    async for event in handle.fetch_history_events(page_size=1):
+        payloads = event.workflow_execution_started_event_attributes.input.payloads
+        [request] = await client.data_converter.decode(payloads, [RunRequest])
+        return RunRequest.model_validate(request).definition
+    raise RunNotFound(handle.id)  # pragma: no cover - a described run has a history

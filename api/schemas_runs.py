@@ -1,0 +1,300 @@
+"""Request and response bodies of the ``/v1/runs`` routes, and how a run's view is assembled.
+
+A run's view (:class:`RunOut`) joins Temporal's description of the run (status, times, search
+attributes) with the interpreter's ``status`` query (steps, pending human steps, result,
+error); token and cost totals are summed over the outputs of the steps that call models.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from temporalio.client import WorkflowExecution, WorkflowExecutionStatus
+
+from client.search_attributes import TENANT, WORKFLOW_NAME, WORKFLOW_VERSION
+from interpreter.spec import NAME_PATTERN
+from interpreter.yamldoc import MAX_DEPTH
+
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$"
+"""A client-chosen run id (``run_id`` or ``Idempotency-Key``): safe in a URL path."""
+
+RunStatus = Literal[
+    "running", "succeeded", "failed", "cancelled", "terminated", "timed_out", "continued_as_new"
+]
+STATUS_OF: dict[WorkflowExecutionStatus, RunStatus] = {
+    WorkflowExecutionStatus.RUNNING: "running",
+    WorkflowExecutionStatus.COMPLETED: "succeeded",
+    WorkflowExecutionStatus.FAILED: "failed",
+    WorkflowExecutionStatus.CANCELED: "cancelled",
+    WorkflowExecutionStatus.TERMINATED: "terminated",
+    WorkflowExecutionStatus.TIMED_OUT: "timed_out",
+    WorkflowExecutionStatus.CONTINUED_AS_NEW: "continued_as_new",
+}
+"""A Temporal execution status as the API names it."""
+VISIBILITY_STATUS: dict[RunStatus, str] = {
+    "running": "Running",
+    "succeeded": "Completed",
+    "failed": "Failed",
+    "cancelled": "Canceled",
+    "terminated": "Terminated",
+    "timed_out": "TimedOut",
+    "continued_as_new": "ContinuedAsNew",
+}
+"""The API's run status -> the ``ExecutionStatus`` of a visibility query."""
+TOKEN_KINDS = frozenset({"llm", "agent", "parallel", "subflow"})
+"""Kinds whose outputs count towards ``usage`` and ``cost_usd`` (an aggregate that collects
+model outputs would otherwise count them twice)."""
+
+
+class StartRunIn(BaseModel):
+    """The body of ``POST /v1/runs``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workflow: str = Field(
+        pattern=NAME_PATTERN, max_length=200, description="A published workflow's name"
+    )
+    version: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="The version to run (default: the latest)"
+    )
+    input: Any = Field(
+        default_factory=dict, description="The run input, checked against the `input` schema"
+    )
+    run_id: str | None = Field(
+        default=None,
+        pattern=RUN_ID_PATTERN,
+        description="Makes the start idempotent; the run's id is `<tenant>:<run_id>`",
+    )
+
+
+class RespondIn(BaseModel):
+    """The body of ``POST /v1/runs/{run_id}/steps/{step}/respond``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data: Any = Field(description="The answer; it must satisfy the step's `form`")
+
+
+class ErrorOut(BaseModel):
+    """The body of an error response."""
+
+    detail: str
+
+
+class StepErrorOut(BaseModel):
+    """Why a step or a run failed."""
+
+    type: str
+    message: str
+
+
+class StepOut(BaseModel):
+    """One step of the run, as the ``status`` query reports it."""
+
+    id: str
+    kind: str
+    status: str = Field(
+        description="pending, running, waiting, succeeded, failed, skipped or cancelled"
+    )
+    attempts: int = 0
+    iterations: int = 0
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    input: Any = Field(default=None, description="The step's fields as resolved when it started")
+    output: Any = None
+    error: StepErrorOut | None = None
+    progress: dict[str, int] | None = Field(default=None, description="parallel steps only")
+
+
+class PendingHumanOut(BaseModel):
+    """A human step waiting for an answer."""
+
+    step: str
+    prompt: Any = None
+    form: dict[str, Any] | None = Field(default=None, description="JSON Schema of the answer")
+    assignees: Any = None
+    since: datetime | None = None
+    timeout_at: datetime | None = None
+
+
+class UsageOut(BaseModel):
+    """Tokens spent by the run's model calls."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class RunOut(BaseModel):
+    """A run: its status, steps, pending human steps, result or error, and what it spent.
+
+    ``steps`` is null when the run's state could not be queried (no worker answered);
+    the rest then comes from Temporal's description of the run.
+    """
+
+    id: str = Field(description="The run id: the Temporal workflow id")
+    temporal_run_id: str | None = Field(default=None, description="Temporal's execution run id")
+    workflow: str | None
+    version: int | None
+    tenant: str
+    status: RunStatus
+    started_at: datetime | None
+    ended_at: datetime | None
+    steps: dict[str, StepOut] | None
+    pending_human: list[PendingHumanOut]
+    result: Any = None
+    error: StepErrorOut | None = None
+    usage: UsageOut
+    cost_usd: float
+    last_seq: int | None = Field(description="The last transition's sequence number (events)")
+
+    @classmethod
+    def of(
+        cls,
+        run_id: str,
+        tenant: str,
+        description: WorkflowExecution,
+        state: Mapping[str, Any] | None,
+    ) -> RunOut:
+        """The view of a run from its description and its ``status`` query (None: unknown)."""
+        attributes = description.typed_search_attributes
+        usage, cost = totals(state)
+        steps = state.get("steps") if state else None
+        return cls(
+            id=run_id,
+            temporal_run_id=description.run_id or None,
+            workflow=attributes.get(WORKFLOW_NAME) or (state or {}).get("workflow"),
+            version=attributes.get(WORKFLOW_VERSION),
+            tenant=tenant,
+            status=STATUS_OF.get(description.status, "running")
+            if description.status
+            else "running",
+            started_at=description.start_time,
+            ended_at=description.close_time,
+            steps=(
+                {sid: StepOut.model_validate(step) for sid, step in steps.items()}
+                if isinstance(steps, dict)
+                else None
+            ),
+            pending_human=[
+                PendingHumanOut.model_validate(p) for p in (state or {}).get("pending_human") or []
+            ],
+            result=(state or {}).get("result"),
+            error=(state or {}).get("error"),
+            usage=usage,
+            cost_usd=cost,
+            last_seq=(state or {}).get("last_seq"),
+        )
+
+
+class RunSummaryOut(BaseModel):
+    """A run as listed."""
+
+    id: str
+    workflow: str | None
+    version: int | None
+    status: RunStatus
+    started_at: datetime | None
+    ended_at: datetime | None
+
+    @classmethod
+    def of(cls, execution: WorkflowExecution) -> RunSummaryOut:
+        """A listed execution (from Temporal visibility)."""
+        attributes = execution.typed_search_attributes
+        status = execution.status
+        return cls(
+            id=execution.id,
+            workflow=attributes.get(WORKFLOW_NAME),
+            version=attributes.get(WORKFLOW_VERSION),
+            status=STATUS_OF.get(status, "running") if status else "running",
+            started_at=execution.start_time,
+            ended_at=execution.close_time,
+        )
+
+
+class RunListOut(BaseModel):
+    """One page of the caller's runs, newest first."""
+
+    runs: list[RunSummaryOut]
+    next_page_token: str | None = Field(
+        description="Pass as `page_token` for the next page; null on the last page"
+    )
+
+
+class AnswerOut(BaseModel):
+    """The answer a human step accepted."""
+
+    run_id: str
+    step: str
+    data: Any
+    actor: str | None
+    responded_at: datetime | None
+
+
+def tenant_of(execution: WorkflowExecution) -> str | None:
+    """The ``Tenant`` search attribute of a run (None when it has none)."""
+    return execution.typed_search_attributes.get(TENANT)
+
+
+def totals(state: Mapping[str, Any] | None) -> tuple[UsageOut, float]:
+    """Tokens and cost summed over the outputs of the steps of :data:`TOKEN_KINDS`.
+
+    Inside an output, every mapping that holds both ``usage`` and ``cost_usd`` (as llm and
+    agent outputs do) counts once, and is not looked into further.
+    """
+    usage = UsageOut()
+    cost = 0.0
+    steps = (state or {}).get("steps")
+    if not isinstance(steps, dict):
+        return usage, cost
+    todo = [s.get("output") for s in steps.values() if s.get("kind") in TOKEN_KINDS]
+    while todo:
+        value = todo.pop()
+        if isinstance(value, dict):
+            if "usage" in value and "cost_usd" in value:
+                spent = value["usage"] if isinstance(value["usage"], dict) else {}
+                usage.input_tokens += _count(spent.get("input_tokens"))
+                usage.output_tokens += _count(spent.get("output_tokens"))
+                price = value["cost_usd"]
+                if isinstance(price, int | float) and not isinstance(price, bool):
+                    cost += float(price)
+                continue
+            todo.extend(value.values())
+        elif isinstance(value, list):
+            todo.extend(value)
+    return usage, round(cost, 9)
+
+
+def encoded_json(value: Any) -> bytes:
+    """``value`` as compact UTF-8 JSON, checked to be something a run can carry.
+
+    Raises:
+        ValueError: It nests deeper than :data:`MAX_DEPTH` levels, holds ``NaN`` or an
+            infinity, or holds text that is not valid Unicode (a lone surrogate); the message
+            says which, for a person.
+    """
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, level = todo.pop()
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            raise ValueError(f"nests deeper than {MAX_DEPTH} levels")
+        if isinstance(item, dict):
+            todo.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            todo.extend((v, level + 1) for v in item)
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        raise ValueError("holds NaN or Infinity, which JSON does not have") from None
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("holds text that is not valid Unicode (a lone surrogate)") from None
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0

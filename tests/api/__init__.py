@@ -1,0 +1,1 @@
+"""Tests of the HTTP API, served for real over the session dev server and a worker."""
