@@ -4,9 +4,11 @@ Every command's arguments are declared here; a command's module is imported only
 command runs, so ``lint`` does not pay for the Temporal client.
 
 Exit codes (see :mod:`cli.errors`): 0 success; 1 lint findings, or a run that failed, timed out
-or was cancelled, or a dev-stack process that died; 2 nothing was started (bad arguments, a
-definition that does not load or lint, bad input, a port in use); 3 the Temporal server cannot
-be reached; 130 interrupted. Errors are printed as ``kworkflow: <message>``, never as a
+or was cancelled, or a dev-stack process that died, or a request the API refused (a definition
+it rejected, an answer it did not accept, an unknown run); 2 nothing was started (bad
+arguments, a definition that does not load or lint, bad input, an unknown workflow, a port in
+use, an API key the API refused); 3 the Temporal server or the API cannot be reached; 130
+interrupted. Errors are printed as ``kworkflow: <message>``, never as a
 traceback (set ``KWORKFLOW_DEBUG=1`` to see one).
 """
 
@@ -32,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="kworkflow",
         description="Run kworkflow/v1 YAML workflow definitions on Temporal.",
         epilog="Configuration: TEMPORAL_ADDRESS (localhost:7233), TEMPORAL_NAMESPACE (default), "
-        "KWORKFLOW_TASK_QUEUE (kworkflow).",
+        "KWORKFLOW_TASK_QUEUE (kworkflow); for the API commands KWORKFLOW_URL "
+        "(http://127.0.0.1:8000) and KWORKFLOW_API_KEY.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -90,9 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     env = os.environ
     dev = commands.add_parser(
         "dev",
-        help="run the embedded stack: a Temporal dev server and a worker",
-        description="Start a Temporal dev server (state in an SQLite file) and one kworkflow "
-        "worker, print their addresses, and stay in the foreground; Ctrl-C stops both.",
+        help="run the embedded stack: a Temporal dev server, a worker and the HTTP API",
+        description="Start a Temporal dev server (state in an SQLite file), one kworkflow "
+        "worker and the HTTP API, print their addresses, and stay in the foreground; Ctrl-C "
+        "stops them all.",
     )
     dev.add_argument(
         "--ip",
@@ -112,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="Web UI port (default: 8233; env KWORKFLOW_DEV_UI_PORT)",
     )
     dev.add_argument(
+        "--api-port",
+        type=int,
+        default=env.get("KWORKFLOW_DEV_API_PORT", "8000"),
+        help="HTTP API port (default: 8000; env KWORKFLOW_DEV_API_PORT)",
+    )
+    dev.add_argument(
         "--db-filename",
         type=Path,
         default=Path(env.get("KWORKFLOW_DEV_DB", ".kworkflow/temporal.db")),
@@ -125,7 +135,96 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long to wait for the server to answer (default: 60)",
     )
     dev.set_defaults(command_ref="cli.dev:dev_command")
+    _add_remote_commands(commands)
     return parser
+
+
+def _add_remote_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The commands that talk to the HTTP API (``KWORKFLOW_URL``, ``KWORKFLOW_API_KEY``)."""
+    publish = commands.add_parser(
+        "publish",
+        help="publish a definition to the API as its next version",
+        description="Send FILE (YAML, or JSON for a .json file) to the API, which checks it and "
+        "stores it as the next version of its name. Prints `published NAME vN`; the API's "
+        "findings are printed as FILE:LINE:COL: PATH: message (exit 1).",
+    )
+    publish.add_argument("file", metavar="FILE")
+    publish.set_defaults(command_ref="cli.remote:publish_command")
+
+    trigger = commands.add_parser(
+        "trigger",
+        help="start a run of a published workflow",
+        description="Start a run of the published workflow NAME (its latest version unless "
+        "--version) and print the run id; with --follow, show each step's progress on stderr "
+        "until the run ends, then print its result as JSON.",
+    )
+    trigger.add_argument("name", metavar="NAME")
+    trigger.add_argument(
+        "--input",
+        default="{}",
+        metavar="JSON|@FILE",
+        help="the run input: JSON text, or @path of a JSON file (default: {})",
+    )
+    trigger.add_argument("--version", type=int, metavar="N", help="the version to run")
+    trigger.add_argument("--run-id", metavar="ID", help="the run id (the API makes one if not)")
+    trigger.add_argument(
+        "--follow", action="store_true", help="show progress until the run ends, then its result"
+    )
+    trigger.set_defaults(command_ref="cli.remote:trigger_command")
+
+    runs = commands.add_parser(
+        "runs", help="list runs, or show one", description="List runs, or show one run."
+    )
+    runs_commands = runs.add_subparsers(dest="runs_command", metavar="COMMAND", required=True)
+    runs_list = runs_commands.add_parser(
+        "list", help="a table of runs", description="A table of runs, newest first."
+    )
+    runs_list.add_argument("--workflow", metavar="NAME", help="only runs of this workflow")
+    runs_list.add_argument(
+        "--status",
+        choices=("running", "succeeded", "failed", "cancelled", "terminated", "timed_out"),
+        help="only runs in this status",
+    )
+    runs_list.add_argument(
+        "--limit", type=int, default=50, metavar="N", help="at most N rows (default 50; 0: all)"
+    )
+    runs_list.set_defaults(command_ref="cli.remote:runs_list_command")
+    runs_show = runs_commands.add_parser(
+        "show",
+        help="a run's status, steps, pending people, result and cost",
+        description="A readable summary of one run; --json prints the API's view as it is.",
+    )
+    runs_show.add_argument("run", metavar="RUN")
+    runs_show.add_argument("--json", action="store_true", help="print the raw run view")
+    runs_show.set_defaults(command_ref="cli.remote:runs_show_command")
+
+    respond = commands.add_parser(
+        "respond",
+        help="answer a run's waiting human step",
+        description="Answer the human step STEP of run RUN; the answer is checked against the "
+        "step's form. Prints the accepted answer.",
+    )
+    respond.add_argument("run", metavar="RUN")
+    respond.add_argument("step", metavar="STEP")
+    respond.add_argument(
+        "--data", required=True, metavar="JSON|@FILE", help="the answer: JSON, or @path"
+    )
+    respond.set_defaults(command_ref="cli.remote:respond_command")
+
+    cancel = commands.add_parser("cancel", help="cancel a run", description="Cancel run RUN.")
+    cancel.add_argument("run", metavar="RUN")
+    cancel.set_defaults(command_ref="cli.remote:cancel_command")
+
+    api = commands.add_parser(
+        "api",
+        help="serve the HTTP API (same as `python -m api.serve`)",
+        description="Serve the kworkflow HTTP API (OpenAPI at /docs). Configuration: "
+        "KWORKFLOW_API_KEYS or KWORKFLOW_API_KEYS_FILE, KWORKFLOW_DATABASE_URL, "
+        "TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, KWORKFLOW_TASK_QUEUE.",
+    )
+    api.add_argument("--host", help="address to bind (default: 127.0.0.1; KWORKFLOW_API_HOST)")
+    api.add_argument("--port", type=int, help="port (default: 8000; KWORKFLOW_API_PORT)")
+    api.set_defaults(command_ref="cli.remote:api_command")
 
 
 def run(argv: Sequence[str] | None = None) -> int:
