@@ -16,9 +16,9 @@ import json
 import sys
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any, TextIO
 
+from cli.args import parse_input
 from cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ApiError, CLIError
 from cli.http import ApiClient
 
@@ -50,7 +50,7 @@ def publish_command(args: argparse.Namespace) -> int:
 
 def trigger_command(args: argparse.Namespace) -> int:
     """``kworkflow trigger NAME``: the run id; with ``--follow`` its progress, then its result."""
-    value = _json_arg(args.input, "--input")
+    value = parse_input(args.input, "--input")
     with ApiClient.from_env() as api:
         try:
             status, view = api.start_run(args.name, value, version=args.version, run_id=args.run_id)
@@ -116,7 +116,7 @@ def runs_show_command(args: argparse.Namespace) -> int:
 
 def respond_command(args: argparse.Namespace) -> int:
     """``kworkflow respond RUN STEP --data JSON``: answer a waiting human step."""
-    data = _json_arg(args.data, "--data")
+    data = parse_input(args.data, "--data")
     with ApiClient.from_env() as api:
         accepted = api.respond(args.run, args.step, data)
     print(_dumps(accepted))
@@ -332,27 +332,6 @@ def _print_problems(source: str, problems: list[dict[str, Any]]) -> int:
         )
         print(format_problem(source, problem), file=sys.stderr)
     return len(problems)
-
-
-def _json_arg(text: str, flag: str) -> Any:
-    """The value of a ``JSON|@file`` option.
-
-    Raises:
-        CLIError: The file cannot be read or the text is not JSON (exit 2).
-    """
-    source = flag
-    if text.startswith("@"):
-        source = text[1:]
-        try:
-            text = Path(source).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CLIError(f"{flag}: cannot read {source}: {exc.__class__.__name__}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CLIError(
-            f"{source} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        ) from None
 
 
 def _dumps(value: Any) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 from temporalio.service import RPCError
 
+from cli.args import parse_input
 from cli.errors import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -49,27 +50,6 @@ def run_command(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"kworkflow: stopped waiting; run {run_id} goes on", file=sys.stderr)
         return EXIT_INTERRUPTED
-
-
-def parse_input(text: str) -> Any:
-    """The run input from ``--input``: JSON text, or ``@path`` of a JSON file.
-
-    Raises:
-        CLIError: The file cannot be read or the text is not JSON.
-    """
-    source = "--input"
-    if text.startswith("@"):
-        source = text[1:]
-        try:
-            text = Path(source).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CLIError(f"--input: cannot read {source}: {exc.__class__.__name__}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CLIError(
-            f"{source} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        ) from None
 
 
 def load_checked(path: str) -> Definition:

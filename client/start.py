@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,9 @@ from client.errors import (
 from client.search_attributes import ensure_search_attributes, for_run
 from interpreter.loader import load_file
 from interpreter.request import WORKFLOW_NAME, RunRequest
-from interpreter.spec import Definition, ParallelStep, StepSpec, SubflowStep
+from interpreter.spec import Definition
+from interpreter.topology import named_subflows
+from telemetry.metrics import RUNS_STARTED
 
 DEFINITION_SUFFIXES = (".yaml", ".yml")
 
@@ -58,7 +60,7 @@ def pin_subflows(defn: Definition, search_dirs: Sequence[str | Path]) -> dict[st
     index = _index_by_name(dirs)
     pinned: dict[str, Definition] = {}
     by_path: dict[Path, Definition] = {}
-    pending = list(_named_subflows(defn.steps))
+    pending = list(named_subflows(defn.steps))
     while pending:
         step = pending.pop(0)
         key, name = step.pin_key, step.workflow
@@ -67,7 +69,7 @@ def pin_subflows(defn: Definition, search_dirs: Sequence[str | Path]) -> dict[st
         path = _pick(name, index, dirs)
         if path not in by_path:
             by_path[path] = load_file(path)
-            pending.extend(_named_subflows(by_path[path].steps))
+            pending.extend(named_subflows(by_path[path].steps))
         pinned[key] = by_path[path]
     return pinned
 
@@ -108,7 +110,7 @@ async def start_run(
     workflow_id = run_id or new_run_id(request.definition.name)
     attributes = for_run(request) if await ensure_search_attributes(client) else None
     try:
-        return await client.start_workflow(
+        handle = await client.start_workflow(
             WORKFLOW_NAME,
             request,
             id=workflow_id,
@@ -119,6 +121,9 @@ async def start_run(
         )
     except WorkflowAlreadyStartedError:
         raise RunAlreadyExists(workflow_id) from None
+    if started_new(handle):
+        RUNS_STARTED.labels(request.definition.name).inc()
+    return handle
 
 
 def started_new(handle: WorkflowHandle[Any, Any]) -> bool:
@@ -166,20 +171,6 @@ def _run_error(run_id: str, exc: WorkflowFailureError) -> Exception:
         return RunCancelled(run_id, f"was terminated: {reason}" if reason else "was terminated")
     message = getattr(cause, "message", None) or str(cause or exc)
     return RunFailed(run_id, type(cause).__name__ if cause else None, message)
-
-
-def _named_subflows(steps: Iterable[StepSpec]) -> Iterator[SubflowStep]:
-    """Every named subflow step in ``steps``, looking inside nested specs."""
-    for step in steps:
-        if isinstance(step, SubflowStep):
-            if step.workflow is not None:
-                yield step
-            yield from _named_subflows(step.steps or [])
-        if isinstance(step, ParallelStep):
-            inner = [step.step] if step.step is not None else []
-            yield from _named_subflows(inner + list((step.branches or {}).values()))
-        if step.compensate is not None:
-            yield from _named_subflows([step.compensate])
 
 
 def _index_by_name(dirs: list[Path]) -> dict[str, list[Path]]:

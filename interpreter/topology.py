@@ -8,12 +8,12 @@ or an inline subflow). Without the ``edges`` key the steps form a chain in list 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from interpreter.errors import DefinitionError, Problem
-from interpreter.spec import Edge, StepSpec
+from interpreter.spec import Edge, ParallelStep, StepSpec, SubflowStep
 
 
 class Graph(Protocol):
@@ -173,3 +173,21 @@ def topological_order(graph: Graph) -> list[str]:
         text = " -> ".join([*cycle, *cycle[:1]])
         raise DefinitionError([Problem("edges", f"the steps form a cycle: {text}", code="cycle")])
     return order
+
+
+def named_subflows(steps: Iterable[StepSpec]) -> Iterator[SubflowStep]:
+    """Every ``subflow`` step with ``workflow:`` in ``steps``, looking inside nested specs.
+
+    Inline subflows, ``parallel`` inner specs (``step`` and ``branches``) and ``compensate``
+    specs are searched; the named workflows' own steps are not (they are not loaded here).
+    """
+    for step in steps:
+        if isinstance(step, SubflowStep):
+            if step.workflow is not None:
+                yield step
+            yield from named_subflows(step.steps or [])
+        if isinstance(step, ParallelStep):
+            inner = [step.step] if step.step is not None else []
+            yield from named_subflows(inner + list((step.branches or {}).values()))
+        if step.compensate is not None:
+            yield from named_subflows([step.compensate])

@@ -9,13 +9,13 @@ errors are located.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any, Literal, NoReturn
 
 from interpreter.errors import DefinitionError, Problem
 from interpreter.lint import lint, lint_text
 from interpreter.loader import load_data
-from interpreter.spec import Definition, ParallelStep, StepSpec, SubflowStep
+from interpreter.spec import Definition
 from interpreter.yamldoc import MAX_DEPTH
 from registry.errors import DefinitionRejected
 
@@ -82,24 +82,6 @@ def to_data(definition: Definition) -> dict[str, Any]:
     ``edges: []``, an edge's ``on``) when the data is loaded again.
     """
     return definition.model_dump(mode="json", by_alias=True, exclude_unset=True)
-
-
-def named_subflows(steps: Iterable[StepSpec]) -> Iterator[SubflowStep]:
-    """Every ``subflow`` step with ``workflow:`` in ``steps``, looking inside nested specs.
-
-    Inline subflows, ``parallel`` inner specs (``step`` and ``branches``) and ``compensate``
-    specs are searched; the named workflows' own steps are not (they are not loaded here).
-    """
-    for step in steps:
-        if isinstance(step, SubflowStep):
-            if step.workflow is not None:
-                yield step
-            yield from named_subflows(step.steps or [])
-        if isinstance(step, ParallelStep):
-            inner = [step.step] if step.step is not None else []
-            yield from named_subflows(inner + list((step.branches or {}).values()))
-        if step.compensate is not None:
-            yield from named_subflows([step.compensate])
 
 
 # --- JSON documents ----------------------------------------------------------------------

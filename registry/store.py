@@ -52,6 +52,7 @@ from sqlalchemy.exc import (
 
 from interpreter.errors import Problem
 from interpreter.spec import Definition
+from interpreter.topology import named_subflows
 from registry.errors import (
     DefinitionRejected,
     DefinitionTooLarge,
@@ -59,7 +60,7 @@ from registry.errors import (
     PublishConflict,
     StoreUnavailable,
 )
-from registry.source import MAX_NAME_LENGTH, Format, check, named_subflows, to_data
+from registry.source import MAX_NAME_LENGTH, Format, check, to_data
 
 DATABASE_URL_ENV = "KWORKFLOW_DATABASE_URL"
 """The environment variable that points the store at a database (else SQLite under cwd)."""
