@@ -1,13 +1,16 @@
 """A kworkflow worker: runs the interpreter workflows and the step activities on one task queue.
 
 Run it as ``python worker.py`` or ``kworkflow worker``; configure it with ``TEMPORAL_ADDRESS``,
-``TEMPORAL_NAMESPACE`` and ``KWORKFLOW_TASK_QUEUE``. Any number of workers may poll the same
+``TEMPORAL_NAMESPACE`` and ``KWORKFLOW_TASK_QUEUE``; ``KWORKFLOW_METRICS_PORT`` (or
+``--metrics-port``) serves Prometheus metrics, ``OTEL_EXPORTER_OTLP_ENDPOINT`` exports traces
+(docs/observability.md). Any number of workers may poll the same
 task queue: Temporal spreads the work among them. Ctrl-C or SIGTERM stops polling, lets running
 activities finish for up to :data:`GRACEFUL_SHUTDOWN`, and exits.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import os
@@ -22,6 +25,8 @@ from activities.errors import ConfigError
 from client.connect import Settings, connect
 from client.errors import ClientError
 from interpreter.registration import new_worker
+from telemetry.metrics import start_metrics_server, temporal_runtime
+from telemetry.tracing import setup_tracing
 
 GRACEFUL_SHUTDOWN = timedelta(seconds=5)
 """How long running activities may take to finish once the worker is asked to stop."""
@@ -67,6 +72,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         stop = asyncio.Event()
         _stop_on_signals(stop)
     activities = activities_for_worker()  # a wrong configuration stops us before connecting
+    setup_tracing("kworkflow-worker")  # exports only when OTEL_EXPORTER_OTLP_ENDPOINT is set
     client = await connect(settings)
     worker = new_worker(
         client,
@@ -88,8 +94,41 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     log.info("kworkflow worker stopped")
 
 
-def run(settings: Settings | None = None) -> int:
+def metrics_port(env: dict[str, str] | None = None) -> int | None:
+    """``KWORKFLOW_METRICS_PORT`` as a port number, or None (metrics off, the default).
+
+    Raises:
+        activities.errors.ConfigError: The value is not a port number.
+    """
+    value = (env if env is not None else os.environ).get("KWORKFLOW_METRICS_PORT", "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or not 0 < int(value) < 65535:
+        raise ConfigError(f"KWORKFLOW_METRICS_PORT must be a port number, not {value!r}")
+    return int(value)
+
+
+def start_metrics(port: int) -> None:
+    """Serve kworkflow's metrics on ``port`` and Temporal's SDK metrics on ``port + 1``.
+
+    Must run before the worker's client connects (the SDK runtime is chosen then).
+    """
+    from temporalio.runtime import Runtime
+
+    try:
+        start_metrics_server(port)
+    except OSError as exc:
+        raise ConfigError(f"cannot serve metrics on port {port}: {exc.strerror}") from None
+    Runtime.set_default(temporal_runtime(f"0.0.0.0:{port + 1}"), error_if_already_set=False)
+    log.info("metrics on :%d/metrics, Temporal SDK metrics on :%d/metrics", port, port + 1)
+
+
+def run(settings: Settings | None = None, port: int | None = None) -> int:
     """Configure logging, run :func:`serve` and return the process exit code.
+
+    Args:
+        settings: Default: :meth:`Settings.from_env`.
+        port: The metrics port (default: ``KWORKFLOW_METRICS_PORT``, unset: no metrics).
 
     Returns:
         0 after a requested stop, 1 on an unexpected error, 2 for a wrong worker configuration,
@@ -100,6 +139,9 @@ def run(settings: Settings | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        port = port if port is not None else metrics_port()
+        if port is not None:
+            start_metrics(port)
         asyncio.run(serve(settings or Settings.from_env()))
     except ClientError as exc:
         print(f"kworkflow: {exc}", file=sys.stderr)
@@ -122,7 +164,15 @@ def run(settings: Settings | None = None) -> int:
 
 def main() -> None:
     """Entry point of ``python worker.py``: leaves with ``os._exit`` (sdk-python#300)."""
-    code = run()
+    parser = argparse.ArgumentParser(description="Run a kworkflow worker.")
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus metrics on this port, Temporal's SDK metrics on the next one "
+        "(default: KWORKFLOW_METRICS_PORT; unset: off)",
+    )
+    code = run(port=parser.parse_args().metrics_port)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

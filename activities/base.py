@@ -23,6 +23,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.contract import StepCall, StepResult, failure_details
 from interpreter.request import ATTEMPT_SIGNAL, AttemptReport
+from telemetry import spans
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 """HTTP statuses worth another attempt; every other 4xx is the caller's mistake."""
@@ -39,7 +40,8 @@ def step_activity(
 
     The output is wrapped in :class:`StepResult` with the attempt number; an
     ``ApplicationError`` gets the attempt as its first detail; any other exception becomes a
-    retryable ``ApplicationError`` of its class name.
+    retryable ``ApplicationError`` of its class name. Each attempt is a span
+    (``step <path>``) and is counted in the step metrics (:mod:`telemetry.spans`).
     """
 
     def wrap(
@@ -51,16 +53,18 @@ def step_activity(
             attempt = activity.info().attempt
             if attempt > 1:
                 await report_attempt(call.ref.step, attempt)
-            try:
-                output = await fn(call)
-            except ApplicationError as exc:
-                raise with_attempt(exc, attempt) from exc
-            except Exception as exc:
-                raise ApplicationError(
-                    f"{type(exc).__name__}: {exc}",
-                    failure_details(attempt),
-                    type=type(exc).__name__,
-                ) from exc
+            with spans.step_attempt(call.ref, name, call.params) as span:
+                try:
+                    output = await fn(call)
+                except ApplicationError as exc:
+                    raise with_attempt(exc, attempt) from exc
+                except Exception as exc:
+                    raise ApplicationError(
+                        f"{type(exc).__name__}: {exc}",
+                        failure_details(attempt),
+                        type=type(exc).__name__,
+                    ) from exc
+                span.succeeded(output)
             return StepResult(output=output, attempt=attempt)
 
         return run

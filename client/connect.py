@@ -13,6 +13,7 @@ from temporalio.client import Client
 from client.errors import ServerUnavailable
 from interpreter.registration import DATA_CONVERTER
 from interpreter.request import DEFAULT_TASK_QUEUE
+from telemetry.tracing import tracing_interceptors
 
 DEFAULT_ADDRESS = "localhost:7233"
 DEFAULT_NAMESPACE = "default"
@@ -48,7 +49,8 @@ class Settings:
 
 
 async def connect(settings: Settings, timeout: float = CONNECT_TIMEOUT_SECONDS) -> Client:
-    """A client of the configured server, using kworkflow's data converter.
+    """A client of the configured server, using kworkflow's data converter (and Temporal's
+    tracing interceptor when tracing is set up, :mod:`telemetry.tracing`).
 
     Args:
         settings: Where the server is.
@@ -63,6 +65,7 @@ async def connect(settings: Settings, timeout: float = CONNECT_TIMEOUT_SECONDS) 
                 settings.address,
                 namespace=settings.namespace,
                 data_converter=DATA_CONVERTER,
+                interceptors=tracing_interceptors(),
             ),
             timeout,
         )

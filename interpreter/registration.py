@@ -6,10 +6,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from telemetry.tracing import tracing_interceptors
 
 DATA_CONVERTER: DataConverter = pydantic_data_converter
 """Every client and worker of kworkflow uses this converter (pydantic models on the wire)."""
@@ -31,6 +34,9 @@ PASSTHROUGH_MODULES = (
     "attrs",
     "attr",
     "yaml",
+    "telemetry",
+    "opentelemetry",
+    "prometheus_client",
 )
 
 
@@ -54,6 +60,7 @@ def new_worker(
     activities: Sequence[Callable[..., Any]] = (),
     *,
     extra_workflows: Sequence[type] = (),
+    interceptors: Sequence[Interceptor] | None = None,
     **options: Any,
 ) -> Worker:
     """A Worker that runs the interpreter workflows and the given activities.
@@ -63,13 +70,19 @@ def new_worker(
         task_queue: The task queue to poll.
         activities: Step activities (``llm``, ``tool``, ``code``) and any others.
         extra_workflows: Workflows to host beside the interpreter's (benchmarks, tests).
+        interceptors: Worker interceptors; default: Temporal's tracing interceptor when tracing
+            is set up (:mod:`telemetry.tracing`) and the client does not carry it already.
         **options: Passed to :class:`temporalio.worker.Worker`.
     """
     options.setdefault("workflow_runner", workflow_runner())
+    if interceptors is None:
+        on_client = any(isinstance(i, TracingInterceptor) for i in client.config()["interceptors"])
+        interceptors = [] if on_client else tracing_interceptors()
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[*workflows(), *extra_workflows],
         activities=list(activities),
+        interceptors=list(interceptors),
         **options,
     )

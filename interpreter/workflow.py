@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from interpreter.steps import run_spec
     from interpreter.topology import EdgePair, edge_pairs
+    from telemetry import spans
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -359,6 +360,14 @@ class InterpreterWorkflow:
                 step.status = "cancelled"
                 self.state.record(self.state.ended_at, "step_cancelled", step.id)
         self.state.record(self.state.ended_at, f"run_{status}", None, error=error)
+        spans.run_finished(
+            run_id=self.state.run_id,
+            workflow_name=self.definition.name,
+            version=self.request.version,
+            tenant=self.request.tenant,
+            status=status,
+            error=error,
+        )
 
     # ---- what the kinds use (interpreter.kinds.base.Runtime) ------------------------------
 
@@ -428,11 +437,13 @@ class InterpreterWorkflow:
         self.state.pending_human[inv.step_id] = pending
         self.state.steps[inv.step_id].status = "waiting"
         self.state.record(now, "step_waiting", inv.step_id)
+        spans.human_opened(self.state.run_id, inv.step_id)
         return pending
 
     def close_human(self, inv: Invocation) -> None:
         """The human step stopped waiting (answered, timed out or cancelled)."""
-        self.state.pending_human.pop(inv.step_id, None)
+        if self.state.pending_human.pop(inv.step_id, None) is not None:
+            spans.human_closed(self.state.run_id, inv.step_id)
         step = self.state.steps[inv.step_id]
         if step.status == "waiting":
             step.status = "running"

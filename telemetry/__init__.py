@@ -1,0 +1,1 @@
+"""Observability: OpenTelemetry traces (tracing, spans, asgi) and Prometheus metrics."""

@@ -1,0 +1,95 @@
+"""kworkflow's Prometheus metrics, their registry, and the ``/metrics`` endpoints.
+
+Every process (the API, each worker) keeps its own counts in :data:`REGISTRY`; Prometheus
+scrapes each and sums. Temporal's own SDK metrics come from the SDK's core runtime, which serves
+them on a port of its own (:func:`temporal_runtime`). See docs/observability.md.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+"""kworkflow's metrics (not the default registry, so tests and embedders see only these)."""
+
+_SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+
+RUNS_STARTED = Counter(
+    "kworkflow_runs_started",
+    "Runs started through the API or the command line, by workflow.",
+    ["workflow"],
+    registry=REGISTRY,
+)
+RUNS_FINISHED = Counter(
+    "kworkflow_runs_finished",
+    "Runs that ended, by workflow and status (succeeded, failed, cancelled); counted by the "
+    "worker that ran the run's last workflow task.",
+    ["workflow", "status"],
+    registry=REGISTRY,
+)
+STEP_ATTEMPTS = Counter(
+    "kworkflow_step_attempts",
+    "Step activity attempts, by kind and outcome (succeeded, failed).",
+    ["kind", "status"],
+    registry=REGISTRY,
+)
+STEP_DURATION = Histogram(
+    "kworkflow_step_attempt_duration_seconds",
+    "How long one step activity attempt ran, by kind.",
+    ["kind"],
+    buckets=_SECONDS,
+    registry=REGISTRY,
+)
+DISPATCH_LATENCY = Histogram(
+    "kworkflow_step_dispatch_latency_seconds",
+    "From an attempt being scheduled (the step became ready, or its retry came due) to its "
+    "activity starting on a worker, by kind.",
+    ["kind"],
+    buckets=_SECONDS,
+    registry=REGISTRY,
+)
+TOKENS = Counter(
+    "kworkflow_llm_tokens",
+    "Model tokens, by model and direction (input, output).",
+    ["model", "direction"],
+    registry=REGISTRY,
+)
+COST = Counter(
+    "kworkflow_llm_cost_usd",
+    "Model cost in USD (from the provider's prices), by model.",
+    ["model"],
+    registry=REGISTRY,
+)
+HUMAN_WAITING = Gauge(
+    "kworkflow_human_steps_waiting",
+    "Human steps waiting for an answer, as seen by this worker (sum over workers).",
+    registry=REGISTRY,
+)
+
+
+def render() -> tuple[bytes, str]:
+    """The registry in the Prometheus text format, and its content type."""
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def start_metrics_server(port: int, addr: str = "0.0.0.0") -> None:
+    """Serve :data:`REGISTRY` at ``http://addr:port/metrics`` from a background thread."""
+    start_http_server(port, addr=addr, registry=REGISTRY)
+
+
+def temporal_runtime(bind_address: str) -> Runtime:
+    """A Temporal runtime whose SDK metrics are served in the Prometheus format.
+
+    Args:
+        bind_address: ``host:port`` of the SDK's own Prometheus endpoint (any path answers).
+    """
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address)))

@@ -1,0 +1,197 @@
+"""kworkflow's own spans and metric updates: one span per step attempt, the run's end, and the
+human steps waiting.
+
+Step attempts happen in activities, so :func:`step_attempt` (used by
+``activities.base.step_activity``) gives one span per attempt, and replays never repeat them.
+The workflow side: :func:`run_finished` does nothing while the workflow replays, so a replay
+emits no duplicate span or count; the human steps waiting are a set of (run, step) changed only
+outside replay.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from opentelemetry.trace import Span, Status, StatusCode
+from temporalio import activity, workflow
+from temporalio.contrib.opentelemetry import TracingWorkflowInboundInterceptor
+
+from telemetry import metrics
+from telemetry.tracing import tracer
+
+# Attribute names (docs/observability.md).
+RUN_ID = "kworkflow.run.id"
+WORKFLOW = "kworkflow.workflow"
+VERSION = "kworkflow.workflow.version"
+TENANT = "kworkflow.tenant"
+STEP_ID = "kworkflow.step.id"
+STEP_PATH = "kworkflow.step.path"
+KIND = "kworkflow.step.kind"
+ATTEMPT = "kworkflow.step.attempt"
+STATUS = "kworkflow.status"
+ERROR_TYPE = "error.type"
+ERROR_MESSAGE = "kworkflow.error.message"
+
+
+class StepAttempt:
+    """The span of one step activity attempt; :meth:`succeeded` adds the output's facts."""
+
+    def __init__(self, span: Span, kind: str) -> None:
+        self.span = span
+        self.kind = kind
+
+    def succeeded(self, output: Any) -> None:
+        """Mark the attempt succeeded; an ``llm`` output adds GenAI attributes and tokens."""
+        self.span.set_attribute(STATUS, "succeeded")
+        if self.kind == "llm" and isinstance(output, dict):
+            _llm_facts(self.span, output)
+
+
+@contextlib.contextmanager
+def step_attempt(ref: Any, kind: str, params: dict[str, Any]) -> Iterator[StepAttempt]:
+    """A span ``step <path>`` around one attempt of a step activity, plus its metrics.
+
+    Args:
+        ref: The call's :class:`activities.contract.RunRef`.
+        kind: The activity's kind (``llm``, ``tool``, ``code``).
+        params: The step's resolved fields (the requested model of an llm call).
+    """
+    info = activity.info()
+    scheduled = info.current_attempt_scheduled_time
+    if scheduled is not None:
+        latency = (datetime.now(UTC) - scheduled).total_seconds()
+        metrics.DISPATCH_LATENCY.labels(kind).observe(max(latency, 0.0))
+    attributes: dict[str, Any] = {
+        RUN_ID: ref.run_id,
+        WORKFLOW: ref.workflow,
+        TENANT: ref.tenant,
+        STEP_ID: _step_id(ref.step),
+        STEP_PATH: ref.step,
+        KIND: kind,
+        ATTEMPT: info.attempt,
+    }
+    if kind == "llm":
+        attributes["gen_ai.operation.name"] = "chat"
+        attributes["gen_ai.system"] = str(params.get("provider") or "openai")
+        if isinstance(params.get("model"), str):
+            attributes["gen_ai.request.model"] = params["model"]
+    began = time.monotonic()
+    status = "failed"
+    with tracer().start_as_current_span(
+        f"step {ref.step}",
+        attributes=attributes,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        try:
+            yield StepAttempt(span, kind)
+            status = "succeeded"
+        except BaseException as exc:
+            span.set_attribute(STATUS, "failed")
+            span.set_attribute(ERROR_TYPE, getattr(exc, "type", None) or type(exc).__name__)
+            span.set_attribute(ERROR_MESSAGE, str(exc)[:500])
+            span.set_status(Status(StatusCode.ERROR, str(exc)[:200]))
+            raise
+        finally:
+            metrics.STEP_ATTEMPTS.labels(kind, status).inc()
+            metrics.STEP_DURATION.labels(kind).observe(time.monotonic() - began)
+
+
+def _llm_facts(span: Span, output: dict[str, Any]) -> None:
+    model = output.get("model")
+    usage = output.get("usage") or {}
+    if isinstance(model, str):
+        span.set_attribute("gen_ai.response.model", model)
+    label = model if isinstance(model, str) else "unknown"
+    for key, direction in (("input_tokens", "input"), ("output_tokens", "output")):
+        value = usage.get(key) if isinstance(usage, dict) else None
+        if isinstance(value, int):
+            span.set_attribute(f"gen_ai.usage.{key}", value)
+            metrics.TOKENS.labels(label, direction).inc(value)
+    cost = output.get("cost_usd")
+    if isinstance(cost, int | float) and cost > 0:
+        metrics.COST.labels(label).inc(cost)
+    reason = output.get("finish_reason")
+    if isinstance(reason, str):
+        span.set_attribute("gen_ai.response.finish_reasons", [reason])
+
+
+def _step_id(path: str) -> str:
+    """``gather[3]`` and ``check#2`` belong to the steps ``gather`` and ``check``."""
+    for i, char in enumerate(path):
+        if not (char.isalnum() or char == "_"):
+            return path[:i]
+    return path
+
+
+# ---- the workflow side (no effect on the run; nothing twice for a replay) ------------------
+
+_WAITING: set[tuple[str, str]] = set()
+"""(run id, step) of the human steps waiting in the runs this worker has run."""
+
+
+def run_finished(
+    *,
+    run_id: str,
+    workflow_name: str,
+    version: int,
+    tenant: str,
+    status: str,
+    error: dict[str, Any] | None,
+) -> None:
+    """Count the run's end and add a ``run <workflow>`` span under the run's workflow span."""
+    if _replaying():  # also when evicted from the cache
+        return
+    if any(key[0] == run_id for key in _WAITING):
+        _WAITING.difference_update({key for key in _WAITING if key[0] == run_id})
+        metrics.HUMAN_WAITING.set(len(_WAITING))
+    metrics.RUNS_FINISHED.labels(workflow_name, status).inc()
+    attributes: dict[str, Any] = {
+        RUN_ID: run_id,
+        WORKFLOW: workflow_name,
+        VERSION: version,
+        TENANT: tenant,
+        STATUS: status,
+    }
+    if error:
+        attributes[ERROR_TYPE] = str(error.get("type"))
+        attributes[ERROR_MESSAGE] = str(error.get("message"))[:500]
+    _completed_workflow_span(f"run {workflow_name}", attributes)
+
+
+def human_opened(run_id: str, step: str) -> None:
+    """A human step began waiting (not while replaying)."""
+    if not _replaying():
+        _WAITING.add((run_id, step))
+        metrics.HUMAN_WAITING.set(len(_WAITING))
+
+
+def human_closed(run_id: str, step: str) -> None:
+    """A human step stopped waiting: answered, timed out or cancelled.
+
+    Not while replaying, nor when the worker evicts the run from its cache (Temporal counts
+    eviction as replay): the step still waits then.
+    """
+    if not _replaying():
+        _WAITING.discard((run_id, step))
+        metrics.HUMAN_WAITING.set(len(_WAITING))
+
+
+def _replaying() -> bool:
+    """Replaying, being evicted, or outside the workflow's event loop (a coroutine closed by the
+    garbage collector after its worker stopped): no effects then."""
+    return not workflow.in_workflow() or workflow.unsafe.is_replaying()
+
+
+def _completed_workflow_span(name: str, attributes: dict[str, Any]) -> None:
+    """A finished span under the workflow's span, through Temporal's tracing interceptor.
+
+    Nothing when the worker has no tracing interceptor (tracing off).
+    """
+    interceptor = TracingWorkflowInboundInterceptor._from_context()
+    if interceptor is not None:
+        interceptor._completed_span(name, additional_attributes=attributes)
