@@ -13,13 +13,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from api import events, runs, workflows
+from api import events, runs, ui_routes, workflows
 from api.auth import TenantAuth, TenantKeys, documented_auth
 from api.limits import BodyLimit
 from api.settings import ApiSettings
@@ -28,6 +28,8 @@ from client.errors import ServerUnavailable
 from client.search_attributes import ensure_search_attributes
 from registry.errors import RegistryError
 from registry.store import DefinitionStore
+from telemetry import metrics
+from telemetry.tracing import setup_tracing
 
 log = logging.getLogger("kworkflow.api")
 
@@ -56,6 +58,10 @@ def create_app(
         settings: Default: :meth:`ApiSettings.from_env`.
     """
     settings = settings if settings is not None else ApiSettings.from_env()
+    # Exports only when OTEL_EXPORTER_OTLP_ENDPOINT is set. FastAPI's own telemetry makes a
+    # server span per request, current while the route runs, so the client's tracing
+    # interceptor continues it into the runs the route starts.
+    setup_tracing("kworkflow-api")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -90,11 +96,18 @@ def create_app(
     app.include_router(workflows.router)
     app.include_router(runs.router)
     app.include_router(events.router)
+    app.include_router(ui_routes.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
         """The process is up (no key needed)."""
         return {"status": "ok"}
+
+    @app.get("/metrics", tags=["health"], include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        """kworkflow's Prometheus metrics (docs/observability.md)."""
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
 
     app.add_exception_handler(RegistryError, _registry_error)
     app.add_exception_handler(RPCError, _temporal_error)

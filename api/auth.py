@@ -2,9 +2,10 @@
 
 A key is sent as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``. A missing or unknown
 key is answered 401 with ``WWW-Authenticate: Bearer``, before any route runs. The documentation
-(``/docs``, ``/redoc``, ``/openapi.json``) and ``/healthz`` need no key. In single-tenant mode
-(no key configured) every request is tenant ``default``, actor ``local``, and only clients on
-this machine (loopback) are served: others get 403, whoever started the app and however.
+(``/docs``, ``/redoc``, ``/openapi.json``), ``/healthz`` and the UI's page and files need no
+key. In single-tenant mode (no key configured) every request is tenant ``default``, actor
+``local``, and only clients on this machine (loopback) are served: others get 403, whoever
+started the app and however.
 
 The actor (who answered a human step) is ``<tenant>:<first 4 characters of the key>``: enough to
 tell a tenant's keys apart, never the key itself.
@@ -24,8 +25,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.settings import LOCAL_ACTOR, SINGLE_TENANT, is_loopback
 
-PUBLIC_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/healthz"})
+PUBLIC_PATHS = frozenset(
+    {"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/healthz", "/ui", "/ui/"}
+)
 """Paths served without a key."""
+PUBLIC_PREFIXES = ("/ui/static/",)
+"""Prefixes of paths served without a key (the web UI's files; its data needs the key)."""
 ACTOR_KEY_CHARS = 4
 
 
@@ -103,7 +108,7 @@ class TenantAuth:
         }
         key = key_from_headers(headers)
         caller = self.keys.caller(key)
-        if caller is None and scope.get("path") in PUBLIC_PATHS:
+        if caller is None and _public(str(scope.get("path", ""))):
             caller = Caller(SINGLE_TENANT, LOCAL_ACTOR)  # documentation only: no run is touched
         if caller is None:
             detail = "unknown API key" if key else "missing API key"
@@ -115,6 +120,10 @@ class TenantAuth:
         state["tenant"] = caller.tenant
         state["actor"] = caller.actor
         await self.app(scope, receive, send)
+
+
+def _public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
 def _from_loopback(scope: Scope) -> bool:

@@ -1,0 +1,233 @@
+// #/runs/<id>: the graph coloured live from the event stream, progress, the steps with their
+// details, and a form for each human step waiting for an answer.
+import { api, detail, follow } from "./api.js";
+import { duration, el, fill, pretty, statusBadge, when } from "./dom.js";
+import { schemaForm, showError } from "./forms.js";
+import { loadGraph, setSelected, setStatus } from "./graph.js";
+
+const DONE = new Set(["succeeded", "failed", "skipped", "cancelled"]);
+const EVENT_STATUS = {
+  step_started: "running",
+  step_retrying: "running",
+  step_waiting: "waiting",
+  step_succeeded: "succeeded",
+  step_failed: "failed",
+  step_skipped: "skipped",
+  step_cancelled: "cancelled",
+};
+
+export function runPage(view, runId) {
+  const path = `/v1/runs/${encodeURIComponent(runId)}`;
+  const state = { run: null, seen: {}, retries: {}, selected: null, forms: {} };
+  const head = el("div", { class: "run-head" });
+  const bar = el("progress", { id: "run-progress", max: 1, value: 0, "aria-label": "progress" });
+  const barText = el("span", { class: "progress-text" });
+  const graph = el("div", { class: "graph", id: "graph" });
+  const humans = el("section", { class: "humans" });
+  const steps = el("tbody");
+  const panel = el("aside", { class: "panel", id: "step-detail" }, el("p", { class: "muted" },
+    "Click a step to see its input, output and timings."));
+  fill(view,
+    head,
+    el("div", { class: "progress" }, bar, barText),
+    humans,
+    el("div", { class: "run-body" }, graph, panel),
+    el("h2", {}, "Steps"),
+    el("table", { class: "steps" }, el("thead", {}, el("tr", {},
+      ["Step", "Kind", "Status", "Attempts", "Retries", "Elapsed"].map((h) => el("th", {}, h)))),
+    steps),
+  );
+
+  const select = (step) => {
+    state.selected = step;
+    setSelected(graph, step);
+    render();
+  };
+
+  function statusOf(step) {
+    const seen = state.seen[step];
+    const fromRun = state.run?.steps?.[step]?.status;
+    if (seen && (state.run?.last_seq ?? 0) < seen.seq) return seen.status;
+    return fromRun || seen?.status || "pending";
+  }
+
+  function render() {
+    const run = state.run;
+    if (!run) return;
+    const ids = Object.keys(run.steps || {});
+    for (const node of graph.querySelectorAll("g.step")) {
+      if (!ids.includes(node.dataset.step)) ids.push(node.dataset.step);
+    }
+    for (const step of ids) setStatus(graph, step, statusOf(step));
+    const done = ids.filter((s) => DONE.has(statusOf(s))).length;
+    bar.max = Math.max(ids.length, 1);
+    bar.value = done;
+    barText.textContent = `${done} / ${ids.length} steps done`;
+    renderHead(head, run);
+    fill(steps, ...ids.map((id) => stepRow(id, run.steps?.[id], statusOf(id))));
+    renderHumans();
+    renderPanel();
+  }
+
+  // Retries seen as step_retrying events, or known from the attempts of a step.
+  function retries(id) {
+    return Math.max(state.retries[id] || 0, (state.run?.steps?.[id]?.attempts || 1) - 1);
+  }
+
+  function stepRow(id, step, status) {
+    const row = el(
+      "tr",
+      { "data-step": id, class: id === state.selected ? "selected" : "", onclick: () => select(id) },
+      el("td", {}, el("a", { href: "javascript:void 0" }, id)),
+      el("td", {}, step?.kind || ""),
+      el("td", {}, statusBadge(status)),
+      el("td", {}, step?.attempts ?? ""),
+      el("td", { class: "retries" }, retries(id) ? String(retries(id)) : ""),
+      el("td", { class: "elapsed" }),
+    );
+    row.dataset.status = status;
+    row.dataset.started = step?.started_at || state.seen[id]?.at || "";
+    row.dataset.ended = step?.ended_at || "";
+    tick(row);
+    return row;
+  }
+
+  function tick(row) {
+    const cell = row.querySelector(".elapsed");
+    const started = row.dataset.started;
+    if (!started) return;
+    const end = row.dataset.ended
+      ? Date.parse(row.dataset.ended)
+      : ["running", "waiting"].includes(row.dataset.status) ? Date.now() : null;
+    cell.textContent = end === null ? "" : duration(end - Date.parse(started));
+  }
+
+  function renderHumans() {
+    const pending = state.run.status === "running" ? state.run.pending_human || [] : [];
+    const names = new Set(pending.map((p) => p.step));
+    for (const step of Object.keys(state.forms)) {
+      if (!names.has(step)) {
+        state.forms[step].remove();
+        delete state.forms[step];
+      }
+    }
+    for (const item of pending) {
+      if (state.forms[item.step]) continue;
+      const { form } = schemaForm(item.form || {}, {
+        submitLabel: "Send answer",
+        onSubmit: (data, formNode) => answer(item.step, data, formNode),
+      });
+      const prompt = typeof item.prompt === "string" ? item.prompt : pretty(item.prompt);
+      const box = el(
+        "div",
+        { class: "human", "data-step": item.step },
+        el("h2", {}, `Waiting for you: ${item.step}`),
+        el("p", { class: "prompt" }, prompt),
+        item.timeout_at ? el("p", { class: "muted" }, `Answer before ${when(item.timeout_at)}`)
+          : null,
+        form,
+      );
+      state.forms[item.step] = box;
+      humans.append(box);
+    }
+  }
+
+  async function answer(step, data, form) {
+    const url = `${path}/steps/${encodeURIComponent(step)}/respond`;
+    const { ok, body } = await api(url, { method: "POST", json: { data } });
+    if (!ok) {
+      showError(form, detail(body));
+      return;
+    }
+    state.forms[step]?.remove();
+    delete state.forms[step];
+    await refresh();
+  }
+
+  function renderPanel() {
+    const id = state.selected;
+    if (!id) return;
+    const step = state.run.steps?.[id] || {};
+    const output = step.output;
+    const usage = output && typeof output === "object" ? output.usage : null;
+    const cost = output && typeof output === "object" ? output.cost_usd : null;
+    const rows = [
+      ["Status", statusBadge(statusOf(id))],
+      ["Kind", step.kind || ""],
+      ["Attempts", step.attempts ?? ""],
+      ["Retries", retries(id)],
+      ["Started", when(step.started_at)],
+      ["Ended", when(step.ended_at)],
+      ["Duration", step.started_at && step.ended_at
+        ? duration(Date.parse(step.ended_at) - Date.parse(step.started_at)) : ""],
+      ["Tokens", usage ? `${usage.input_tokens ?? 0} in / ${usage.output_tokens ?? 0} out` : "—"],
+      ["Cost", typeof cost === "number" ? `$${cost.toFixed(4)}` : "—"],
+    ];
+    if (step.progress) rows.push(["Items", pretty(step.progress)]);
+    fill(panel,
+      el("h2", {}, id),
+      el("dl", {}, rows.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
+      block("Input", step.input),
+      block("Output", step.output),
+      step.error ? block("Error", step.error, "error") : null,
+    );
+  }
+
+  async function refresh() {
+    const { ok, body } = await api(path);
+    if (!ok) {
+      fill(view, el("h1", {}, runId), el("p", { class: "form-error" }, detail(body)));
+      return false;
+    }
+    state.run = body;
+    render();
+    return true;
+  }
+
+  function onEvent(type, data) {
+    if (data.step && EVENT_STATUS[type]) {
+      state.seen[data.step] = { status: EVENT_STATUS[type], seq: data.seq, at: data.at };
+      if (type === "step_retrying") state.retries[data.step] = (state.retries[data.step] || 0) + 1;
+      render();
+    }
+    if (["step_waiting", "step_succeeded", "step_failed"].includes(type) || type.startsWith("run_")) {
+      refresh();
+    }
+  }
+
+  let stop = null;
+  const clock = setInterval(() => steps.querySelectorAll("tr").forEach(tick), 500);
+  refresh().then((found) => {
+    if (!found) return;
+    loadGraph(graph, `/ui/graph/run/${encodeURIComponent(runId)}.svg`, select).then(render);
+    stop = follow(runId, onEvent);
+  });
+  return () => {
+    clearInterval(clock);
+    if (stop) stop();
+  };
+}
+
+function renderHead(head, run) {
+  const end = run.ended_at ? Date.parse(run.ended_at) : Date.now();
+  const elapsed = run.started_at ? duration(end - Date.parse(run.started_at)) : "";
+  const workflow = run.workflow
+    ? el("a", { href: `#/workflows/${encodeURIComponent(run.workflow)}/${run.version}` },
+      `${run.workflow} v${run.version}`)
+    : "";
+  fill(head,
+    el("h1", {}, "Run ", el("code", {}, run.id)),
+    el("p", { class: "meta" }, statusBadge(run.status), " ", workflow,
+      ` · started ${when(run.started_at)}`, elapsed ? ` · ${elapsed}` : "",
+      run.usage?.input_tokens || run.usage?.output_tokens
+        ? ` · ${run.usage.input_tokens} in / ${run.usage.output_tokens} out tokens` : "",
+      run.cost_usd ? ` · $${run.cost_usd.toFixed(4)}` : ""),
+    run.error ? el("p", { class: "form-error" }, `${run.error.type}: ${run.error.message}`) : null,
+    run.status === "succeeded" ? block("Result", run.result) : null,
+  );
+}
+
+function block(title, value, cls = "") {
+  return el("section", { class: `block ${cls}` }, el("h3", {}, title),
+    el("pre", {}, value === undefined || value === null ? "—" : pretty(value)));
+}
