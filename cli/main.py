@@ -65,12 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         "server and task queue, wait, and print the result as JSON.",
     )
     run.add_argument("file", metavar="FILE")
-    run.add_argument(
-        "--input",
-        default="{}",
-        metavar="JSON|@FILE",
-        help="the run input: JSON text, or @path of a JSON file (default: {})",
-    )
+    _add_input_option(run)
     run.add_argument("--no-wait", action="store_true", help="print the run id and exit")
     run.add_argument("--run-id", metavar="ID", help="the run id (default: NAME-<8 hex digits>)")
     run.add_argument(
@@ -159,12 +154,7 @@ def _add_remote_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         "until the run ends, then print its result as JSON.",
     )
     trigger.add_argument("name", metavar="NAME")
-    trigger.add_argument(
-        "--input",
-        default="{}",
-        metavar="JSON|@FILE",
-        help="the run input: JSON text, or @path of a JSON file (default: {})",
-    )
+    _add_input_option(trigger)
     trigger.add_argument("--version", type=int, metavar="N", help="the version to run")
     trigger.add_argument("--run-id", metavar="ID", help="the run id (the API makes one if not)")
     trigger.add_argument(
@@ -259,6 +249,16 @@ def main() -> None:
 
 def _error(message: str) -> None:
     print(f"kworkflow: {message}", file=sys.stderr)
+
+
+def _add_input_option(parser: argparse.ArgumentParser) -> None:
+    """``--input JSON|@FILE``, shared by ``run`` and ``trigger``."""
+    parser.add_argument(
+        "--input",
+        default="{}",
+        metavar="JSON|@FILE",
+        help="the run input: JSON text, or @path of a JSON file (default: {})",
+    )
 
 
 if __name__ == "__main__":
