@@ -15,7 +15,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contract import RunRef, StepCall, StepResult
+    from activities.contract import RunRef, StepCall
     from interpreter.options import activity_options
     from interpreter.request import (
         AGENT_WORKFLOW_NAME,
@@ -144,20 +144,12 @@ class AgentWorkflow:
         opts: Any,
         tools: dict[str, Any] | None = None,
     ) -> Any:
-        from interpreter.kinds.activity import activity_failure
+        from interpreter.kinds.activity import activity_failure, execute
 
         ref = request.ref.model_copy(update={"step": path})
+        call = StepCall(ref=ref, kind=kind, params=params, tools=tools or {})
         try:
-            result = await workflow.execute_activity(
-                kind,
-                StepCall(ref=ref, kind=kind, params=params, tools=tools or {}),
-                result_type=StepResult,
-                activity_id=path,
-                start_to_close_timeout=opts.start_to_close,
-                schedule_to_close_timeout=opts.schedule_to_close,
-                heartbeat_timeout=opts.heartbeat,
-                retry_policy=opts.retry_policy,
-            )
+            result = await execute(call, path, opts)
         except ActivityError as err:
             failure = activity_failure(err, opts.max_attempts)
             if kind == "tool":

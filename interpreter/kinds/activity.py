@@ -48,22 +48,27 @@ async def run_activity(runtime: Runtime, inv: Invocation, fields: dict[str, Any]
         tools=tools_for(runtime, [tool]) if isinstance(tool, str) else {},
     )
     try:
-        result = await workflow.execute_activity(
-            inv.spec.kind,
-            call,
-            result_type=StepResult,
-            activity_id=inv.path,
-            start_to_close_timeout=opts.start_to_close,
-            schedule_to_close_timeout=opts.schedule_to_close,
-            heartbeat_timeout=opts.heartbeat,
-            retry_policy=opts.retry_policy,
-        )
+        result = await execute(call, inv.path, opts)
     except ActivityError as err:
         failure = activity_failure(err, opts.max_attempts)
         runtime.report_attempts(inv, failure.attempts)
         raise failure from None
     runtime.report_attempts(inv, result.attempt)
     return result.output
+
+
+async def execute(call: StepCall, activity_id: str, opts: ActivityOptions) -> StepResult:
+    """Run the activity named after ``call.kind`` with a step's options."""
+    return await workflow.execute_activity(
+        call.kind,
+        call,
+        result_type=StepResult,
+        activity_id=activity_id,
+        start_to_close_timeout=opts.start_to_close,
+        schedule_to_close_timeout=opts.schedule_to_close,
+        heartbeat_timeout=opts.heartbeat,
+        retry_policy=opts.retry_policy,
+    )
 
 
 def activity_failure(err: ActivityError, max_attempts: int) -> StepError:
