@@ -375,12 +375,25 @@ async def graph(
     format: Annotated[Literal["dot", "mermaid"], Query()] = "mermaid",
 ) -> PlainTextResponse:
     """The run's graph as Graphviz DOT or Mermaid, each step coloured by its status."""
+    definition, statuses = await definition_and_statuses(client, settings, run_id, tenant)
+    return PlainTextResponse(render(definition, format, statuses))
+
+
+async def definition_and_statuses(
+    client: Client, settings: ApiSettings, run_id: str, tenant: str
+) -> tuple[Definition, dict[str, Any]]:
+    """What a drawing of a run needs: its definition and each step's status (empty if the
+    status query cannot be answered).
+
+    Raises:
+        RunNotFound: No such run for this tenant.
+    """
     handle, _ = await owned_run(client, settings, run_id, tenant)
     definition = await started_definition(client, handle)
     state = await query_state(handle, settings)
     steps = state.get("steps") if isinstance(state, dict) else None
     statuses = {sid: s.get("status") for sid, s in steps.items()} if isinstance(steps, dict) else {}
-    return PlainTextResponse(render(definition, format, statuses))
+    return definition, statuses
 
 
 async def started_definition(client: Client, handle: WorkflowHandle[Any, Any]) -> Definition:

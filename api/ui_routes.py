@@ -19,10 +19,9 @@ from api.runs import (
     Store,
     TemporalClient,
     Tenant,
-    owned_run,
-    query_state,
-    started_definition,
+    definition_and_statuses,
 )
+from api.workflows import VersionNumber
 from interpreter.svg import svg
 from registry.errors import NotFound
 
@@ -66,16 +65,14 @@ async def run_graph(
     run_id: str, client: TemporalClient, settings: Settings, tenant: Tenant
 ) -> Response:
     """The run's definition as SVG, each step classed by its current status."""
-    handle, _ = await owned_run(client, settings, run_id, tenant)
-    definition = await started_definition(client, handle)
-    state = await query_state(handle, settings)
-    steps = state.get("steps") if isinstance(state, dict) else None
-    statuses = {sid: s.get("status") for sid, s in steps.items()} if isinstance(steps, dict) else {}
+    definition, statuses = await definition_and_statuses(client, settings, run_id, tenant)
     return Response(svg(definition, statuses), media_type=SVG_TYPE)
 
 
 @router.get("/graph/workflow/{name}/{version}.svg")
-async def workflow_graph(name: str, version: int, store: Store, tenant: Tenant) -> Response:
+async def workflow_graph(
+    name: str, version: VersionNumber, store: Store, tenant: Tenant
+) -> Response:
     """One published version of the tenant's workflow as SVG."""
     try:
         published = await run_in_threadpool(store.get, tenant, name, version)
