@@ -14,6 +14,32 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
+# Definitions more than one test module uses.
+SCHEMA_MISTAKES = """\
+kworkflow: 1
+name: bad
+steps:
+  - id: first
+    kind: aggregate
+    expr: '1'
+    retry: {max_attempts: -1}
+  - id: Second
+    kind: aggregate
+"""
+
+FAILING = """\
+kworkflow: 1
+name: failing
+input:
+  type: object
+  properties:
+    values: {type: array, items: {type: integer}}
+steps:
+  - id: pick
+    kind: aggregate
+    expr: input.values[5]
+"""
+
 
 @dataclass(frozen=True)
 class Result:

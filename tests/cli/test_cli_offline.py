@@ -10,21 +10,10 @@ import pytest
 
 from cli.offline import format_problem
 from interpreter.errors import InputError
-from tests.cli import EXAMPLES, ROOT, cli_env, free_port, kworkflow
+from tests.cli import EXAMPLES, ROOT, SCHEMA_MISTAKES, cli_env, free_port, kworkflow
 
 EXAMPLE_FILES = ["examples/hello.yaml", "examples/approval.yaml", "examples/fanout.yaml"]
 
-SCHEMA_MISTAKES = """\
-kworkflow: 1
-name: bad
-steps:
-  - id: first
-    kind: aggregate
-    expr: '1'
-    retry: {max_attempts: -1}
-  - id: Second
-    kind: aggregate
-"""
 
 UNKNOWN_REFERENCE = """\
 kworkflow: 1

@@ -27,7 +27,16 @@ from tests.api.support import (
     wait_status,
     wait_waiting,
 )
-from tests.cli import ROOT, cli_argv, cli_env, free_port, kworkflow, kworkflow_async
+from tests.cli import (
+    FAILING,
+    ROOT,
+    SCHEMA_MISTAKES,
+    cli_argv,
+    cli_env,
+    free_port,
+    kworkflow,
+    kworkflow_async,
+)
 
 __all__ = ["api"]
 
@@ -219,30 +228,6 @@ def test_publish_of_a_missing_file_exits_2() -> None:
 
 # --- against the real API -----------------------------------------------------------------------
 
-SCHEMA_MISTAKES = """\
-kworkflow: 1
-name: bad
-steps:
-  - id: first
-    kind: aggregate
-    expr: '1'
-    retry: {max_attempts: -1}
-  - id: Second
-    kind: aggregate
-"""
-
-FAILING = """\
-kworkflow: 1
-name: failing
-input:
-  type: object
-  properties:
-    values: {type: array, items: {type: integer}}
-steps:
-  - id: pick
-    kind: aggregate
-    expr: input.values[5]
-"""
 
 TWO_PEOPLE = """\
 kworkflow: 1

@@ -11,20 +11,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from tests.cli import cli_env, kworkflow_async
-
-FAILING = """\
-kworkflow: 1
-name: failing
-input:
-  type: object
-  properties:
-    values: {type: array, items: {type: integer}}
-steps:
-  - id: pick
-    kind: aggregate
-    expr: input.values[5]
-"""
+from tests.cli import FAILING, cli_env, kworkflow_async
 
 PARENT = """\
 kworkflow: 1
