@@ -26,6 +26,7 @@ from client.connect import Settings, connect
 from client.errors import ClientError
 from interpreter.registration import new_worker
 from telemetry.metrics import start_metrics_server, temporal_runtime
+from telemetry.ports import add_metrics_port_option, parse_port
 from telemetry.tracing import setup_tracing
 
 GRACEFUL_SHUTDOWN = timedelta(seconds=5)
@@ -101,11 +102,7 @@ def metrics_port(env: dict[str, str] | None = None) -> int | None:
         activities.errors.ConfigError: The value is not a port number.
     """
     value = (env if env is not None else os.environ).get("KWORKFLOW_METRICS_PORT", "").strip()
-    if not value:
-        return None
-    if not value.isdigit() or not 0 < int(value) < 65535:
-        raise ConfigError(f"KWORKFLOW_METRICS_PORT must be a port number, not {value!r}")
-    return int(value)
+    return parse_port(value, "KWORKFLOW_METRICS_PORT") if value else None
 
 
 def start_metrics(port: int) -> None:
@@ -165,13 +162,7 @@ def run(settings: Settings | None = None, port: int | None = None) -> int:
 def main() -> None:
     """Entry point of ``python worker.py``: leaves with ``os._exit`` (sdk-python#300)."""
     parser = argparse.ArgumentParser(description="Run a kworkflow worker.")
-    parser.add_argument(
-        "--metrics-port",
-        type=int,
-        default=None,
-        help="serve Prometheus metrics on this port, Temporal's SDK metrics on the next one "
-        "(default: KWORKFLOW_METRICS_PORT; unset: off)",
-    )
+    add_metrics_port_option(parser)
     code = run(port=parser.parse_args().metrics_port)
     sys.stdout.flush()
     sys.stderr.flush()

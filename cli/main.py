@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a kworkflow worker on KWORKFLOW_TASK_QUEUE at TEMPORAL_ADDRESS until "
         "Ctrl-C or SIGTERM.",
     )
+    from telemetry.ports import add_metrics_port_option
+
+    add_metrics_port_option(worker)
     worker.set_defaults(command_ref="cli.worker_cmd:worker_command")
 
     env = os.environ

@@ -9,4 +9,4 @@ import worker
 
 def worker_command(args: argparse.Namespace) -> int:
     """Run the worker until Ctrl-C or SIGTERM; exit 3 if Temporal cannot be reached."""
-    return worker.run()
+    return worker.run(port=args.metrics_port)

@@ -12,6 +12,7 @@ from temporalio.converter import DataConverter
 from temporalio.worker import Interceptor, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from telemetry.run_report import report_run
 from telemetry.tracing import tracing_interceptors
 
 DATA_CONVERTER: DataConverter = pydantic_data_converter
@@ -68,7 +69,8 @@ def new_worker(
     Args:
         client: A client connected with :data:`DATA_CONVERTER`.
         task_queue: The task queue to poll.
-        activities: Step activities (``llm``, ``tool``, ``code``) and any others.
+        activities: Step activities (``llm``, ``tool``, ``code``) and any others; the run-end
+            report (:func:`telemetry.run_report.report_run`) is always added.
         extra_workflows: Workflows to host beside the interpreter's (benchmarks, tests).
         interceptors: Worker interceptors; default: Temporal's tracing interceptor when tracing
             is set up (:mod:`telemetry.tracing`) and the client does not carry it already.
@@ -82,7 +84,7 @@ def new_worker(
         client,
         task_queue=task_queue,
         workflows=[*workflows(), *extra_workflows],
-        activities=list(activities),
+        activities=[*activities, *([] if report_run in activities else [report_run])],
         interceptors=list(interceptors),
         **options,
     )

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     import jsonschema
@@ -47,6 +48,12 @@ with workflow.unsafe.imports_passed_through():
     from interpreter.steps import run_spec
     from interpreter.topology import EdgePair, edge_pairs
     from telemetry import spans
+    from telemetry.run_report import ACTIVITY as REPORT_ACTIVITY
+    from telemetry.run_report import RunReport
+    from telemetry.trace_context import HEADER, TraceContext, run_trace
+
+REPORT_PATCH = "run-report-activity"
+"""Runs recorded before the end-of-run report activity existed replay without it."""
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -78,6 +85,9 @@ class InterpreterWorkflow:
         self._changed = False
         self._base_scope: Scope | None = None
         self._scope: Scope | None = None
+        self.trace_context: TraceContext = run_trace(_trace_carrier(info), info.run_id)
+        """The run span's place in its trace: the parent of every activity and child workflow
+        this run starts (telemetry.workflow_tracing)."""
         # A worker that picks a run up cold may deliver a `respond` in the same activation as
         # the run's start, before replay has rebuilt which steps wait. `_settled` says the
         # main loop has blocked at least once in this worker; until then answers are checked
@@ -191,14 +201,17 @@ class InterpreterWorkflow:
         except RunFailure as failure:
             await self._cancel_running()
             self._finish("failed", error={"type": failure.type, "message": failure.message})
+            await self._report()
             raise ApplicationError(
                 failure.message, failure.details or {}, type=failure.type, non_retryable=True
             ) from None
         except asyncio.CancelledError:
             await self._cancel_running()
             self._finish("cancelled", error={"type": "Cancelled", "message": "run cancelled"})
+            await self._report()
             raise
         self._finish("succeeded", result=result)
+        await self._report()
         return result
 
     async def _drive(self) -> None:
@@ -360,14 +373,36 @@ class InterpreterWorkflow:
                 step.status = "cancelled"
                 self.state.record(self.state.ended_at, "step_cancelled", step.id)
         self.state.record(self.state.ended_at, f"run_{status}", None, error=error)
-        spans.run_finished(
-            run_id=self.state.run_id,
-            workflow_name=self.definition.name,
+        spans.run_ended(self.state.run_id)
+
+    async def _report(self) -> None:
+        """One activity reports the run's end: its span and its count (telemetry.run_report).
+
+        Telemetry never changes how a run ends: a report that cannot be made is dropped.
+        """
+        if not workflow.patched(REPORT_PATCH):
+            return
+        state = self.state
+        report = RunReport(
+            run_id=state.run_id,
+            workflow=self.definition.name,
             version=self.request.version,
             tenant=self.request.tenant,
-            status=status,
-            error=error,
+            status=state.status,
+            error=state.error,
+            started_at=state.started_at or workflow.now(),
+            ended_at=state.ended_at or workflow.now(),
+            **RunReport.ids(self.trace_context),
         )
+        try:
+            await workflow.execute_activity(
+                REPORT_ACTIVITY,
+                report,
+                start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=RetryPolicy(maximum_attempts=3),
+            )
+        except ActivityError:
+            workflow.logger.warning("the run's end was not reported (telemetry only)")
 
     # ---- what the kinds use (interpreter.kinds.base.Runtime) ------------------------------
 
@@ -473,3 +508,15 @@ def _iso(value: datetime) -> str:
 def _form_error(error: jsonschema.ValidationError) -> str:
     where = "data" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
     return f"{where}: {error.message}"
+
+
+def _trace_carrier(info: workflow.Info) -> dict[str, Any] | None:
+    """The trace context the run was started with, if any (a bad header starts a new trace)."""
+    header = info.headers.get(HEADER)
+    if header is None:
+        return None
+    try:
+        carrier = workflow.payload_converter().from_payload(header)
+    except Exception:  # telemetry never fails a run
+        return None
+    return carrier if isinstance(carrier, dict) else None

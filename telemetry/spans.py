@@ -1,11 +1,12 @@
-"""kworkflow's own spans and metric updates: one span per step attempt, the run's end, and the
-human steps waiting.
+"""kworkflow's own spans and metric updates: one span per step attempt, and the human steps
+waiting.
 
 Step attempts happen in activities, so :func:`step_attempt` (used by
 ``activities.base.step_activity``) gives one span per attempt, and replays never repeat them.
-The workflow side: :func:`run_finished` does nothing while the workflow replays, so a replay
-emits no duplicate span or count; the human steps waiting are a set of (run, step) changed only
-outside replay.
+The run's own span and its end's count come from an activity too (:mod:`telemetry.run_report`).
+The workflow side only keeps the human steps waiting: a set of (run, step), changed outside
+replay; adding or removing the same pair twice changes nothing, so work the SDK runs again
+outside replay (a query to an uncached run) cannot skew it.
 """
 
 from __future__ import annotations
@@ -18,23 +19,21 @@ from typing import Any
 
 from opentelemetry.trace import Span, Status, StatusCode
 from temporalio import activity, workflow
-from temporalio.contrib.opentelemetry import TracingWorkflowInboundInterceptor
 
 from telemetry import metrics
+from telemetry.attributes import (
+    ATTEMPT,
+    ERROR_MESSAGE,
+    ERROR_TYPE,
+    KIND,
+    RUN_ID,
+    STATUS,
+    STEP_ID,
+    STEP_PATH,
+    TENANT,
+    WORKFLOW,
+)
 from telemetry.tracing import tracer
-
-# Attribute names (docs/observability.md).
-RUN_ID = "kworkflow.run.id"
-WORKFLOW = "kworkflow.workflow"
-VERSION = "kworkflow.workflow.version"
-TENANT = "kworkflow.tenant"
-STEP_ID = "kworkflow.step.id"
-STEP_PATH = "kworkflow.step.path"
-KIND = "kworkflow.step.kind"
-ATTEMPT = "kworkflow.step.attempt"
-STATUS = "kworkflow.status"
-ERROR_TYPE = "error.type"
-ERROR_MESSAGE = "kworkflow.error.message"
 
 
 class StepAttempt:
@@ -134,33 +133,11 @@ _WAITING: set[tuple[str, str]] = set()
 """(run id, step) of the human steps waiting in the runs this worker has run."""
 
 
-def run_finished(
-    *,
-    run_id: str,
-    workflow_name: str,
-    version: int,
-    tenant: str,
-    status: str,
-    error: dict[str, Any] | None,
-) -> None:
-    """Count the run's end and add a ``run <workflow>`` span under the run's workflow span."""
-    if _replaying():  # also when evicted from the cache
-        return
-    if any(key[0] == run_id for key in _WAITING):
+def run_ended(run_id: str) -> None:
+    """The run ended: its human steps wait no more (not while replaying)."""
+    if not _replaying() and any(key[0] == run_id for key in _WAITING):
         _WAITING.difference_update({key for key in _WAITING if key[0] == run_id})
         metrics.HUMAN_WAITING.set(len(_WAITING))
-    metrics.RUNS_FINISHED.labels(workflow_name, status).inc()
-    attributes: dict[str, Any] = {
-        RUN_ID: run_id,
-        WORKFLOW: workflow_name,
-        VERSION: version,
-        TENANT: tenant,
-        STATUS: status,
-    }
-    if error:
-        attributes[ERROR_TYPE] = str(error.get("type"))
-        attributes[ERROR_MESSAGE] = str(error.get("message"))[:500]
-    _completed_workflow_span(f"run {workflow_name}", attributes)
 
 
 def human_opened(run_id: str, step: str) -> None:
@@ -185,13 +162,3 @@ def _replaying() -> bool:
     """Replaying, being evicted, or outside the workflow's event loop (a coroutine closed by the
     garbage collector after its worker stopped): no effects then."""
     return not workflow.in_workflow() or workflow.unsafe.is_replaying()
-
-
-def _completed_workflow_span(name: str, attributes: dict[str, Any]) -> None:
-    """A finished span under the workflow's span, through Temporal's tracing interceptor.
-
-    Nothing when the worker has no tracing interceptor (tracing off).
-    """
-    interceptor = TracingWorkflowInboundInterceptor._from_context()
-    if interceptor is not None:
-        interceptor._completed_span(name, additional_attributes=attributes)

@@ -7,14 +7,18 @@ Spans are exported over OTLP/HTTP only when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is s
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
-from temporalio.contrib.opentelemetry import TracingInterceptor
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+
+from telemetry.workflow_tracing import KworkflowTracingInterceptor
 
 TRACER_NAME = "kworkflow"
 
@@ -70,7 +74,9 @@ def build_provider(
     """
     if exporter is None and not env.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         return None
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service_name}), id_generator=_IdGenerator()
+    )
     if exporter is not None:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
     else:
@@ -95,16 +101,47 @@ def tracing_enabled() -> bool:
     return _enabled
 
 
-def tracing_interceptors() -> list[TracingInterceptor]:
-    """Temporal's tracing interceptor when tracing is on, else nothing.
+def tracing_interceptors() -> list[KworkflowTracingInterceptor]:
+    """Temporal's tracing interceptor, with kworkflow's workflow side, when tracing is on.
 
     On a client it starts ``StartWorkflow`` spans and sends the context in headers; on a
-    worker it continues it into ``RunWorkflow``/``StartActivity``/``RunActivity`` spans
-    (workflow-side spans only when not replaying).
+    worker the workflows pass the context on (no spans of their own:
+    :mod:`telemetry.workflow_tracing`) and each activity attempt gets a ``RunActivity`` span.
     """
-    return [TracingInterceptor(tracer())] if tracing_enabled() else []
+    return [KworkflowTracingInterceptor(tracer())] if tracing_enabled() else []
 
 
 def tracer() -> trace.Tracer:
     """kworkflow's tracer (a no-op one when tracing is off)."""
     return trace.get_tracer(TRACER_NAME)
+
+
+_FIXED_IDS: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
+    "kworkflow_fixed_span_ids", default=None
+)
+
+
+class _IdGenerator(RandomIdGenerator):
+    """Random ids, except for a span whose ids were decided elsewhere (:func:`fixed_ids`)."""
+
+    def generate_span_id(self) -> int:
+        fixed = _FIXED_IDS.get()
+        return fixed[1] if fixed else super().generate_span_id()
+
+    def generate_trace_id(self) -> int:
+        fixed = _FIXED_IDS.get()
+        return fixed[0] if fixed else super().generate_trace_id()
+
+
+@contextlib.contextmanager
+def fixed_ids(trace_id: int, span_id: int) -> Iterator[None]:
+    """Spans started inside get these ids (the trace id only counts for a root span).
+
+    A run's span id is computed in the workflow, which hands it to the run's activities as
+    their parent before the span exists (:mod:`telemetry.trace_context`).
+    """
+    token = _FIXED_IDS.set((trace_id, span_id))
+    try:
+        yield
+    finally:
+        _FIXED_IDS.reset(token)

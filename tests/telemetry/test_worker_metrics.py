@@ -1,4 +1,5 @@
-"""``python worker.py --metrics-port``: kworkflow's metrics and Temporal's SDK metrics served."""
+"""``kworkflow worker --metrics-port`` and ``python worker.py --metrics-port``: kworkflow's
+metrics and Temporal's SDK metrics served."""
 
 from __future__ import annotations
 
@@ -11,9 +12,14 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from temporalio.client import Client
 
 ROOT = Path(__file__).resolve().parents[2]
+COMMANDS = {
+    "kworkflow worker": [str(Path(sys.executable).parent / "kworkflow"), "worker"],
+    "python worker.py": [sys.executable, str(ROOT / "worker.py")],
+}
 
 
 def free_port_pair() -> int:
@@ -47,7 +53,10 @@ async def scrape(http: httpx.AsyncClient, url: str, needle: str, timeout: float 
     raise AssertionError(f"{needle!r} never appeared at {url}; last body: {text[:500]!r}")
 
 
-async def test_worker_serves_both_metrics_endpoints(client: Client, task_queue: str) -> None:
+@pytest.mark.parametrize("command", COMMANDS)
+async def test_worker_serves_both_metrics_endpoints(
+    client: Client, task_queue: str, command: str
+) -> None:
     port = free_port_pair()
     env = {
         **os.environ,
@@ -56,7 +65,7 @@ async def test_worker_serves_both_metrics_endpoints(client: Client, task_queue: 
     }
     env.pop("KWORKFLOW_METRICS_PORT", None)
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "worker.py"), "--metrics-port", str(port)],
+        [*COMMANDS[command], "--metrics-port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -76,3 +85,13 @@ async def test_worker_serves_both_metrics_endpoints(client: Client, task_queue: 
             process.kill()
             process.wait()
     assert process.returncode == 0, process.stderr.read().decode() if process.stderr else ""
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_wrong_metrics_port_is_a_usage_error(command: str) -> None:
+    done = subprocess.run(
+        [*COMMANDS[command], "--metrics-port", "65535"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert "--metrics-port must be a port number from 1 to 65534, not '65535'" in done.stderr
+    assert "Traceback" not in done.stderr

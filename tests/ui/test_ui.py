@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.support import APPROVAL, Api, api, start_run, wait_status
+from tests.api.support import APPROVAL, Api, api, start_run, wait_listed, wait_status
 
 __all__ = ["api"]  # the fixture, imported for pytest
 
@@ -172,3 +172,54 @@ async def test_definitions_lint_and_start_a_run(api: Api, page) -> None:
         "steps[1].tool line 5:5: missing required field `tool`"
     ]
     await page.screenshot(path=SHOTS / "definitions-lint.png", full_page=True)
+
+
+NAPS = """\
+kworkflow: 1
+name: naps
+steps:
+  - {id: nap, kind: tool, tool: sleep, args: {seconds: 60}}
+"""
+
+
+async def test_cancel_a_run_and_page_through_runs(api: Api, page) -> None:
+    api.publish(NAPS)
+    async with api.http() as http:
+        runs = [(await start_run(http, "naps"))["id"] for _ in range(3)]
+        oldest = runs[0]
+        await page.goto(f"{api.url}/ui/#/runs/{oldest}")
+        await page.wait_for_selector(step("nap", "running"))
+        page.once("dialog", lambda dialog: dialog.dismiss())  # "no": nothing happens
+        await page.get_by_role("button", name="Cancel run").click()
+        assert (await http.get(f"/v1/runs/{oldest}")).json()["status"] == "running"
+        page.once("dialog", lambda dialog: dialog.accept())
+        await page.get_by_role("button", name="Cancel run").click()
+        await page.wait_for_selector(".run-head .badge.status-cancelled")
+        await page.wait_for_selector(step("nap", "cancelled"))
+        assert await page.locator("#cancel-run").is_hidden()
+        await page.screenshot(path=SHOTS / "run-cancelled.png", full_page=True)
+        assert (await wait_status(http, oldest, "cancelled"))["steps"]["nap"]["status"] == (
+            "cancelled"
+        )
+        await wait_listed(http, "workflow=naps&status=cancelled", lambda ids: ids == [oldest])
+
+        # Temporal lists running runs first (newest first), then ended ones by end time
+        await page.goto(f"{api.url}/ui/#/runs?workflow=naps&page_size=2")
+        rows = page.locator("table.runs tbody tr")
+        await page.wait_for_selector(f'tr[data-run="{runs[2]}"] .badge.status-running')
+        assert await rows.evaluate_all("rows => rows.map(r => r.dataset.run)") == [
+            runs[2],
+            runs[1],
+        ]
+        assert await page.locator("#runs-newer").is_disabled()
+        await page.screenshot(path=SHOTS / "runs-page-1.png", full_page=True)
+        await page.click("#runs-older")
+        await page.wait_for_selector(f'tr[data-run="{oldest}"] .badge.status-cancelled')
+        assert await rows.count() == 1
+        assert await page.locator("#runs-page").inner_text() == "page 2"
+        assert await page.locator("#runs-older").is_disabled()
+        await page.click("#runs-newer")
+        await page.wait_for_selector(f'tr[data-run="{runs[2]}"]')
+        assert await rows.count() == 2
+        for run_id in runs[1:]:
+            assert (await http.post(f"/v1/runs/{run_id}/cancel")).status_code == 202

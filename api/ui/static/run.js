@@ -20,6 +20,10 @@ export function runPage(view, runId) {
   const path = `/v1/runs/${encodeURIComponent(runId)}`;
   const state = { run: null, seen: {}, retries: {}, selected: null, forms: {} };
   const head = el("div", { class: "run-head" });
+  const cancelButton = el("button", { id: "cancel-run", type: "button", class: "danger",
+    onclick: () => cancelRun() }, "Cancel run");
+  const actions = el("div", { class: "run-actions", hidden: true }, cancelButton,
+    el("span", { class: "form-error", hidden: true }));
   const bar = el("progress", { id: "run-progress", max: 1, value: 0, "aria-label": "progress" });
   const barText = el("span", { class: "progress-text" });
   const graph = el("div", { class: "graph", id: "graph" });
@@ -29,6 +33,7 @@ export function runPage(view, runId) {
     "Click a step to see its input, output and timings."));
   fill(view,
     head,
+    actions,
     el("div", { class: "progress" }, bar, barText),
     humans,
     el("div", { class: "run-body" }, graph, panel),
@@ -64,6 +69,7 @@ export function runPage(view, runId) {
     bar.value = done;
     barText.textContent = `${done} / ${ids.length} steps done`;
     renderHead(head, run);
+    actions.hidden = run.status !== "running";
     fill(steps, ...ids.map((id) => stepRow(id, run.steps?.[id], statusOf(id))));
     renderHumans();
     renderPanel();
@@ -141,6 +147,21 @@ export function runPage(view, runId) {
     }
     state.forms[step]?.remove();
     delete state.forms[step];
+    await refresh();
+  }
+
+  // Ask the run to cancel (after a confirmation); the API's refusal shows in place.
+  async function cancelRun() {
+    if (!window.confirm(`Cancel run ${runId}? Its running steps are cancelled.`)) return;
+    cancelButton.disabled = true;
+    const { ok, body } = await api(`${path}/cancel`, { method: "POST" });
+    if (!ok) {
+      cancelButton.disabled = false;
+      showError(actions, detail(body));
+      return;
+    }
+    showError(actions, "");
+    cancelButton.textContent = "Cancelling…";
     await refresh();
   }
 

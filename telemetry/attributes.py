@@ -1,0 +1,13 @@
+"""The names of kworkflow's span attributes (docs/observability.md lists them)."""
+
+RUN_ID = "kworkflow.run.id"
+WORKFLOW = "kworkflow.workflow"
+VERSION = "kworkflow.workflow.version"
+TENANT = "kworkflow.tenant"
+STEP_ID = "kworkflow.step.id"
+STEP_PATH = "kworkflow.step.path"
+KIND = "kworkflow.step.kind"
+ATTEMPT = "kworkflow.step.attempt"
+STATUS = "kworkflow.status"
+ERROR_TYPE = "error.type"
+ERROR_MESSAGE = "kworkflow.error.message"
