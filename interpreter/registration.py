@@ -61,6 +61,7 @@ def new_worker(
     activities: Sequence[Callable[..., Any]] = (),
     *,
     extra_workflows: Sequence[type] = (),
+    run_report: Callable[..., Any] = report_run,
     interceptors: Sequence[Interceptor] | None = None,
     **options: Any,
 ) -> Worker:
@@ -70,8 +71,10 @@ def new_worker(
         client: A client connected with :data:`DATA_CONVERTER`.
         task_queue: The task queue to poll.
         activities: Step activities (``llm``, ``tool``, ``code``) and any others; the run-end
-            report (:func:`telemetry.run_report.report_run`) is always added.
+            report is added to them.
         extra_workflows: Workflows to host beside the interpreter's (benchmarks, tests).
+        run_report: The ``kworkflow.run_finished`` activity (default:
+            :func:`telemetry.run_report.report_run`; tests slow it down).
         interceptors: Worker interceptors; default: Temporal's tracing interceptor when tracing
             is set up (:mod:`telemetry.tracing`) and the client does not carry it already.
         **options: Passed to :class:`temporalio.worker.Worker`.
@@ -84,7 +87,7 @@ def new_worker(
         client,
         task_queue=task_queue,
         workflows=[*workflows(), *extra_workflows],
-        activities=[*activities, *([] if report_run in activities else [report_run])],
+        activities=[*activities, *([] if run_report in activities else [run_report])],
         interceptors=list(interceptors),
         **options,
     )

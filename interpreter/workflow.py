@@ -14,7 +14,8 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     import jsonschema
@@ -378,7 +379,9 @@ class InterpreterWorkflow:
     async def _report(self) -> None:
         """One activity reports the run's end: its span and its count (telemetry.run_report).
 
-        Telemetry never changes how a run ends: a report that cannot be made is dropped.
+        Telemetry never changes how a run ends: a report that cannot be made is dropped, and a
+        cancel request that arrives while it is made (the run has ended) is ignored; the report
+        is abandoned, not cancelled, so it still goes out.
         """
         if not workflow.patched(REPORT_PATCH):
             return
@@ -400,9 +403,13 @@ class InterpreterWorkflow:
                 report,
                 start_to_close_timeout=timedelta(seconds=10),
                 retry_policy=RetryPolicy(maximum_attempts=3),
+                cancellation_type=ActivityCancellationType.ABANDON,
             )
-        except ActivityError:
-            workflow.logger.warning("the run's end was not reported (telemetry only)")
+        except ActivityError as exc:  # failed, or the wait cancelled (a late cancel request)
+            if not is_cancelled_exception(exc):
+                workflow.logger.warning("the run's end was not reported (telemetry only)")
+        except asyncio.CancelledError:  # the worker evicts the run meanwhile
+            pass
 
     # ---- what the kinds use (interpreter.kinds.base.Runtime) ------------------------------
 

@@ -11,15 +11,20 @@ from pathlib import Path
 
 import httpx
 import pytest
+from temporalio import activity
 from temporalio.client import Client
 
 from activities.llm import llm
 from activities.tool import tool
 from interpreter.registration import new_worker
 from telemetry.metrics import REGISTRY, start_metrics_server
+from telemetry.run_report import ACTIVITY as REPORT_ACTIVITY
+from telemetry.run_report import RunReport
 from telemetry.tracing import build_provider
 from tests.api.support import APPROVAL, Api, start_api, wait_status, wait_waiting
 from tests.support.openai_server import OpenAIServer
+from tests.support.runs import result, start
+from tests.support.standins import STANDIN_ACTIVITIES
 from tests.support.tool_server import ToolServer
 from tests.telemetry.test_tracing import model_env, openai_server, run_traced, tool_server
 
@@ -153,3 +158,33 @@ def test_spans_are_exported_over_otlp_only_when_an_endpoint_is_set() -> None:
         assert [type(p.span_exporter).__name__ for p in processors] == ["OTLPSpanExporter"]  # type: ignore[attr-defined]
     finally:
         provider.shutdown()
+
+
+async def test_a_cancel_request_after_the_run_ended_leaves_its_end_alone(
+    client: Client, task_queue: str
+) -> None:
+    """The run has succeeded and reports its end (slowly) when a cancel request arrives: the run
+    still succeeds, and the report, abandoned rather than cancelled, still goes out."""
+    reports: list[str] = []
+    reporting = asyncio.Event()
+
+    @activity.defn(name=REPORT_ACTIVITY)
+    async def slow_report(report: RunReport) -> None:
+        reporting.set()
+        await asyncio.sleep(1.0)
+        reports.append(report.status)
+
+    async with new_worker(client, task_queue, STANDIN_ACTIVITIES, run_report=slow_report):
+        handle = await start(
+            client,
+            task_queue,
+            "kworkflow: 1\nname: quick\nsteps: [{id: a, kind: aggregate, expr: '1'}]",
+        )
+        await asyncio.wait_for(reporting.wait(), 10)
+        await handle.cancel()
+        assert await result(handle) == {"a": 1}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5
+        while not reports and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+    assert reports == ["succeeded"]
