@@ -5,21 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
 import sys
-from pathlib import Path
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from temporalio.client import Client
 
 from tests.support import tool_server as servers
+from tests.support.processes import ROOT, start_process, stop
 from tests.support.runs import result, start
 from tests.support.tool_server import Reply, ToolServer
 
 tool_server = servers.tool_server  # the fixture, used by name
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def received(server: ToolServer) -> list[Span]:
@@ -45,13 +42,7 @@ async def test_a_worker_exports_its_spans_over_otlp(
         "OTEL_EXPORTER_OTLP_ENDPOINT": tool_server.url,
         "OTEL_BSP_SCHEDULE_DELAY": "100",  # export within 0.1 s, not 5 s
     }
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "worker.py")],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    process = start_process([sys.executable, str(ROOT / "worker.py")], env)
     try:
         handle = await start(
             client,
@@ -74,13 +65,8 @@ async def test_a_worker_exports_its_spans_over_otlp(
         }:
             await asyncio.sleep(0.1)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    assert process.returncode == 0, process.stderr.read().decode() if process.stderr else ""
+        errors = stop(process)
+    assert process.returncode == 0, errors
     spans = {s.name: s for s in received(tool_server)}
     assert {"run exported", "RunActivity:tool", "step lookup"} <= set(spans), sorted(spans)
     run, activity, step = spans["run exported"], spans["RunActivity:tool"], spans["step lookup"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -15,7 +14,8 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.processes import ROOT, start_process, stop
+
 COMMANDS = {
     "kworkflow worker": [str(Path(sys.executable).parent / "kworkflow"), "worker"],
     "python worker.py": [sys.executable, str(ROOT / "worker.py")],
@@ -64,13 +64,7 @@ async def test_worker_serves_both_metrics_endpoints(
         "KWORKFLOW_TASK_QUEUE": task_queue,
     }
     env.pop("KWORKFLOW_METRICS_PORT", None)
-    process = subprocess.Popen(
-        [*COMMANDS[command], "--metrics-port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    process = start_process([*COMMANDS[command], "--metrics-port", str(port)], env)
     try:
         async with httpx.AsyncClient(timeout=5) as http:
             own = await scrape(http, f"http://127.0.0.1:{port}/metrics", "kworkflow_runs_started")
@@ -78,13 +72,8 @@ async def test_worker_serves_both_metrics_endpoints(
         assert "# TYPE kworkflow_step_dispatch_latency_seconds histogram" in own.splitlines()
         assert "temporal_" in sdk
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    assert process.returncode == 0, process.stderr.read().decode() if process.stderr else ""
+        errors = stop(process)
+    assert process.returncode == 0, errors
 
 
 @pytest.mark.parametrize("command", COMMANDS)
