@@ -45,6 +45,9 @@ VISIBILITY_STATUS: dict[RunStatus, str] = {
     "continued_as_new": "ContinuedAsNew",
 }
 """The API's run status -> the ``ExecutionStatus`` of a visibility query."""
+DECIDED = frozenset({"succeeded", "failed", "cancelled"})
+"""How a run ends, as its own state says; Temporal still calls the run running while its last
+activity (telemetry.run_report) reports the end, and the API shows the run as ended then."""
 TOKEN_KINDS = frozenset({"llm", "agent", "parallel", "subflow"})
 """Kinds whose outputs count towards ``usage`` and ``cost_usd`` (an aggregate that collects
 model outputs would otherwise count them twice)."""
@@ -163,17 +166,20 @@ class RunOut(BaseModel):
         attributes = description.typed_search_attributes
         usage, cost = totals(state)
         steps = state.get("steps") if state else None
+        status = STATUS_OF.get(description.status, "running") if description.status else "running"
+        ended_at = description.close_time
+        decided = (state or {}).get("status")
+        if status == "running" and decided in DECIDED:  # only the report of its end is left
+            status, ended_at = decided, (state or {}).get("ended_at")
         return cls(
             id=run_id,
             temporal_run_id=description.run_id or None,
             workflow=attributes.get(WORKFLOW_NAME) or (state or {}).get("workflow"),
             version=attributes.get(WORKFLOW_VERSION),
             tenant=tenant,
-            status=STATUS_OF.get(description.status, "running")
-            if description.status
-            else "running",
+            status=status,
             started_at=description.start_time,
-            ended_at=description.close_time,
+            ended_at=ended_at,
             steps=(
                 {sid: StepOut.model_validate(step) for sid, step in steps.items()}
                 if isinstance(steps, dict)

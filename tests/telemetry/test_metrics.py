@@ -23,7 +23,7 @@ from telemetry.run_report import RunReport
 from telemetry.tracing import build_provider
 from tests.api.support import APPROVAL, Api, start_api, wait_status, wait_waiting
 from tests.support.openai_server import OpenAIServer
-from tests.support.runs import result, start
+from tests.support.runs import result
 from tests.support.standins import STANDIN_ACTIVITIES
 from tests.support.tool_server import ToolServer
 from tests.telemetry.test_tracing import model_env, openai_server, run_traced, tool_server
@@ -160,11 +160,12 @@ def test_spans_are_exported_over_otlp_only_when_an_endpoint_is_set() -> None:
         provider.shutdown()
 
 
-async def test_a_cancel_request_after_the_run_ended_leaves_its_end_alone(
-    client: Client, task_queue: str
+async def test_a_run_that_reports_its_end_has_ended(
+    client: Client, task_queue: str, tmp_path: Path
 ) -> None:
-    """The run has succeeded and reports its end (slowly) when a cancel request arrives: the run
-    still succeeds, and the report, abandoned rather than cancelled, still goes out."""
+    """The run has succeeded and reports its end (slowly): the API already shows it ended; a
+    cancel request then leaves its end alone, and the report, abandoned rather than cancelled,
+    still goes out."""
     reports: list[str] = []
     reporting = asyncio.Event()
 
@@ -174,17 +175,27 @@ async def test_a_cancel_request_after_the_run_ended_leaves_its_end_alone(
         await asyncio.sleep(1.0)
         reports.append(report.status)
 
-    async with new_worker(client, task_queue, STANDIN_ACTIVITIES, run_report=slow_report):
-        handle = await start(
-            client,
-            task_queue,
-            "kworkflow: 1\nname: quick\nsteps: [{id: a, kind: aggregate, expr: '1'}]",
-        )
-        await asyncio.wait_for(reporting.wait(), 10)
-        await handle.cancel()
-        assert await result(handle) == {"a": 1}
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 5
-        while not reports and loop.time() < deadline:
-            await asyncio.sleep(0.05)
+    api, served = await start_api(
+        client, task_queue, f"sqlite:///{tmp_path / 'r.db'}", single_tenant=True
+    )
+    api.publish("kworkflow: 1\nname: quick\nsteps: [{id: a, kind: aggregate, expr: '1'}]")
+    try:
+        async with (
+            new_worker(client, task_queue, STANDIN_ACTIVITIES, run_report=slow_report),
+            httpx.AsyncClient(base_url=api.url, timeout=30) as http,
+        ):
+            run_id = (await http.post("/v1/runs", json={"workflow": "quick"})).json()["id"]
+            await asyncio.wait_for(reporting.wait(), 10)
+            view = (await http.get(f"/v1/runs/{run_id}")).json()
+            assert (view["status"], view["result"]) == ("succeeded", {"a": 1})
+            assert view["ended_at"] is not None
+            await client.get_workflow_handle(run_id).cancel()
+            assert await result(client.get_workflow_handle(run_id)) == {"a": 1}
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 5
+            while not reports and loop.time() < deadline:
+                await asyncio.sleep(0.05)
+    finally:
+        await served.stop()
+        api.store.close()
     assert reports == ["succeeded"]
