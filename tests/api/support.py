@@ -9,6 +9,7 @@ only. :func:`read_events` parses a Server-Sent Events stream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import textwrap
@@ -162,21 +163,25 @@ def tenants() -> tuple[list[str], dict[str, str]]:
     return names, {name: f"key-{name}-{uuid.uuid4().hex}" for name in names}
 
 
-async def start_api(
+@contextlib.asynccontextmanager
+async def serving_api(
     client: Client, task_queue: str, database_url: str, *, single_tenant: bool = False, **kw: Any
-) -> tuple[Api, Served]:
-    """Serve a new app over ``database_url``; the caller stops it and closes the store."""
+) -> AsyncIterator[Api]:
+    """Serve a new app over ``database_url`` for the block, then stop it and close its store."""
     names, keys = tenants()
-    store = DefinitionStore(database_url)
-    settings = ApiSettings(
-        task_queue=task_queue,
-        api_keys={} if single_tenant else {key: name for name, key in keys.items()},
-        **kw,
-    )
-    served = await serve(create_app(client=client, store=store, settings=settings))
-    if single_tenant:
-        names, keys = ["default"], {"default": ""}
-    return Api(served.url, store, keys, names), served
+    with DefinitionStore(database_url) as store:
+        settings = ApiSettings(
+            task_queue=task_queue,
+            api_keys={} if single_tenant else {key: name for name, key in keys.items()},
+            **kw,
+        )
+        served = await serve(create_app(client=client, store=store, settings=settings))
+        if single_tenant:
+            names, keys = ["default"], {"default": ""}
+        try:
+            yield Api(served.url, store, keys, names)
+        finally:
+            await served.stop()
 
 
 @pytest.fixture
@@ -184,14 +189,8 @@ async def api(
     client: Client, task_queue: str, worker: Worker, tmp_path: Path
 ) -> AsyncIterator[Api]:
     """The API over SQLite, two tenants, a stand-in worker on this test's task queue."""
-    served_api, served = await start_api(
-        client, task_queue, f"sqlite:///{tmp_path / 'registry.db'}"
-    )
-    try:
-        yield served_api
-    finally:
-        await served.stop()
-        served_api.store.close()
+    async with serving_api(client, task_queue, f"sqlite:///{tmp_path / 'registry.db'}") as api:
+        yield api
 
 
 # ---- helpers -----------------------------------------------------------------------------

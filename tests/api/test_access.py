@@ -22,7 +22,7 @@ from tests.api.support import (
     APPROVAL,
     Api,
     api,
-    start_api,
+    serving_api,
     start_run,
     wait_listed,
     wait_status,
@@ -118,10 +118,9 @@ async def test_runs_started_from_a_file_belong_to_the_default_tenant(
 async def test_single_tenant_mode(
     client: Client, task_queue: str, worker: Worker, tmp_path: Path
 ) -> None:
-    served_api, served = await start_api(
+    async with serving_api(
         client, task_queue, f"sqlite:///{tmp_path / 'r.db'}", single_tenant=True
-    )
-    try:
+    ) as served_api:
         served_api.publish(APPROVAL, tenant="default")
         async with httpx.AsyncClient(base_url=served_api.url) as http:
             run_id = (await start_run(http, "approval"))["id"]
@@ -137,9 +136,6 @@ async def test_single_tenant_mode(
             refused = await http.get("/v1/runs")
         assert refused.status_code == 403
         assert refused.json()["detail"].startswith("this API has no API keys configured")
-    finally:
-        await served.stop()
-        served_api.store.close()
 
 
 def test_serving_without_keys_refuses_a_public_host(tmp_path: Path) -> None:

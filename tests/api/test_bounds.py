@@ -19,7 +19,7 @@ from tests.api.support import (
     GREET,
     Api,
     api,
-    start_api,
+    serving_api,
     start_run,
     wait_status,
     wait_waiting,
@@ -160,8 +160,7 @@ async def test_unknown_routes_and_methods_answer_json(api: Api) -> None:
 async def test_start_and_read_a_run_over_postgresql(
     client: Client, task_queue: str, worker: Worker, postgres_url: str, tmp_path: Path
 ) -> None:
-    served_api, served = await start_api(client, task_queue, postgres_url)
-    try:
+    async with serving_api(client, task_queue, postgres_url) as served_api:
         served_api.publish(GREET)
         async with served_api.http() as http:
             response = await http.post(
@@ -170,9 +169,6 @@ async def test_start_and_read_a_run_over_postgresql(
             assert response.status_code == 201, response.text
             done = await wait_status(http, response.json()["id"], "succeeded")
             listed = await http.get("/v1/workflows")
-    finally:
-        await served.stop()
-        served_api.store.close()
     assert done["result"] == "echo: Hello, Pg"
     assert [w["name"] for w in listed.json()["workflows"]] == ["greet"]
 

@@ -16,7 +16,7 @@ from tests.api.support import (
     api,
     pairs,
     read_events,
-    start_api,
+    serving_api,
     start_run,
     wait_status,
     wait_waiting,
@@ -99,13 +99,12 @@ async def test_the_stream_of_an_ended_run_sends_what_is_left_and_ends(api: Api) 
 async def test_a_terminated_run_ends_the_stream_without_a_transition(
     client: Client, task_queue: str, worker: Worker, tmp_path: Path
 ) -> None:
-    served_api, served = await start_api(
+    async with serving_api(
         client,
         task_queue,
         f"sqlite:///{tmp_path / 'registry.db'}",
         events_keepalive=0.2,
-    )
-    try:
+    ) as served_api:
         served_api.publish(SLOW)
         async with served_api.http() as http:
             run_id = (await start_run(http, "slow"))["id"]
@@ -121,9 +120,6 @@ async def test_a_terminated_run_ends_the_stream_without_a_transition(
                         break
                 await client.get_workflow_handle(run_id).terminate("testing")
                 ended = await read_events(lines)
-    finally:
-        await served.stop()
-        served_api.store.close()
     assert pairs(started) == [("step_started", "nap")]
     assert comments[-2:] == [": keep-alive", ": keep-alive"]
     assert [(e.id, e.event, e.data) for e in ended] == [

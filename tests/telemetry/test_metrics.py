@@ -21,7 +21,7 @@ from telemetry.metrics import REGISTRY, start_metrics_server
 from telemetry.run_report import ACTIVITY as REPORT_ACTIVITY
 from telemetry.run_report import RunReport
 from telemetry.tracing import build_provider
-from tests.api.support import APPROVAL, Api, start_api, wait_status, wait_waiting
+from tests.api.support import APPROVAL, Api, serving_api, wait_status, wait_waiting
 from tests.support.openai_server import OpenAIServer
 from tests.support.runs import result
 from tests.support.standins import STANDIN_ACTIVITIES
@@ -36,15 +36,13 @@ async def plain_api(
     client: Client, task_queue: str, tmp_path: Path, model_env: None
 ) -> AsyncIterator[Api]:
     """The API and a worker without a workflow cache (every task replays), no tracing."""
-    api, served = await start_api(
-        client, task_queue, f"sqlite:///{tmp_path / 'r.db'}", single_tenant=True
-    )
-    try:
-        async with new_worker(client, task_queue, [tool, llm], max_cached_workflows=0):
-            yield api
-    finally:
-        await served.stop()
-        api.store.close()
+    async with (
+        serving_api(
+            client, task_queue, f"sqlite:///{tmp_path / 'r.db'}", single_tenant=True
+        ) as api,
+        new_worker(client, task_queue, [tool, llm], max_cached_workflows=0),
+    ):
+        yield api
 
 
 MODEL = "gpt-test-2024"
@@ -175,27 +173,23 @@ async def test_a_run_that_reports_its_end_has_ended(
         await asyncio.sleep(1.0)
         reports.append(report.status)
 
-    api, served = await start_api(
-        client, task_queue, f"sqlite:///{tmp_path / 'r.db'}", single_tenant=True
-    )
-    api.publish("kworkflow: 1\nname: quick\nsteps: [{id: a, kind: aggregate, expr: '1'}]")
-    try:
-        async with (
-            new_worker(client, task_queue, STANDIN_ACTIVITIES, run_report=slow_report),
-            httpx.AsyncClient(base_url=api.url, timeout=30) as http,
-        ):
-            run_id = (await http.post("/v1/runs", json={"workflow": "quick"})).json()["id"]
-            await asyncio.wait_for(reporting.wait(), 10)
-            view = (await http.get(f"/v1/runs/{run_id}")).json()
-            assert (view["status"], view["result"]) == ("succeeded", {"a": 1})
-            assert view["ended_at"] is not None
-            await client.get_workflow_handle(run_id).cancel()
-            assert await result(client.get_workflow_handle(run_id)) == {"a": 1}
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 5
-            while not reports and loop.time() < deadline:
-                await asyncio.sleep(0.05)
-    finally:
-        await served.stop()
-        api.store.close()
+    async with (
+        serving_api(
+            client, task_queue, f"sqlite:///{tmp_path / 'r.db'}", single_tenant=True
+        ) as api,
+        new_worker(client, task_queue, STANDIN_ACTIVITIES, run_report=slow_report),
+        httpx.AsyncClient(base_url=api.url, timeout=30) as http,
+    ):
+        api.publish("kworkflow: 1\nname: quick\nsteps: [{id: a, kind: aggregate, expr: '1'}]")
+        run_id = (await http.post("/v1/runs", json={"workflow": "quick"})).json()["id"]
+        await asyncio.wait_for(reporting.wait(), 10)
+        view = (await http.get(f"/v1/runs/{run_id}")).json()
+        assert (view["status"], view["result"]) == ("succeeded", {"a": 1})
+        assert view["ended_at"] is not None
+        await client.get_workflow_handle(run_id).cancel()
+        assert await result(client.get_workflow_handle(run_id)) == {"a": 1}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5
+        while not reports and loop.time() < deadline:
+            await asyncio.sleep(0.05)
     assert reports == ["succeeded"]

@@ -23,7 +23,7 @@ from activities.tool import tool
 from interpreter.registration import new_worker
 from interpreter.request import STATUS_QUERY
 from telemetry.tracing import disable_tracing, setup_tracing, tracing_interceptors
-from tests.api.support import Api, start_api, wait_status
+from tests.api.support import Api, serving_api, wait_status
 from tests.support import openai_server as models
 from tests.support import tool_server as servers
 from tests.support.openai_server import OpenAIServer, completion
@@ -86,15 +86,13 @@ async def traced_api(
 ) -> AsyncIterator[Api]:
     """The API and a worker (no workflow cache: every task replays) on a traced client."""
     traced = Client(**{**client.config(), "interceptors": tracing_interceptors()})
-    api, served = await start_api(
-        traced, task_queue, f"sqlite:///{tmp_path / 'r.db'}", single_tenant=True
-    )
-    try:
-        async with new_worker(traced, task_queue, [tool, llm], max_cached_workflows=0):
-            yield api
-    finally:
-        await served.stop()
-        api.store.close()
+    async with (
+        serving_api(
+            traced, task_queue, f"sqlite:///{tmp_path / 'r.db'}", single_tenant=True
+        ) as api,
+        new_worker(traced, task_queue, [tool, llm], max_cached_workflows=0),
+    ):
+        yield api
 
 
 def tree(spans: tuple[ReadableSpan, ...]) -> dict[int, ReadableSpan]:
