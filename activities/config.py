@@ -13,7 +13,14 @@ Read on the worker, never sent through workflow history. The file is YAML, found
           llama3: {input: 0.0, output: 0.0}
     default_provider: local                  # else OPENAI_BASE_URL / OPENAI_API_KEY
     secrets:                                 # names usable as ${ secrets.NAME } in tool headers
-      CRM_TOKEN: env:CRM_TOKEN               # env:VAR reads the worker's environment
+      CRM_TOKEN:
+        value: env:CRM_TOKEN                 # env:VAR reads the worker's environment
+        tenants: [acme]                      # who may use it ("*": every tenant)
+        hosts: [crm.example.com, "*.crm.example.com"]   # where it may be sent ("*": anywhere)
+      LOCAL_KEY: env:LOCAL_KEY               # short form: tenant `default` only, any host
+    egress:                                  # what tenants' HTTP tools may reach (egress.py)
+      allow: [10.20.0.0/16]                  # hosts, *.domains, IPs, CIDRs, for every tenant
+      tenants: {acme: [crm.internal]}        # and per tenant
     tool_modules: [mycompany.tools]          # modules whose @tool functions are registered
 
 ``KWORKFLOW_TOOL_MODULES`` (comma-separated) adds tool modules.
@@ -27,7 +34,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from activities.errors import ConfigError
 
@@ -63,6 +70,57 @@ class Provider(BaseModel):
         return os.environ.get(self.api_key_env) if self.api_key_env else None
 
 
+class SecretGrant(BaseModel):
+    """One worker secret: its value, who may use it and where it may be sent."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: str
+    """The value itself, or ``env:VAR`` to read it from the worker's environment."""
+    tenants: list[str] = Field(min_length=1)
+    """The tenants whose definitions may use it; ``"*"`` grants it to every tenant."""
+    hosts: list[str] = Field(min_length=1)
+    """The hosts of the tool URLs it may be sent to (exact or ``*.domain``); ``"*"``: any."""
+
+
+SINGLE_TENANT = "default"
+"""The tenant of an API without keys (single-tenant mode), who may use short-form secrets."""
+
+
+def _grant(value: str | SecretGrant) -> SecretGrant:
+    """A secret in the short form (just its value) is granted to :data:`SINGLE_TENANT` only."""
+    if isinstance(value, SecretGrant):
+        return value
+    return SecretGrant(value=value, tenants=[SINGLE_TENANT], hosts=["*"])
+
+
+class EgressConfig(BaseModel):
+    """Hosts and networks tenants' HTTP tools may reach beyond the public internet."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    allow: list[str] = Field(default_factory=list)
+    """For every tenant: host names, ``*.domain`` patterns, IPs or CIDRs (``:port`` optional)."""
+    tenants: dict[str, list[str]] = Field(default_factory=dict)
+    """Per tenant, in addition to ``allow``."""
+
+    @field_validator("allow")
+    @classmethod
+    def _entries(cls, value: list[str]) -> list[str]:
+        from activities.egress import Allowed
+
+        for entry in value:
+            Allowed.parse(entry)
+        return value
+
+    @field_validator("tenants")
+    @classmethod
+    def _tenant_entries(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for entries in value.values():
+            cls._entries(entries)
+        return value
+
+
 class WorkerConfig(BaseModel):
     """The whole worker configuration file."""
 
@@ -70,7 +128,8 @@ class WorkerConfig(BaseModel):
 
     providers: dict[str, Provider] = Field(default_factory=dict)
     default_provider: str | None = None
-    secrets: dict[str, str] = Field(default_factory=dict)
+    secrets: dict[str, str | SecretGrant] = Field(default_factory=dict)
+    egress: EgressConfig = Field(default_factory=EgressConfig)
     tool_modules: list[str] = Field(default_factory=list)
 
     def provider(self, name: str | None) -> tuple[str, Provider]:
@@ -92,12 +151,19 @@ class WorkerConfig(BaseModel):
             raise ConfigError(f"unknown provider '{name}' (known: {known})")
         return name, self.providers[name]
 
+    def grant(self, name: str) -> SecretGrant | None:
+        """The secret ``name`` as configured (short forms expanded), or None."""
+        value = self.secrets.get(name)
+        return None if value is None else _grant(value)
+
     def secret(self, name: str) -> str | None:
         """A secret's value on this worker (``env:VAR`` is read from the environment)."""
-        value = self.secrets.get(name)
-        if value is not None and value.startswith("env:"):
-            return os.environ.get(value[4:])
-        return value
+        grant = self.grant(name)
+        if grant is None:
+            return None
+        if grant.value.startswith("env:"):
+            return os.environ.get(grant.value[4:])
+        return grant.value
 
     def all_tool_modules(self) -> list[str]:
         """``tool_modules`` plus those in ``KWORKFLOW_TOOL_MODULES``."""

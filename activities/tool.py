@@ -28,13 +28,18 @@ id>``, the same for every attempt of one step of one run. The output is the JSON
 :func:`activities.base.http_failure`: 408/409/425/429/5xx and connection errors retry (honouring
 ``Retry-After``), other 4xx do not and carry the body's ``message``/``error``/``detail``.
 Calls heartbeat every :data:`activities.base.HEARTBEAT_SECONDS` while they wait.
+
+Both kinds of HTTP request (definition tools and ``http``) are made for the run's tenant under
+the egress policy (:mod:`activities.egress`): an address the tenant may not reach is a
+non-retryable ``EgressDenied`` and is never connected to. A secret is sent only by a tenant it is
+granted to and only to the hosts it is bound to (:mod:`activities.secret_grants`), else the
+step fails with a non-retryable ``SecretNotGranted``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -47,13 +52,14 @@ from temporalio.exceptions import ApplicationError
 from activities.base import (
     connection_failure,
     heartbeating,
-    http_client,
     http_failure,
     step_activity,
 )
 from activities.config import WorkerConfig, current_config
 from activities.contract import StepCall
+from activities.egress import EgressDenied, tenant_client
 from activities.registry import args_path, load_tool_modules, registered_tool, registered_tools
+from activities.secret_grants import grant_problem, referenced_secrets
 from interpreter.durations import parse_duration
 from interpreter.errors import ExpressionError, InputError
 from interpreter.expr import Scope, parse_template
@@ -84,10 +90,6 @@ HTTP_ARGS_SCHEMA: dict[str, Any] = {
 }
 """The arguments of the builtin ``http`` tool (``timeout`` in seconds)."""
 
-_SECRET_REF = re.compile(
-    r"\bsecrets\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*(?:'([^']*)'|\"([^\"]*)\")\s*\])"
-)
-
 
 @step_activity("tool")
 async def tool(call: StepCall) -> Any:
@@ -102,7 +104,7 @@ async def tool(call: StepCall) -> Any:
         )
     definition = call.tools.get(name)
     if definition is not None:
-        return await http_tool(name, ToolDef.model_validate(definition), args)
+        return await http_tool(name, ToolDef.model_validate(definition), args, call.ref.tenant)
     load_tool_modules(current_config().all_tool_modules())
     registered = registered_tool(name)
     if registered is not None:
@@ -110,7 +112,7 @@ async def tool(call: StepCall) -> Any:
         async with heartbeating():
             return await registered.call(checked)
     if name == BUILTIN_HTTP:
-        return await builtin_http(check_args(name, HTTP_ARGS_SCHEMA, args))
+        return await builtin_http(check_args(name, HTTP_ARGS_SCHEMA, args), call.ref.tenant)
     known = [t.name for t in registered_tools()]
     known += [BUILTIN_HTTP] if BUILTIN_HTTP not in known else []
     raise ApplicationError(
@@ -145,14 +147,15 @@ def check_args(name: str, schema: dict[str, Any] | None, args: Any) -> Any:
         ) from None
 
 
-async def http_tool(name: str, spec: ToolDef, args: Any) -> Any:
-    """Call a definition's HTTP tool; the output is the response's JSON body.
+async def http_tool(name: str, spec: ToolDef, args: Any, tenant: str) -> Any:
+    """Call a definition's HTTP tool for ``tenant``; the output is the response's JSON body.
 
     Raises:
-        ApplicationError: Bad arguments, a missing secret, or a failed request (classified).
+        ApplicationError: Bad arguments, a missing or ungranted secret, a denied address, or a
+            failed request (classified).
     """
     args = check_args(name, spec.input_schema, args)
-    headers, secrets = render_headers(name, spec.headers)
+    headers, secrets = render_headers(name, spec.headers, tenant, spec.url)
     timeout = parse_duration(spec.timeout) if spec.timeout else DEFAULT_TIMEOUT
     request: dict[str, Any] = {"headers": with_idempotency_key(headers)}
     if spec.method in BODY_METHODS:
@@ -160,11 +163,13 @@ async def http_tool(name: str, spec: ToolDef, args: Any) -> Any:
     else:
         request["params"] = query_params(name, args)
     what = f"tool '{name}'"
-    response = await send(what, spec.method, spec.url, timeout.total_seconds(), secrets, request)
+    response = await send(
+        what, spec.method, spec.url, timeout.total_seconds(), secrets, request, tenant
+    )
     return redact(response_json(response), secrets)
 
 
-async def builtin_http(args: dict[str, Any]) -> dict[str, Any]:
+async def builtin_http(args: dict[str, Any], tenant: str) -> dict[str, Any]:
     """The builtin ``http`` tool: one request, output ``{status, headers, json | text}``."""
     request: dict[str, Any] = {
         "headers": with_idempotency_key(args.get("headers", {})),
@@ -176,7 +181,7 @@ async def builtin_http(args: dict[str, Any]) -> dict[str, Any]:
         request["content"] = args["body"].encode()
     timeout = float(args.get("timeout") or DEFAULT_TIMEOUT.total_seconds())
     what = f"tool 'http' ({args['method']} {args['url']})"
-    response = await send(what, args["method"], args["url"], timeout, [], request)
+    response = await send(what, args["method"], args["url"], timeout, [], request, tenant)
     body: dict[str, Any] = {"text": response.text}
     if _is_json(response):
         with contextlib.suppress(ValueError):
@@ -185,17 +190,33 @@ async def builtin_http(args: dict[str, Any]) -> dict[str, Any]:
 
 
 async def send(
-    what: str, method: str, url: str, timeout: float, secrets: list[str], request: dict[str, Any]
+    what: str,
+    method: str,
+    url: str,
+    timeout: float,
+    secrets: list[str],
+    request: dict[str, Any],
+    tenant: str,
 ) -> httpx.Response:
-    """Send one request with the shared client, heartbeating; classify a failure.
+    """Send one request with the tenant's client (egress policy), heartbeating; classify a
+    failure.
 
     Raises:
-        ApplicationError: A transport error (retryable), a bad URL (not retryable) or a status
-            of 400 or more (see :func:`activities.base.http_failure`); secrets redacted.
+        ApplicationError: A transport error (retryable), a denied address or a bad URL (not
+            retryable) or a status of 400 or more (see :func:`activities.base.http_failure`);
+            secrets redacted.
     """
     try:
         async with heartbeating():
-            response = await http_client().request(method, url, timeout=timeout, **request)
+            client = tenant_client(tenant)
+            response = await client.request(method, url, timeout=timeout, **request)
+    except EgressDenied as exc:
+        raise ApplicationError(
+            f"{what}: {exc}",
+            {"host": exc.host},
+            type="EgressDenied",
+            non_retryable=True,
+        ) from None
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
         message = redact(f"{what}: invalid URL: {exc}", secrets)
         raise ApplicationError(message, type="InvalidURL", non_retryable=True) from None
@@ -206,11 +227,14 @@ async def send(
     return response
 
 
-def render_headers(name: str, headers: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+def render_headers(
+    name: str, headers: Mapping[str, str], tenant: str, url: str
+) -> tuple[dict[str, str], list[str]]:
     """Headers with their ``${ secrets.NAME }`` templates rendered, and the secrets used.
 
     Raises:
         ApplicationError: ``MissingSecret`` naming a secret this worker does not have;
+            ``SecretNotGranted`` for one ``tenant`` may not send to ``url``'s host;
             ``InvalidToolDefinition`` for a template that does not render.
     """
     config = current_config()
@@ -222,10 +246,16 @@ def render_headers(name: str, headers: Mapping[str, str]) -> tuple[dict[str, str
             continue
         try:
             template = parse_template(value)
-            for source in template.expressions:
-                for match in _SECRET_REF.finditer(source):
-                    secret = next(group for group in match.groups() if group is not None)
-                    used[secret] = _secret(name, header, secret, config)
+            for secret in referenced_secrets(value):
+                refused = grant_problem(config, secret, tenant, url)
+                if refused is not None:
+                    raise ApplicationError(
+                        f"tool '{name}': header '{header}': {refused}",
+                        {"secret": secret},
+                        type="SecretNotGranted",
+                        non_retryable=True,
+                    )
+                used[secret] = _secret(name, header, secret, config)
             result = template.render(Scope({"secrets": dict(used)}))
         except ExpressionError as exc:
             raise ApplicationError(
@@ -246,7 +276,8 @@ def _secret(name: str, header: str, secret: str, config: WorkerConfig) -> str:
     value = config.secret(secret)
     if value is not None:
         return value
-    source = config.secrets.get(secret)
+    grant = config.grant(secret)
+    source = grant.value if grant is not None else None
     why = (
         f"its environment variable {source[4:]} is not set"
         if source is not None and source.startswith("env:")

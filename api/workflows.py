@@ -110,11 +110,12 @@ async def publish_workflow(
     responses={413: _SENT[413], 415: _SENT[415]},
     openapi_extra={"requestBody": _BODY},
 )
-async def validate_workflow(request: Request, store: Store) -> Any:
-    """Load and lint a definition without publishing it: ``ok`` and every problem found."""
+async def validate_workflow(request: Request, store: Store, tenant: Tenant) -> Any:
+    """Load and lint a definition without publishing it: ``ok`` and every problem found
+    (the caller's secret grants included)."""
     try:
         text, fmt = await _read_definition(request)
-        problems = await run_in_threadpool(store.validate, text, fmt)
+        problems = await run_in_threadpool(store.validate, text, fmt, tenant)
     except _Refused as refused:
         return refused.response
     except DefinitionTooLarge as exc:

@@ -13,7 +13,7 @@ and an unknown tool fails its step at run time with a non-retryable ``UnknownToo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -35,28 +35,37 @@ from interpreter.spec import (
 from interpreter.topology import EdgePair, Graph, ancestors, edge_pairs, find_cycle, successors
 from interpreter.yamldoc import format_path, parse_text
 
+Check = Callable[[Definition], list[Problem]]
+"""A check that needs more than the definition (the publishing tenant, the worker's grants)."""
 
-def lint(definition: Definition) -> list[Problem]:
+
+def lint(definition: Definition, extra: Check | None = None) -> list[Problem]:
     """Every finding about a loaded definition, in document order.
 
     Args:
         definition: A definition that loaded (see :mod:`interpreter.loader`).
+        extra: More findings to add (e.g. the tenant's secret grants at publish).
 
     Returns:
         The problems; an empty list means the definition is clean.
     """
     linter = _Linter(definition.tools)
     linter.graph(definition, "", None, definition.output)
+    if extra is not None:
+        linter.problems.extend(extra(definition))
     unique = dict.fromkeys(linter.problems)
     return sorted(unique, key=lambda p: document_order(p.path))
 
 
-def lint_text(text: str, source: str | None = None) -> tuple[Definition | None, list[Problem]]:
+def lint_text(
+    text: str, source: str | None = None, extra: Check | None = None
+) -> tuple[Definition | None, list[Problem]]:
     """Load YAML text and lint it; every problem carries its line and column.
 
     Args:
         text: The YAML document.
         source: A name for it, for messages.
+        extra: More findings to add, as for :func:`lint`.
 
     Returns:
         The definition (None when it does not load) and the problems: the loader's when it
@@ -67,7 +76,7 @@ def lint_text(text: str, source: str | None = None) -> tuple[Definition | None, 
         definition = load_document(document)
     except DefinitionError as exc:
         return None, exc.problems
-    located = [document.locate(p) for p in lint(definition)]
+    located = [document.locate(p) for p in lint(definition, extra)]
     return definition, sorted(located, key=lambda p: (p.line or 0, p.column or 0, p.path))
 
 

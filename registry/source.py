@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any, Literal, NoReturn
 
 from interpreter.errors import DefinitionError, Problem
-from interpreter.lint import lint, lint_text
+from interpreter.lint import Check, lint, lint_text
 from interpreter.loader import load_data
 from interpreter.spec import Definition
 from interpreter.yamldoc import MAX_DEPTH
@@ -28,12 +28,16 @@ Format = Literal["yaml", "json"]
 FORMATS: tuple[Format, ...] = ("yaml", "json")
 
 
-def check(text: str, fmt: Format) -> tuple[Definition | None, list[Problem]]:
+def check(
+    text: str, fmt: Format, tenant: str | None = None
+) -> tuple[Definition | None, list[Problem]]:
     """Load and lint a definition text.
 
     Args:
         text: The definition, as YAML or as a JSON document.
         fmt: Which of the two ``text`` is.
+        tenant: Who publishes it: its secret grants are checked too (the worker
+            configuration's, :mod:`activities.secret_grants`).
 
     Returns:
         The definition (None when it does not load) and every problem found; the definition
@@ -42,15 +46,25 @@ def check(text: str, fmt: Format) -> tuple[Definition | None, list[Problem]]:
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_DEFINITION_BYTES:
         return None, [too_large(size)]
+    extra = _grants_check(tenant) if tenant is not None else None
     if fmt == "yaml":
-        definition, problems = lint_text(text)
+        definition, problems = lint_text(text, extra=extra)
     elif fmt == "json":
-        definition, problems = _lint_json(text)
+        definition, problems = _lint_json(text, extra)
     else:
         return None, [Problem("", f"unknown format {fmt!r}: yaml or json", code="format")]
     if definition is not None and not problems:
         problems = _storage_problems(definition)
     return definition, problems
+
+
+def _grants_check(tenant: str) -> Check:
+    """The publish-time check of ``tenant``'s secret grants."""
+    from activities.config import current_config
+    from activities.secret_grants import definition_problems
+
+    config = current_config()
+    return lambda definition: definition_problems(definition, tenant, config)
 
 
 def too_large(size: int | None = None) -> Problem:
@@ -105,7 +119,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _lint_json(text: str) -> tuple[Definition | None, list[Problem]]:
+def _lint_json(text: str, extra: Check | None = None) -> tuple[Definition | None, list[Problem]]:
     if not text.strip():
         message = 'the document is empty: a definition starts with `{"kworkflow": 1, ...`'
         return None, [Problem("", message, 1, 1, code="empty")]
@@ -124,7 +138,7 @@ def _lint_json(text: str) -> tuple[Definition | None, list[Problem]]:
         definition = load_data(data)
     except DefinitionError as exc:
         return None, exc.problems
-    return definition, lint(definition)
+    return definition, lint(definition, extra)
 
 
 def _too_deep() -> Problem:

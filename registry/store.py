@@ -191,9 +191,10 @@ class DefinitionStore:
     ) -> None:
         self.close()
 
-    def validate(self, text: str, fmt: Format) -> list[Problem]:
-        """Every problem a publish of ``text`` would be rejected for (empty: it would publish)."""
-        return check(text, fmt)[1]
+    def validate(self, text: str, fmt: Format, tenant: str | None = None) -> list[Problem]:
+        """Every problem a publish of ``text`` by ``tenant`` would be rejected for (empty: it
+        would publish)."""
+        return check(text, fmt, tenant)[1]
 
     def publish(self, tenant: str, text: str, fmt: Format) -> Published:
         """Publish a definition as the next version of its name.
@@ -212,7 +213,7 @@ class DefinitionStore:
             PublishConflict: Concurrent publishes of the name took every version tried.
             StoreUnavailable: The database cannot be used.
         """
-        definition, problems = check(text, fmt)
+        definition, problems = check(text, fmt, tenant)
         if any(p.code == "too_large" for p in problems):
             raise DefinitionTooLarge(problems)
         if problems or definition is None:

@@ -171,8 +171,11 @@ def _handler(server: ToolServer) -> type[BaseHTTPRequestHandler]:
 
 
 @pytest.fixture
-def tool_server() -> Iterator[ToolServer]:
-    """A running :class:`ToolServer` for this test."""
+def tool_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ToolServer]:
+    """A running :class:`ToolServer` for this test, which the egress policy lets tools reach
+    (``KWORKFLOW_EGRESS_ALLOW=127.0.0.1:<its port>``, inherited by worker processes the test
+    starts)."""
     server = ToolServer().start()
+    monkeypatch.setenv("KWORKFLOW_EGRESS_ALLOW", server.url.removeprefix("http://"))
     yield server
     server.stop()
