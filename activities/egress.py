@@ -10,7 +10,7 @@ is the tool's answer), and no proxy from the environment is used for these reque
 Denied unless allowed: addresses that are not globally routable (loopback, link-local and cloud
 metadata, private and shared ranges, unspecified, reserved, multicast, including IPv4 addresses
 inside IPv6 forms), and the hosts of the Temporal server (``TEMPORAL_ADDRESS``) and of the
-kworkflow API (``KWORKFLOW_API_URL``) whatever their addresses. The operator allows hosts
+kworkflow API (``KWORKFLOW_URL``) whatever their addresses. The operator allows hosts
 (``crm.internal``, ``*.corp.example``) or networks (``10.20.0.0/16``, ``127.0.0.1``) for every
 tenant or per tenant in the worker configuration's ``egress:`` section, and for every tenant in
 ``KWORKFLOW_EGRESS_ALLOW`` (comma-separated). A denied request fails its step with a
@@ -191,7 +191,7 @@ def _system_hosts() -> tuple[str, ...]:
     temporal = os.environ.get("TEMPORAL_ADDRESS") or ""
     if temporal:
         hosts.append(urlsplit(f"//{temporal}").hostname or "")
-    api = os.environ.get("KWORKFLOW_API_URL") or ""
+    api = os.environ.get("KWORKFLOW_URL") or ""
     if api:
         hosts.append(urlsplit(api).hostname or "")
     return tuple(sorted({h for h in hosts if h}))

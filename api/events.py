@@ -5,8 +5,10 @@ sends each transition as ``id: <seq>``, ``event: <type>``, ``data: <the transiti
 A client that reconnects with ``Last-Event-ID`` (or ``?after=``) gets every transition after
 that one, so it misses nothing and sees nothing twice. The stream ends after the run's
 ``run_*`` transition; a run that ended without one (terminated, or timed out by Temporal) ends
-the stream with an ``event: run_<status>`` that has no id. While nothing happens a comment
-(``: keep-alive``) is sent every ``events_keepalive`` seconds.
+the stream with an ``event: run_<status>`` that has no id. A run whose workflow tasks keep
+failing gets one ``event: run_stalled`` (no id, data ``{status, error}``) and the stream goes on:
+the run may recover when a fixed worker takes it up, or be cancelled. While nothing happens a
+comment (``: keep-alive``) is sent every ``events_keepalive`` seconds.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
+from api import stalls
 from api.runs import Settings, TemporalClient, Tenant, owned_run
 from api.schemas_runs import STATUS_OF, ErrorOut
 from api.settings import ApiSettings
@@ -72,14 +75,14 @@ async def events(
     handle, _ = await owned_run(client, settings, run_id, tenant)
     start = last_event_id if last_event_id is not None else after
     return StreamingResponse(
-        _stream(handle, settings, start),
+        _stream(client, handle, settings, start),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
 async def _stream(
-    handle: WorkflowHandle[Any, Any], settings: ApiSettings, seq: int
+    client: Client, handle: WorkflowHandle[Any, Any], settings: ApiSettings, seq: int
 ) -> AsyncIterator[str]:
     """Poll, send, and stop after the run's last transition.
 
@@ -89,6 +92,7 @@ async def _stream(
     query_timeout = timedelta(seconds=settings.query_timeout)
     loop = asyncio.get_running_loop()
     last_sent = last_checked = loop.time()
+    told_stalled = False
     yield ": stream of run transitions\n\n"
     while True:
         transitions = await _transitions(handle, seq, query_timeout)
@@ -101,7 +105,11 @@ async def _stream(
         now = loop.time()
         if not transitions and now - last_checked >= DESCRIBE_EVERY:
             last_checked = now
-            ended = await _ended_status(handle, query_timeout)
+            ended, stall = await _ended_status(client, handle, query_timeout)
+            if stall is not None and not told_stalled:
+                told_stalled = True
+                data = json.dumps({"status": "stalled", "error": stall})
+                yield f"event: run_stalled\ndata: {data}\n\n"
             if ended is not None:
                 for transition in await _transitions(handle, seq, query_timeout) or []:
                     seq = int(transition["seq"])
@@ -128,15 +136,18 @@ async def _transitions(
     return [t for t in found if isinstance(t, dict)] if isinstance(found, list) else None
 
 
-async def _ended_status(handle: WorkflowHandle[Any, Any], timeout: timedelta) -> str | None:
-    """The run's status once it has ended (None while it runs or cannot be described)."""
+async def _ended_status(
+    client: Client, handle: WorkflowHandle[Any, Any], timeout: timedelta
+) -> tuple[str | None, dict[str, Any] | None]:
+    """The run's status once it has ended (None while it runs or cannot be described), and its
+    stall error while it is stalled (:mod:`api.stalls`)."""
     try:
         description = await handle.describe(rpc_timeout=timeout)
     except RPCError as exc:
-        return "deleted" if exc.status == RPCStatusCode.NOT_FOUND else None
+        return ("deleted" if exc.status == RPCStatusCode.NOT_FOUND else None), None
     if description.status in (None, WorkflowExecutionStatus.RUNNING):
-        return None
-    return STATUS_OF.get(description.status, "ended")
+        return None, await stalls.stall_error(client, description)
+    return STATUS_OF.get(description.status, "ended"), None
 
 
 def _event(transition: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ The event stream lives in :mod:`api.events`.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from datetime import timedelta
@@ -28,6 +29,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api import stalls
 from api.deps import get_store, get_tenant
 from api.limits import describe_size
 from api.schemas_runs import (
@@ -41,6 +43,7 @@ from api.schemas_runs import (
     RunStatus,
     RunSummaryOut,
     StartRunIn,
+    StepErrorOut,
     encoded_json,
     tenant_of,
 )
@@ -130,10 +133,15 @@ async def query_state(handle: WorkflowHandle[Any, Any], settings: ApiSettings) -
 
 
 async def run_view(client: Client, settings: ApiSettings, run_id: str, tenant: str) -> RunOut:
-    """The view of one of the tenant's runs (``GET /v1/runs/{run_id}``)."""
+    """The view of one of the tenant's runs (``GET /v1/runs/{run_id}``); a run whose workflow
+    tasks keep failing is ``stalled``, with the failure as its error."""
     handle, description = await owned_run(client, settings, run_id, tenant)
     state = await query_state(handle, settings)
-    return RunOut.of(run_id, tenant, description, state if isinstance(state, dict) else None)
+    view = RunOut.of(run_id, tenant, description, state if isinstance(state, dict) else None)
+    stall = await stalls.stall_error(client, description)
+    if stall is not None and view.status == "running":
+        view.status, view.error = "stalled", StepErrorOut.model_validate(stall)
+    return view
 
 
 @router.post(
@@ -254,10 +262,31 @@ async def list_runs(
             raise HTTPException(422, "page_token is not valid") from None
         raise
     next_token = listing.next_page_token
+    runs = await _with_stalls(client, [RunSummaryOut.of(e) for e in listing.current_page or []])
+    if status == "stalled":
+        runs = [run for run in runs if run.status == "stalled"]
+    elif status == "running":
+        runs = [run for run in runs if run.status == "running"]
     return RunListOut(
-        runs=[RunSummaryOut.of(e) for e in listing.current_page or []],
+        runs=runs,
         next_page_token=base64.urlsafe_b64encode(next_token).decode() if next_token else None,
     )
+
+
+async def _with_stalls(client: Client, runs: list[RunSummaryOut]) -> list[RunSummaryOut]:
+    """The listed runs, the running ones that are stalled marked so (one describe each)."""
+
+    async def mark(run: RunSummaryOut) -> RunSummaryOut:
+        if run.status != "running":
+            return run
+        try:
+            description = await client.get_workflow_handle(run.id).describe()
+        except RPCError:
+            return run
+        stalled = stalls.is_stalled(description)
+        return run.model_copy(update={"status": "stalled"}) if stalled else run
+
+    return list(await asyncio.gather(*(mark(run) for run in runs)))
 
 
 def _decode_token(text: str) -> bytes:
@@ -347,14 +376,24 @@ def _refused(exc: WorkflowUpdateFailedError, run_id: str, step: str) -> HTTPExce
 @router.post("/{run_id}/cancel", status_code=202, response_model=RunOut, responses={
     **_NO_RUN, 409: {"model": ErrorOut, "description": "The run has already ended"}
 })  # fmt: skip
-async def cancel(run_id: str, client: TemporalClient, settings: Settings, tenant: Tenant) -> RunOut:
-    """Ask the run to cancel: running steps are cancelled, then the run ends `cancelled`."""
+async def cancel(
+    run_id: str,
+    client: TemporalClient,
+    settings: Settings,
+    tenant: Tenant,
+    force: Annotated[bool, Query(description="Terminate the run at once")] = False,
+) -> RunOut:
+    """Ask the run to cancel: running steps are cancelled, then the run ends `cancelled`.
+
+    A `stalled` run cannot act on the request: it is terminated once the grace period
+    (`KWORKFLOW_CANCEL_GRACE`, 5 s) has passed. `force=true` terminates any running run at once.
+    """
     handle, description = await owned_run(client, settings, run_id, tenant)
     if description.status != WorkflowExecutionStatus.RUNNING:
         status = RunOut.of(run_id, tenant, description, None).status
         raise HTTPException(409, f"run '{run_id}' has already ended ({status})")
     try:
-        await handle.cancel()
+        await stalls.end(handle, description, force=force, grace=settings.cancel_grace)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise HTTPException(409, f"run '{run_id}' has already ended") from None

@@ -23,8 +23,16 @@ RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$"
 """A client-chosen run id (``run_id`` or ``Idempotency-Key``): safe in a URL path."""
 
 RunStatus = Literal[
-    "running", "succeeded", "failed", "cancelled", "terminated", "timed_out", "continued_as_new"
+    "running",
+    "stalled",
+    "succeeded",
+    "failed",
+    "cancelled",
+    "terminated",
+    "timed_out",
+    "continued_as_new",
 ]
+"""``stalled``: running, but its workflow tasks keep failing (:mod:`api.stalls`)."""
 STATUS_OF: dict[WorkflowExecutionStatus, RunStatus] = {
     WorkflowExecutionStatus.RUNNING: "running",
     WorkflowExecutionStatus.COMPLETED: "succeeded",
@@ -37,6 +45,7 @@ STATUS_OF: dict[WorkflowExecutionStatus, RunStatus] = {
 """A Temporal execution status as the API names it."""
 VISIBILITY_STATUS: dict[RunStatus, str] = {
     "running": "Running",
+    "stalled": "Running",
     "succeeded": "Completed",
     "failed": "Failed",
     "cancelled": "Canceled",

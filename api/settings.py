@@ -59,6 +59,8 @@ class ApiSettings:
         events_poll_interval: Seconds between two ``transitions`` queries of an event stream.
         events_keepalive: Seconds of silence after which an event stream sends a comment.
         query_timeout: Seconds a query of a run may take before the API gives up on it.
+        cancel_grace: Seconds a cancelled ``stalled`` run is given before it is terminated
+            (``KWORKFLOW_CANCEL_GRACE``).
     """
 
     address: str = DEFAULT_ADDRESS
@@ -73,6 +75,7 @@ class ApiSettings:
     events_poll_interval: float = 0.2
     events_keepalive: float = 15.0
     query_timeout: float = 5.0
+    cancel_grace: float = 5.0
 
     def __post_init__(self) -> None:
         check_keys(self.api_keys)
@@ -108,6 +111,15 @@ class ApiSettings:
             keys.update(parse_keys(env["KWORKFLOW_API_KEYS"]))
         if env.get("KWORKFLOW_API_KEYS_FILE"):
             keys.update(read_keys_file(Path(env["KWORKFLOW_API_KEYS_FILE"])))
+        grace_text = env.get("KWORKFLOW_CANCEL_GRACE") or "5"
+        try:
+            grace = float(grace_text)
+        except ValueError:
+            grace = -1.0
+        if not 0 <= grace <= 3600:
+            raise ApiSettingsError(
+                f"KWORKFLOW_CANCEL_GRACE is not a number of seconds up to 3600: {grace_text!r}"
+            )
         return cls(
             address=temporal.address,
             namespace=temporal.namespace,
@@ -116,6 +128,7 @@ class ApiSettings:
             api_keys=keys,
             host=env.get("KWORKFLOW_API_HOST") or DEFAULT_HOST,
             port=port,
+            cancel_grace=grace,
         )
 
 

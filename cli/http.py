@@ -203,9 +203,10 @@ class ApiClient:
         path = f"/v1/runs/{_seg(run_id)}/steps/{_seg(step)}/respond"
         return self._json("POST", path, body={"data": data})[1]
 
-    def cancel(self, run_id: str) -> Any:
-        """``POST /v1/runs/{id}/cancel``: ask the run to cancel (202)."""
-        return self._json("POST", f"/v1/runs/{_seg(run_id)}/cancel")[1]
+    def cancel(self, run_id: str, force: bool = False) -> Any:
+        """``POST /v1/runs/{id}/cancel``: ask the run to cancel, or terminate it (202)."""
+        query = "?force=true" if force else ""
+        return self._json("POST", f"/v1/runs/{_seg(run_id)}/cancel{query}")[1]
 
     def events(self, run_id: str, last_event_id: str | None = None) -> Iterator[SseEvent]:
         """``GET /v1/runs/{id}/events``: the run's events, until the server ends the stream.

@@ -175,7 +175,15 @@ def _add_remote_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     runs_list.add_argument("--workflow", metavar="NAME", help="only runs of this workflow")
     runs_list.add_argument(
         "--status",
-        choices=("running", "succeeded", "failed", "cancelled", "terminated", "timed_out"),
+        choices=(
+            "running",
+            "stalled",
+            "succeeded",
+            "failed",
+            "cancelled",
+            "terminated",
+            "timed_out",
+        ),
         help="only runs in this status",
     )
     runs_list.add_argument(
@@ -204,8 +212,16 @@ def _add_remote_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     )
     respond.set_defaults(command_ref="cli.remote:respond_command")
 
-    cancel = commands.add_parser("cancel", help="cancel a run", description="Cancel run RUN.")
+    cancel = commands.add_parser(
+        "cancel",
+        help="cancel a run",
+        description="Cancel run RUN: its running steps are cancelled, then it ends. A stalled "
+        "run (its workflow task keeps failing) is terminated after a grace period.",
+    )
     cancel.add_argument("run", metavar="RUN")
+    cancel.add_argument(
+        "--force", action="store_true", help="terminate the run at once, without cancelling"
+    )
     cancel.set_defaults(command_ref="cli.remote:cancel_command")
 
     api = commands.add_parser(

@@ -24,6 +24,8 @@ from cli.http import ApiClient
 
 TERMINAL_STATUSES = ("succeeded", "failed", "cancelled", "terminated", "timed_out")
 ENDED = {"cancelled": "was cancelled", "terminated": "was terminated", "timed_out": "timed out"}
+STALLED = "stalled"
+"""Running, but its workflow tasks keep failing: following it stops, cancelling it ends it."""
 STEP_WIDTH = 10
 
 
@@ -124,10 +126,16 @@ def respond_command(args: argparse.Namespace) -> int:
 
 
 def cancel_command(args: argparse.Namespace) -> int:
-    """``kworkflow cancel RUN``: ask the run to cancel (it ends once its steps have stopped)."""
+    """``kworkflow cancel RUN [--force]``: ask the run to cancel (it ends once its steps have
+    stopped; a stalled run is terminated after a grace period), or terminate it at once."""
     with ApiClient.from_env() as api:
-        api.cancel(args.run)
-    print(f"cancellation of run {args.run} requested")
+        view = api.cancel(args.run, force=args.force)
+    if args.force:
+        print(f"run {args.run} terminated")
+    elif view.get("status") == "terminated":
+        print(f"run {args.run} was stalled and has been terminated")
+    else:
+        print(f"cancellation of run {args.run} requested")
     return EXIT_OK
 
 
@@ -165,7 +173,7 @@ def follow(api: ApiClient, run_id: str, out: TextIO) -> dict[str, Any]:
             if event.event.startswith("run_"):
                 return api.get_run(run_id)
         view = api.get_run(run_id)
-        if view.get("status") in TERMINAL_STATUSES:
+        if view.get("status") in (*TERMINAL_STATUSES, STALLED):
             return view
         time.sleep(1.0)
 
@@ -226,6 +234,13 @@ def report_outcome(view: dict[str, Any]) -> int:
     if status == "failed":
         error = _error_text(view.get("error"), with_type=False)
         print(f"run {view.get('id')} failed: {error}", file=sys.stderr)
+    elif status == STALLED:
+        error = _error_text(view.get("error"), with_type=False)
+        print(
+            f"run {view.get('id')} is stalled: {error}; `kworkflow cancel {view.get('id')}` "
+            "ends it",
+            file=sys.stderr,
+        )
     else:
         print(f"run {view.get('id')} {ENDED.get(str(status), status)}", file=sys.stderr)
     return EXIT_FAILED

@@ -69,7 +69,7 @@ export function runPage(view, runId) {
     bar.value = done;
     barText.textContent = `${done} / ${ids.length} steps done`;
     renderHead(head, run);
-    actions.hidden = run.status !== "running";
+    actions.hidden = !["running", "stalled"].includes(run.status);
     fill(steps, ...ids.map((id) => stepRow(id, run.steps?.[id], statusOf(id))));
     renderHumans();
     renderPanel();
