@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from interpreter.carry import Carry
 from interpreter.spec import Definition
 
 WORKFLOW_NAME = "kworkflow"
@@ -34,6 +35,10 @@ class RunRequest(BaseModel):
         subflows: Definitions of named subflows, pinned when the run started, keyed by
             ``name`` or ``name@version`` exactly as the ``subflow`` steps write them.
         parent: For a child run, the parent's run id (informational).
+        carry: Set when the run continued as new: what the previous run hands on
+            (:mod:`interpreter.carry`).
+        event_limit: History events after which the run continues as new (default
+            :data:`interpreter.carry.DEFAULT_EVENT_LIMIT`; Temporal may suggest it sooner).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -44,6 +49,8 @@ class RunRequest(BaseModel):
     tenant: str = "default"
     subflows: dict[str, Definition] = Field(default_factory=dict)
     parent: str | None = None
+    carry: Carry | None = None
+    event_limit: int | None = Field(default=None, ge=100)
 
 
 class RespondRequest(BaseModel):

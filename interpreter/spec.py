@@ -60,7 +60,7 @@ class RepeatSpec(_Model):
     """Run a step again until ``until`` is true (see ``repeat`` in the DSL)."""
 
     until: str
-    max_iterations: int = Field(default=10, ge=1, le=10_000)
+    max_iterations: int = Field(default=10, ge=1, le=1_000_000)
     on_exhausted: Literal["fail", "continue"] = "fail"
 
 

@@ -10,6 +10,7 @@ from interpreter.kinds import HANDLERS
 from interpreter.kinds.base import Invocation, Runtime
 
 with workflow.unsafe.imports_passed_through():
+    from interpreter.carry import Resume, Suspended
     from interpreter.errors import ExpressionError
     from interpreter.expr import compile_cel, has_template, resolve
     from interpreter.state import StepError
@@ -79,7 +80,14 @@ async def run_spec(runtime: Runtime, inv: Invocation) -> Any:
         raise StepError("ExpressionError", f"repeat.until: {exc}") from None
     previous: Any = None
     output: Any = None
-    for iteration in range(spec.repeat.max_iterations):
+    first = 0
+    if inv.resume is not None and inv.resume.iteration is not None:
+        first, previous = inv.resume.iteration, inv.resume.previous
+        output = previous
+    top_level = inv.path == inv.step_id
+    for iteration in range(first, spec.repeat.max_iterations):
+        if iteration > first and top_level and runtime.should_drain():
+            raise Suspended(Resume(iteration=iteration, previous=previous))
         path = inv.path if iteration == 0 else f"{inv.path}#{iteration}"
         it = Invocation(
             spec=spec,

@@ -22,6 +22,14 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.contract import RunRef
     from interpreter import graph
+    from interpreter.carry import (
+        DEFAULT_EVENT_LIMIT,
+        Resume,
+        Suspended,
+        carry_state,
+        reopened,
+        restore_state,
+    )
     from interpreter.durations import parse_duration
     from interpreter.errors import ExpressionError, InputError
     from interpreter.expr import Scope, compile_cel, resolve
@@ -55,6 +63,8 @@ with workflow.unsafe.imports_passed_through():
 
 REPORT_PATCH = "run-report-activity"
 """Runs recorded before the end-of-run report activity existed replay without it."""
+CONTINUE_PATCH = "continue-as-new"
+"""Runs recorded before continue-as-new existed never drain on replay."""
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -86,7 +96,18 @@ class InterpreterWorkflow:
         self._changed = False
         self._base_scope: Scope | None = None
         self._scope: Scope | None = None
-        self.trace_context: TraceContext = run_trace(_trace_carrier(info), info.run_id)
+        self._edge_index = {id(edge): index for index, edge in enumerate(self._edges)}
+        self._draining = False
+        self._deadline: datetime | None = None
+        self._run_input: Any = None
+        self._resume: dict[str, Resume] = {}
+        carry = request.carry
+        if carry is not None:
+            restore_state(self.state, carry)
+            self._decisions = {id(self._edges[i]): taken for i, taken in carry.decisions.items()}
+            self._resume = dict(carry.resume)
+        self._first_run_id = carry.trace_run_id if carry is not None else info.run_id
+        self.trace_context: TraceContext = run_trace(_trace_carrier(info), self._first_run_id)
         """The run span's place in its trace: the parent of every activity and child workflow
         this run starts (telemetry.workflow_tracing)."""
         # A worker that picks a run up cold may deliver a `respond` in the same activation as
@@ -192,10 +213,14 @@ class InterpreterWorkflow:
     async def run(self, request: RunRequest) -> Any:
         """Execute the definition and return the run result."""
         try:
-            try:
-                run_input = prepare_input(self.definition.input, request.input)
-            except InputError as exc:
-                raise RunFailure("InvalidInput", str(exc), {"path": exc.path}) from None
+            if request.carry is not None:
+                run_input = request.carry.input
+            else:
+                try:
+                    run_input = prepare_input(self.definition.input, request.input)
+                except InputError as exc:
+                    raise RunFailure("InvalidInput", str(exc), {"path": exc.path}) from None
+            self._run_input = run_input
             self._base_scope = Scope({"input": run_input, "run": self._run_info()})
             await self._drive()
             result = self._result()
@@ -216,15 +241,23 @@ class InterpreterWorkflow:
         return result
 
     async def _drive(self) -> None:
-        timeout = parse_duration(self.definition.timeout) if self.definition.timeout else None
-        deadline = workflow.now() + timeout if timeout else None
+        if self.request.carry is not None:
+            deadline = self.request.carry.deadline
+        else:
+            timeout = parse_duration(self.definition.timeout) if self.definition.timeout else None
+            deadline = workflow.now() + timeout if timeout else None
+        self._deadline = deadline
+        self._resume_suspended()
         while True:
             self._changed = False  # before scheduling: a step may end at any await below
+            self.should_drain()
             self._schedule()
             if self._failure is not None:
                 raise self._failure
             if all(s.done for s in self.state.steps.values()):
                 return
+            if self._draining and not self._tasks:
+                await self._continue_as_new()
             remaining = (deadline - workflow.now()).total_seconds() if deadline else None
             self._blocked = self._settled = True
             try:
@@ -253,7 +286,7 @@ class InterpreterWorkflow:
                     continue
                 decisions = [self._decide(e) for e in self._incoming.get(sid, [])]
                 verdict = graph.readiness(self._specs[sid].join, decisions)
-                if verdict == "run":
+                if verdict == "run" and not self._draining:
                     self._start(sid)
                     progress = True
                 elif verdict == "skip":
@@ -328,6 +361,11 @@ class InterpreterWorkflow:
             step.status = "cancelled"
             self._ended(step)
             raise
+        except Suspended as suspended:  # the run continues as new; the next one resumes it
+            self._resume[step.id] = suspended.resume
+            self._tasks.pop(step.id, None)
+            self._changed = True
+            return
         self._ended(step)
 
     def _ended(self, step: StepState) -> None:
@@ -337,6 +375,55 @@ class InterpreterWorkflow:
         self._scope = None
         self._changed = True
         self._tasks.pop(step.id, None)
+
+    # ---- continue-as-new (interpreter.carry) ----------------------------------------------
+
+    def should_drain(self) -> bool:
+        """Whether the run drains for continue-as-new; decided once history is long enough
+        (Temporal suggests it, or :attr:`RunRequest.event_limit` events), then for good."""
+        if not self._draining:
+            info = workflow.info()
+            limit = self.request.event_limit or DEFAULT_EVENT_LIMIT
+            long = info.is_continue_as_new_suggested() or info.get_current_history_length() >= limit
+            if long and workflow.patched(CONTINUE_PATCH):
+                self._draining = True
+                self._changed = True
+        return self._draining
+
+    def may_suspend_waits(self) -> bool:
+        """Draining, and every step still running is a waiting human step."""
+        steps = self.state.steps
+        return self._draining and all(steps[sid].status == "waiting" for sid in self._tasks)
+
+    def _resume_suspended(self) -> None:
+        """Start again the steps the previous run suspended, where they stopped."""
+        resume, self._resume = self._resume, {}
+        for sid in self._order:
+            if sid in resume:
+                spec = self._specs[sid]
+                inv = Invocation(
+                    spec=spec,
+                    step_id=sid,
+                    path=sid,
+                    scope=self._current_scope(),
+                    layers=(spec,),
+                    resume=resume[sid],
+                )
+                self._tasks[sid] = asyncio.create_task(self._run_step(self.state.steps[sid], inv))
+
+    async def _continue_as_new(self) -> None:
+        """Hand the run's state to a new run of the same workflow id (never returns)."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        carry = carry_state(
+            self.state,
+            input=self._run_input,
+            deadline=self._deadline,
+            trace_run_id=self._first_run_id,
+            continued=(self.request.carry.continued + 1) if self.request.carry else 1,
+            decisions={self._edge_index[key]: taken for key, taken in self._decisions.items()},
+            resume=self._resume,
+        )
+        workflow.continue_as_new(self.request.model_copy(update={"carry": carry}))
 
     def _step_failure(self, step: StepState, exc: StepError) -> RunFailure:
         tries = step.attempts
@@ -465,20 +552,24 @@ class InterpreterWorkflow:
         return graph.default_sources(step_id, self._order, self._edges)
 
     def open_human(self, inv: Invocation, fields: dict[str, Any]) -> PendingHuman:
-        """Mark a human step as waiting for an answer."""
+        """Mark a human step as waiting for an answer (again, when it resumes)."""
         now = workflow.now()
-        timeout = parse_duration(inv.spec.timeout) if inv.spec.timeout else None
-        pending = PendingHuman(
-            step=inv.step_id,
-            prompt=fields.get("prompt"),
-            form=fields.get("form"),
-            assignees=fields.get("assignees"),
-            since=now,
-            timeout_at=now + timeout if timeout else None,
-        )
+        if inv.resume is not None:
+            pending = reopened(inv.step_id, inv.resume, fields)
+        else:
+            timeout = parse_duration(inv.spec.timeout) if inv.spec.timeout else None
+            pending = PendingHuman(
+                step=inv.step_id,
+                prompt=fields.get("prompt"),
+                form=fields.get("form"),
+                assignees=fields.get("assignees"),
+                since=now,
+                timeout_at=now + timeout if timeout else None,
+            )
         self.state.pending_human[inv.step_id] = pending
         self.state.steps[inv.step_id].status = "waiting"
-        self.state.record(now, "step_waiting", inv.step_id)
+        if inv.resume is None:
+            self.state.record(now, "step_waiting", inv.step_id)
         spans.human_opened(self.state.run_id, inv.step_id)
         return pending
 

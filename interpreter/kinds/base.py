@@ -10,6 +10,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.contract import RunRef
+    from interpreter.carry import Resume
     from interpreter.expr import Scope
     from interpreter.request import RunRequest
     from interpreter.spec import Definition, StepSpec
@@ -26,6 +27,7 @@ class Invocation:
         path: Its unique name in the run: ``plan``, ``gather[3]``, ``fan.web``, ``check#2``.
         scope: The names CEL sees (``input``, ``steps``, ``run``, plus ``item``...).
         layers: The specs whose ``timeout``/``retry`` apply, outermost first, ``spec`` last.
+        resume: Where a step suspended by continue-as-new picks up (top-level steps only).
     """
 
     spec: StepSpec
@@ -33,6 +35,13 @@ class Invocation:
     path: str
     scope: Scope
     layers: tuple[StepSpec, ...]
+    resume: Resume | None = None
+
+    @property
+    def suspendable(self) -> bool:
+        """A top-level step without ``repeat``: its kind may suspend it for continue-as-new
+        (a ``repeat`` step suspends between iterations instead)."""
+        return self.path == self.step_id and self.spec.repeat is None
 
     def inner(self, spec: StepSpec, path: str, **names: Any) -> Invocation:
         """An invocation of an inner spec, with extra names in scope."""
@@ -77,7 +86,15 @@ class Runtime(Protocol):
         ...
 
     def open_human(self, inv: Invocation, fields: dict[str, Any]) -> PendingHuman:
-        """Register a human step as waiting."""
+        """Register a human step as waiting (again, with its times, when it resumes)."""
+        ...
+
+    def should_drain(self) -> bool:
+        """The run's history is long: start no more work; suspend at the next safe point."""
+        ...
+
+    def may_suspend_waits(self) -> bool:
+        """The run drains and only waiting human steps are left running: they may suspend."""
         ...
 
     def close_human(self, inv: Invocation) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -9,7 +10,7 @@ from temporalio import workflow
 from interpreter.kinds.base import Invocation, Runtime
 
 with workflow.unsafe.imports_passed_through():
-    from interpreter.durations import parse_duration
+    from interpreter.carry import Resume, Suspended
     from interpreter.spec import HumanStep
     from interpreter.state import StepError
 
@@ -18,14 +19,23 @@ async def run_human(runtime: Runtime, inv: Invocation, fields: dict[str, Any]) -
     """Output ``{data, actor, responded_at, timed_out}`` once answered (see ``respond``).
 
     Only the step's own ``timeout`` bounds the wait (``defaults.timeout`` is for activities):
-    without it a human step waits as long as the run may.
+    without it a human step waits as long as the run may. A top-level wait suspends when the run
+    continues as new, and the next run waits on until the same ``timeout_at``.
     """
     spec = inv.spec
     assert isinstance(spec, HumanStep)
     pending = runtime.open_human(inv, fields)
-    timeout = parse_duration(spec.timeout) if spec.timeout else None
+    timeout = None
+    if pending.timeout_at is not None:
+        timeout = max(pending.timeout_at - workflow.now(), timedelta(milliseconds=1))
+
+    def answered_or_suspended() -> bool:
+        return pending.answer is not None or (inv.suspendable and runtime.may_suspend_waits())
+
     try:
-        await workflow.wait_condition(lambda: pending.answer is not None, timeout=timeout)
+        await workflow.wait_condition(answered_or_suspended, timeout=timeout)
+        if pending.answer is None:
+            raise Suspended(Resume(since=pending.since, timeout_at=pending.timeout_at))
     except TimeoutError:
         if spec.on_timeout == "continue":
             return {

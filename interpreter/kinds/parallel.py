@@ -10,6 +10,7 @@ from temporalio import workflow
 from interpreter.kinds.base import Invocation, Runtime
 
 with workflow.unsafe.imports_passed_through():
+    from interpreter.carry import Resume, Suspended
     from interpreter.spec import ParallelStep
     from interpreter.state import StepError
 
@@ -19,7 +20,9 @@ async def run_parallel(runtime: Runtime, inv: Invocation, fields: dict[str, Any]
 
     One failed item fails the step and cancels the others, unless the inner spec has
     ``on_error: continue``: then that item's result is null. Items start in order; with
-    ``max_concurrency`` at most that many run at once.
+    ``max_concurrency`` at most that many run at once. A top-level one suspends when the run
+    continues as new: it starts no new item, waits for the running ones, and the next run runs
+    the items that had not ended.
     """
     spec = inv.spec
     assert isinstance(spec, ParallelStep)
@@ -47,6 +50,13 @@ async def _run_all(
     total = len(invocations)
     results: list[Any] = [None] * total
     progress = {"total": total, "running": 0, "succeeded": 0, "failed": 0}
+    ended: set[int] = set()
+    if inv.resume is not None and inv.resume.done is not None:
+        carried = runtime.state.steps[inv.step_id].progress
+        progress = {**(carried or progress), "running": 0}
+        for index, value in inv.resume.done.items():
+            results[index] = value
+            ended.add(index)
     failure: list[StepError] = []
     slots = asyncio.Semaphore(limit) if limit else None
     runtime.set_progress(inv, progress)
@@ -54,12 +64,18 @@ async def _run_all(
     async def one(index: int, item: Invocation) -> None:
         if slots is not None:
             await slots.acquire()
+        if inv.suspendable and runtime.should_drain():  # the next run starts it
+            if slots is not None:
+                slots.release()
+            return
         progress["running"] += 1
         try:
             results[index] = await runtime.run_spec(item)
             progress["succeeded"] += 1
+            ended.add(index)
         except StepError as exc:
             progress["failed"] += 1
+            ended.add(index)
             if item.spec.on_error != "continue" and not failure:
                 failure.append(StepError(exc.type, f"{item.path}: {exc.message}", exc.attempts))
         finally:
@@ -68,7 +84,9 @@ async def _run_all(
             if slots is not None:
                 slots.release()
 
-    tasks = [asyncio.create_task(one(i, item)) for i, item in enumerate(invocations)]
+    tasks = [
+        asyncio.create_task(one(i, item)) for i, item in enumerate(invocations) if i not in ended
+    ]
     try:
         await workflow.wait_condition(lambda: bool(failure) or all(t.done() for t in tasks))
     except asyncio.CancelledError:
@@ -80,6 +98,8 @@ async def _run_all(
     for t in tasks:  # an unexpected error is a bug: let it fail the workflow task
         if not t.cancelled() and t.exception() is not None:
             raise t.exception()  # type: ignore[misc]
+    if len(ended) < total:  # drained before every item ran
+        raise Suspended(Resume(done={i: results[i] for i in sorted(ended)}))
     return results
 
 
