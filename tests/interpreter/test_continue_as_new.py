@@ -27,18 +27,14 @@ async def start(
     client: Client, task_queue: str, text: str, limit: int, input: Any = None
 ) -> WorkflowHandle[Any, Any]:
     request = RunRequest(definition=load(text), input=input or {}, event_limit=limit)
-    return await client.start_workflow(
-        "kworkflow", request, id=new_run_id(), task_queue=task_queue
-    )
+    return await client.start_workflow("kworkflow", request, id=new_run_id(), task_queue=task_queue)
 
 
 async def runs_of(client: Client, handle: WorkflowHandle[Any, Any]) -> list[str]:
     """The Temporal run ids of every run of the workflow id, first to last."""
     run_ids = [handle.first_execution_run_id or handle.result_run_id or ""]
     while True:
-        history = await client.get_workflow_handle(
-            handle.id, run_id=run_ids[-1]
-        ).fetch_history()
+        history = await client.get_workflow_handle(handle.id, run_id=run_ids[-1]).fetch_history()
         last = history.events[-1]
         if last.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
             return run_ids
@@ -62,9 +58,8 @@ async def replay_all(client: Client, handle: WorkflowHandle[Any, Any]) -> int:
 def chain(length: int) -> str:
     steps = ["  - {id: s0, kind: tool, tool: echo, args: {n: 0}}"]
     for i in range(1, length):
-        steps.append(
-            f"  - {{id: s{i}, kind: tool, tool: echo, args: {{n: '${{ steps.s{i - 1}.output.n + 1 }}'}}}}"
-        )
+        n = f"${{ steps.s{i - 1}.output.n + 1 }}"
+        steps.append(f"  - {{id: s{i}, kind: tool, tool: echo, args: {{n: '{n}'}}}}")
     edges = [f"  - {{from: s{i - 1}, to: s{i}}}" for i in range(1, length)]
     return (
         "kworkflow: 1\nname: long-chain\nsteps:\n"
@@ -133,7 +128,10 @@ async def test_a_fan_out_runs_every_item_once_across_runs(client, task_queue, wo
     state = await status(handle)
     assert state["steps"]["each"]["output"] == [{"x": i} for i in items]
     assert state["steps"]["each"]["progress"] == {
-        "total": 300, "running": 0, "succeeded": 300, "failed": 0
+        "total": 300,
+        "running": 0,
+        "succeeded": 300,
+        "failed": 0,
     }
     assert await replay_all(client, handle) >= 3
 
