@@ -308,7 +308,7 @@ async def get_run(
 
 
 @router.post(
-    "/{run_id}/steps/{step}/respond",
+    "/{run_id}/steps/{step:path}/respond",
     response_model=AnswerOut,
     responses={
         404: {"model": ErrorOut, "description": "No such run, or no such human step in it"},

@@ -207,7 +207,7 @@ class Progress:
             about += [str(data["path"])] if data.get("path") else []
             return "retrying" + (f" ({', '.join(about)})" if about else "")
         if kind == "step_waiting":
-            return self._waiting(step)
+            return self._waiting(str(data.get("path") or step))
         if kind == "step_succeeded" and step in self.started:
             return f"succeeded in {_seconds((at - self.started[step]).total_seconds())}"
         return f"{what}: {error}" if error else what

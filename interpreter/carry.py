@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from interpreter.descendants import DescendantHumans
 from interpreter.state import PendingHuman, RunEvent, RunState, StepError, StepState
 
 DEFAULT_EVENT_LIMIT = 10_000
@@ -93,6 +94,10 @@ class Carry(BaseModel):
     events: list[EventData] = Field(default_factory=list)
     transitions: list[dict[str, Any]] = Field(default_factory=list)
     """Already in their JSON form (``at`` is a string), as the queries return them."""
+    descendants: list[DescendantHumans] = Field(default_factory=list)
+    """The latest snapshot of each child run's waiting people (interpreter.descendants)."""
+    told: int = 0
+    """How many snapshots this run had sent its parent."""
 
 
 def carry_state(
@@ -104,6 +109,8 @@ def carry_state(
     continued: int,
     decisions: dict[int, bool],
     resume: dict[str, Resume],
+    descendants: list[DescendantHumans],
+    told: int,
 ) -> Carry:
     """The :class:`Carry` of a draining run."""
     return Carry(
@@ -119,6 +126,8 @@ def carry_state(
             EventData(at=e.at, type=e.type, step=e.step, message=e.message) for e in state.events
         ],
         transitions=list(state.transitions),
+        descendants=descendants,
+        told=told,
     )
 
 

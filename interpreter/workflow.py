@@ -18,18 +18,17 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    import jsonschema
-
     from activities.contract import RunRef
     from interpreter import graph
+    from interpreter.answers import HumanAnswers
     from interpreter.carry import (
         DEFAULT_EVENT_LIMIT,
         Resume,
         Suspended,
         carry_state,
-        reopened,
         restore_state,
     )
+    from interpreter.descendants import Descendants
     from interpreter.durations import parse_duration
     from interpreter.errors import ExpressionError, InputError
     from interpreter.expr import Scope, compile_cel, resolve
@@ -37,18 +36,14 @@ with workflow.unsafe.imports_passed_through():
     from interpreter.kinds.base import Invocation
     from interpreter.request import (
         ATTEMPT_SIGNAL,
-        RESPOND,
         STATUS_QUERY,
         TRANSITIONS_QUERY,
         WORKFLOW_NAME,
         AttemptReport,
-        RespondRequest,
         RunRequest,
     )
     from interpreter.spec import Definition
     from interpreter.state import (
-        PendingHuman,
-        RunEvent,
         RunFailure,
         RunState,
         StepError,
@@ -68,7 +63,7 @@ CONTINUE_PATCH = "continue-as-new"
 
 
 @workflow.defn(name=WORKFLOW_NAME)
-class InterpreterWorkflow:
+class InterpreterWorkflow(HumanAnswers):
     """Runs a definition as ``shared/dsl.md`` says; see the module docstring."""
 
     @workflow.init
@@ -101,11 +96,17 @@ class InterpreterWorkflow:
         self._deadline: datetime | None = None
         self._run_input: Any = None
         self._resume: dict[str, Resume] = {}
+        self._descendants = Descendants()
+        self._told = 0
+        self._telling: set[asyncio.Task[None]] = set()
         carry = request.carry
         if carry is not None:
             restore_state(self.state, carry)
             self._decisions = {id(self._edges[i]): taken for i, taken in carry.decisions.items()}
             self._resume = dict(carry.resume)
+            for snapshot in carry.descendants:
+                self._descendants.take(snapshot)
+            self._told = carry.told
         self._first_run_id = carry.trace_run_id if carry is not None else info.run_id
         self.trace_context: TraceContext = run_trace(_trace_carrier(info), self._first_run_id)
         """The run span's place in its trace: the parent of every activity and child workflow
@@ -122,8 +123,8 @@ class InterpreterWorkflow:
     @workflow.query(name=STATUS_QUERY)
     def status(self) -> dict[str, Any]:
         """Every step's status, attempts, timings, resolved input, output or error, plus the
-        human steps waiting for an answer."""
-        return self.state.view()
+        human steps waiting for an answer (those of subflows too, by path)."""
+        return {**self.state.view(), "pending_human": self.pending_entries()}
 
     @workflow.query(name=TRANSITIONS_QUERY)
     def transitions(self, after: int = 0) -> dict[str, Any]:
@@ -143,69 +144,6 @@ class InterpreterWorkflow:
         self.state.record(
             workflow.now(), "step_retrying", step.id, attempt=report.attempt, path=path
         )
-
-    @workflow.update(name=RESPOND)
-    async def respond(self, answer: RespondRequest) -> dict[str, Any]:
-        """Answer a waiting human step; returns the step's output."""
-        if not self._settled:
-            await workflow.wait_condition(self._quiescent)
-            _raise_if_problem(self._answer_problem(answer))
-        return self._accept(answer)
-
-    def _accept(self, answer: RespondRequest) -> dict[str, Any]:
-        pending = self.state.pending_human[answer.step]
-        pending.answer = {
-            "data": answer.data,
-            "actor": answer.actor,
-            "responded_at": _iso(workflow.now()),
-            "timed_out": False,
-        }
-        return pending.answer
-
-    @respond.validator
-    def _validate_respond(self, answer: RespondRequest) -> None:
-        if self._settled:
-            _raise_if_problem(self._answer_problem(answer))
-        elif answer.step not in self._specs or self._specs[answer.step].kind != "human":
-            message = f"there is no human step '{answer.step}' in this run"
-            _raise_if_problem(("unknown_step", message))
-        # else: checked in full once replay has caught up (see __init__)
-
-    @workflow.signal(name=RESPOND)
-    async def respond_signal(self, answer: RespondRequest) -> None:
-        """Fire-and-forget answer: an invalid one is recorded in ``events`` and ignored."""
-        if not self._settled:
-            await workflow.wait_condition(self._quiescent)
-        problem = self._answer_problem(answer)
-        if problem:
-            workflow.logger.warning("respond signal rejected: %s", problem[1])
-            self.state.events.append(
-                RunEvent(workflow.now(), "respond_rejected", answer.step, problem[1])
-            )
-            return
-        self._accept(answer)
-
-    def _quiescent(self) -> bool:
-        return self._blocked and not self._changed
-
-    def _answer_problem(self, answer: RespondRequest) -> tuple[str, str] | None:
-        """Why an answer cannot be taken now, as ``(reason, message)``; None when it can.
-
-        Reasons: ``unknown_step`` (no such human step), ``not_waiting``, ``invalid_data``.
-        """
-        if answer.step not in self.state.steps or self._specs[answer.step].kind != "human":
-            return "unknown_step", f"there is no human step '{answer.step}' in this run"
-        pending = self.state.pending_human.get(answer.step)
-        if pending is None or pending.answer is not None:
-            status = self.state.steps[answer.step].status
-            message = f"step '{answer.step}' is not waiting for an answer (it is {status})"
-            return "not_waiting", message
-        if pending.form is not None:
-            validator = jsonschema.Draft202012Validator(pending.form)
-            errors = sorted(validator.iter_errors(answer.data), key=lambda e: list(e.path))
-            if errors:
-                return "invalid_data", "; ".join(_form_error(e) for e in errors)
-        return None
 
     # ---- the run -------------------------------------------------------------------------
 
@@ -375,6 +313,7 @@ class InterpreterWorkflow:
         self._scope = None
         self._changed = True
         self._tasks.pop(step.id, None)
+        self.forget_descendants(step.id)
 
     # ---- continue-as-new (interpreter.carry) ----------------------------------------------
 
@@ -422,6 +361,8 @@ class InterpreterWorkflow:
             continued=(self.request.carry.continued + 1) if self.request.carry else 1,
             decisions={self._edge_index[key]: taken for key, taken in self._decisions.items()},
             resume=self._resume,
+            descendants=list(self._descendants.snapshots.values()),
+            told=self._told,
         )
         workflow.continue_as_new(self.request.model_copy(update={"carry": carry}))
 
@@ -551,45 +492,6 @@ class InterpreterWorkflow:
         """Sources of the step's incoming edges, in ``steps`` order."""
         return graph.default_sources(step_id, self._order, self._edges)
 
-    def open_human(self, inv: Invocation, fields: dict[str, Any]) -> PendingHuman:
-        """Mark a human step as waiting for an answer (again, when it resumes)."""
-        now = workflow.now()
-        if inv.resume is not None:
-            pending = reopened(inv.step_id, inv.resume, fields)
-        else:
-            timeout = parse_duration(inv.spec.timeout) if inv.spec.timeout else None
-            pending = PendingHuman(
-                step=inv.step_id,
-                prompt=fields.get("prompt"),
-                form=fields.get("form"),
-                assignees=fields.get("assignees"),
-                since=now,
-                timeout_at=now + timeout if timeout else None,
-            )
-        self.state.pending_human[inv.step_id] = pending
-        self.state.steps[inv.step_id].status = "waiting"
-        if inv.resume is None:
-            self.state.record(now, "step_waiting", inv.step_id)
-        spans.human_opened(self.state.run_id, inv.step_id)
-        return pending
-
-    def close_human(self, inv: Invocation) -> None:
-        """The human step stopped waiting (answered, timed out or cancelled)."""
-        if self.state.pending_human.pop(inv.step_id, None) is not None:
-            spans.human_closed(self.state.run_id, inv.step_id)
-        step = self.state.steps[inv.step_id]
-        if step.status == "waiting":
-            step.status = "running"
-
-
-def _raise_if_problem(problem: tuple[str, str] | None) -> None:
-    """Reject an answer: ``InvalidAnswer`` with ``{"reason": ...}`` as its detail."""
-    if problem is not None:
-        reason, message = problem
-        raise ApplicationError(
-            message, {"reason": reason}, type="InvalidAnswer", non_retryable=True
-        )
-
 
 def _top_level(inv: Invocation) -> bool:
     """The invocation is a top-level step (or one of its repeat iterations), not an item."""
@@ -601,11 +503,6 @@ _STEP_ID = re.compile(r"[a-z][a-z0-9_]*")
 
 def _iso(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
-
-
-def _form_error(error: jsonschema.ValidationError) -> str:
-    where = "data" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
-    return f"{where}: {error.message}"
 
 
 def _trace_carrier(info: workflow.Info) -> dict[str, Any] | None:
