@@ -353,6 +353,8 @@ class InterpreterWorkflow(HumanAnswers):
     async def _continue_as_new(self) -> None:
         """Hand the run's state to a new run of the same workflow id (never returns)."""
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._telling:  # snapshots on their way to the parent go out first
+            await asyncio.gather(*self._telling)
         carry = carry_state(
             self.state,
             input=self._run_input,

@@ -91,13 +91,13 @@ name: wide
 steps:
   - id: each
     kind: parallel
-    for_each: "${{ range_list }}"
+    for_each: "${{ input.items }}"
     max_concurrency: {concurrency}
     step: {{kind: tool, tool: echo, args: {{x: "${{ item }}"}}}}
   - {{id: total, kind: aggregate, expr: "steps.each.output.map(o, o.x).size()"}}
 edges: [{{from: each, to: total}}]
 output: ${{ steps.total.output }}
-""".replace("${ range_list }", "${ input.items }")
+"""
 
 
 async def test_a_chain_continues_as_new_and_keeps_its_state(client, task_queue, worker):
