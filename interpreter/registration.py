@@ -7,16 +7,18 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.worker import Interceptor, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from storage import data_converter_from_env
 from telemetry.run_report import report_run
 from telemetry.tracing import tracing_interceptors
 
-DATA_CONVERTER: DataConverter = pydantic_data_converter
-"""Every client and worker of kworkflow uses this converter (pydantic models on the wire)."""
+DATA_CONVERTER: DataConverter = data_converter_from_env()
+"""Every client and worker of kworkflow uses this converter: pydantic models on the wire, and
+payloads above ``KWORKFLOW_PAYLOAD_THRESHOLD`` in the blob store (:mod:`storage`), read from
+the environment when this module is first imported."""
 
 # Deterministic modules the workflows import: passed through the sandbox so they are imported
 # once per process instead of once per workflow run (they hold no per-run state).
