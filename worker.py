@@ -25,6 +25,7 @@ from activities.errors import ConfigError
 from client.connect import Settings, connect
 from client.errors import ClientError
 from interpreter.registration import new_worker
+from storage import close_stores
 from telemetry.metrics import start_metrics_server, temporal_runtime
 from telemetry.ports import add_metrics_port_option, parse_port
 from telemetry.tracing import setup_tracing
@@ -92,6 +93,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     async with worker:  # leaving the block shuts the worker down gracefully
         await stop.wait()
         log.info("kworkflow worker stopping")
+    await close_stores()
     log.info("kworkflow worker stopped")
 
 

@@ -8,6 +8,7 @@ The event stream lives in :mod:`api.events`.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from datetime import timedelta
@@ -143,9 +144,13 @@ async def run_view(client: Client, settings: ApiSettings, run_id: str, tenant: s
     handle, description = await owned_run(client, settings, run_id, tenant)
     state = await query_state(handle, settings)
     view = RunOut.of(run_id, tenant, description, state if isinstance(state, dict) else None)
-    if is_truncated(view.result) and description.status == WorkflowExecutionStatus.COMPLETED:
-        # The status query shows a large result as a marker: the run's result is whole.
-        result = await handle.result(rpc_timeout=_timeout(settings))
+    if is_truncated(view.result) and view.status == "succeeded":
+        # The status query shows a large result as a marker: the run's own result is whole.
+        # A run that has decided its end may still be reporting it: wait that long at most.
+        try:
+            result = await asyncio.wait_for(handle.result(), settings.query_timeout)
+        except Exception:  # not ended in time, or unreadable: the view keeps the marker
+            return view
         view = view.model_copy(update={"result": result})
     return view
 

@@ -7,7 +7,7 @@ and history keeps a reference; readers fetch them back transparently. Payloads a
 See docs/operations.md.
 """
 
-from storage.converter import blob_driver, data_converter, data_converter_from_env
+from storage.converter import blob_driver, close_stores, data_converter, data_converter_from_env
 from storage.errors import BlobNotFound, StorageConfigError, StorageError
 from storage.files import FileDriver
 from storage.limits import PAYLOAD_TOO_LARGE, BoundedDriver
@@ -22,6 +22,7 @@ __all__ = [
     "StorageError",
     "StorageSettings",
     "blob_driver",
+    "close_stores",
     "data_converter",
     "data_converter_from_env",
     "parse_size",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import sys
 
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, ExternalStorage, StorageDriver
@@ -46,3 +47,12 @@ def data_converter_from_env() -> DataConverter:
         storage.errors.StorageConfigError: A setting is wrong.
     """
     return data_converter(StorageSettings.from_env())
+
+
+async def close_stores() -> None:
+    """Close the blob stores' connections opened in the running loop (S3 clients; files need
+    none). Processes call it when they stop."""
+    if "storage.s3" in sys.modules:
+        from storage.s3 import close_clients
+
+        await close_clients()

@@ -39,7 +39,8 @@ def payload_too_large(
     if activity.in_activity():
         info = activity.info()
         what = f"the output of step '{info.activity_id}' ({info.activity_type})"
-        details = {"step": info.activity_id, "kind": info.activity_type}
+        # `attempt` as every step activity's first detail carries it (activities.contract)
+        details = {"attempt": info.attempt, "step": info.activity_id, "kind": info.activity_type}
     elif isinstance(context.target, StorageDriverWorkflowInfo) and context.target.id:
         what = f"a payload of run '{context.target.id}'"
         details = {"run_id": context.target.id}

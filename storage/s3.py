@@ -11,10 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
 from temporalio.contrib.aws.s3driver import S3StorageDriver, S3StorageDriverClient
+
+_OPEN: weakref.WeakSet[LazyS3Client] = weakref.WeakSet()
+
+
+async def close_clients() -> None:
+    """Close every S3 client opened in the running loop (a process that stops calls it)."""
+    for client in list(_OPEN):
+        await client.close()
 
 
 class LazyS3Client(S3StorageDriverClient):
@@ -31,6 +40,7 @@ class LazyS3Client(S3StorageDriverClient):
         self._clients: dict[asyncio.AbstractEventLoop, S3StorageDriverClient] = {}
         self._stacks: dict[asyncio.AbstractEventLoop, contextlib.AsyncExitStack] = {}
         self._opening: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+        _OPEN.add(self)
 
     async def _client(self) -> S3StorageDriverClient:
         loop = asyncio.get_running_loop()
