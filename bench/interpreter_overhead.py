@@ -119,8 +119,11 @@ async def main() -> None:
         results = await measure(env, tq, n, runs=ARGS.runs)
     await env.shutdown()
     sandbox = "off" if ARGS.unsandboxed else "on"
+    storage = DATA_CONVERTER.external_storage
+    threshold = f"{storage.payload_size_threshold // 1024} KiB" if storage else "off"
     print(
-        f"steps per run: {n}, runs per case: {ARGS.runs}, cpus: {os.cpu_count()}, sandbox {sandbox}"
+        f"steps per run: {n}, runs per case: {ARGS.runs}, cpus: {os.cpu_count()}, "
+        f"sandbox {sandbox}, external storage from {threshold}"
     )
     print(f"{'case':<22}{'p50 ms':>10}{'p99 ms':>10}{'run ms':>10}")
     for case, r in results.items():

@@ -15,10 +15,24 @@ from storage import data_converter_from_env
 from telemetry.run_report import report_run
 from telemetry.tracing import tracing_interceptors
 
-DATA_CONVERTER: DataConverter = data_converter_from_env()
-"""Every client and worker of kworkflow uses this converter: pydantic models on the wire, and
-payloads above ``KWORKFLOW_PAYLOAD_THRESHOLD`` in the blob store (:mod:`storage`), read from
-the environment when this module is first imported."""
+
+def data_converter() -> DataConverter:
+    """The converter every client and worker of kworkflow uses: pydantic models on the wire,
+    and payloads of ``KWORKFLOW_PAYLOAD_THRESHOLD`` and more in the blob store
+    (:mod:`storage`), configured from the environment on first use.
+
+    Raises:
+        storage.errors.StorageConfigError: A storage setting is wrong.
+    """
+    return data_converter_from_env()
+
+
+def __getattr__(name: str) -> DataConverter:
+    """``DATA_CONVERTER``: :func:`data_converter`, built when first imported."""
+    if name == "DATA_CONVERTER":
+        return data_converter()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # Deterministic modules the workflows import: passed through the sandbox so they are imported
 # once per process instead of once per workflow run (they hold no per-run state).
@@ -70,7 +84,7 @@ def new_worker(
     """A Worker that runs the interpreter workflows and the given activities.
 
     Args:
-        client: A client connected with :data:`DATA_CONVERTER`.
+        client: A client connected with :func:`data_converter`.
         task_queue: The task queue to poll.
         activities: Step activities (``llm``, ``tool``, ``code``) and any others; the run-end
             report is added to them.

@@ -15,15 +15,13 @@ from storage.settings import StorageSettings
 
 
 def blob_driver(settings: StorageSettings) -> StorageDriver:
-    """The configured store (S3 when a bucket is set, else files), refusing payloads above
+    """The configured store (S3 when a bucket is set, else files), refusing step outputs above
     the maximum."""
     inner: StorageDriver
     if settings.s3_bucket:
         from storage.s3 import s3_driver  # aioboto3 is imported only when S3 is used
 
-        inner = s3_driver(
-            settings.s3_bucket, settings.s3_endpoint, settings.s3_region, settings.max_bytes
-        )
+        inner = s3_driver(settings.s3_bucket, settings.s3_endpoint, settings.s3_region)
     else:
         inner = FileDriver(settings.blob_dir)
     return BoundedDriver(inner, settings.max_bytes)

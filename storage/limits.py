@@ -56,7 +56,7 @@ def payload_too_large(
 
 
 class BoundedDriver(StorageDriver):
-    """A driver that refuses payloads above ``max_bytes`` and hands the rest to ``inner``.
+    """A driver that refuses step outputs above ``max_bytes`` and hands the rest to ``inner``.
 
     It takes the inner driver's name and type, so references it writes are read back by the
     inner driver alone (a reader needs no limit).
@@ -82,10 +82,14 @@ class BoundedDriver(StorageDriver):
         Raises:
             temporalio.exceptions.ApplicationError: ``PayloadTooLarge``, non-retryable.
         """
-        for payload in payloads:
-            size = payload.ByteSize()
-            if size > self.max_bytes:
-                raise payload_too_large(size, self.max_bytes, context)
+        if activity.in_activity():  # a step's output: refusing it fails the step
+            for payload in payloads:
+                size = payload.ByteSize()
+                if size > self.max_bytes:
+                    raise payload_too_large(size, self.max_bytes, context)
+        # Elsewhere (a workflow's commands and results, a client's run input) refusing would
+        # fail a workflow task again and again: those payloads are made of bounded step
+        # outputs, or bounded by the API (docs/operations.md).
         return await self.inner.store(context, payloads)
 
     async def retrieve(

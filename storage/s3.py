@@ -91,12 +91,13 @@ class LazyS3Client(S3StorageDriverClient):
         return info
 
 
-def s3_driver(
-    bucket: str, endpoint_url: str | None, region: str | None, max_bytes: int
-) -> S3StorageDriver:
+S3_MAX_OBJECT = 5 * 1024**4
+"""S3's own object size limit: the SDK driver's smaller default would fail workflow tasks
+(step outputs are bounded before, by :class:`storage.limits.BoundedDriver`)."""
+
+
+def s3_driver(bucket: str, endpoint_url: str | None, region: str | None) -> S3StorageDriver:
     """The SDK's S3 driver for ``bucket`` at ``endpoint_url``."""
     return S3StorageDriver(
-        client=LazyS3Client(endpoint_url, region),
-        bucket=bucket,
-        max_payload_size=max_bytes,
+        client=LazyS3Client(endpoint_url, region), bucket=bucket, max_payload_size=S3_MAX_OBJECT
     )
