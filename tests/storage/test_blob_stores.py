@@ -19,6 +19,7 @@ from temporalio.client import Client
 from temporalio.converter import StorageDriverClaim, StorageDriverRetrieveContext
 from temporalio.converter import StorageDriverStoreContext as StoreContext
 
+from cli.dev import DevOptions
 from interpreter.registration import new_worker
 from storage import (
     BlobNotFound,
@@ -147,6 +148,24 @@ def test_a_wrong_setting_names_the_variable(env: dict[str, str], message: str) -
     with pytest.raises(StorageConfigError) as caught:
         StorageSettings.from_env(env)
     assert str(caught.value) == message
+
+
+def test_kworkflow_dev_keeps_blobs_beside_its_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    options = DevOptions(
+        ip="127.0.0.1",
+        port=7233,
+        ui_port=8233,
+        db_filename=tmp_path / "state" / "temporal.db",
+        namespace="default",
+        task_queue="kworkflow",
+        startup_timeout=60,
+    )
+    monkeypatch.delenv("KWORKFLOW_BLOB_DIR")
+    assert options.blob_dir == str(tmp_path / "state" / "blobs")
+    monkeypatch.setenv("KWORKFLOW_BLOB_DIR", "/srv/blobs")
+    assert options.blob_dir == "/srv/blobs"
 
 
 # ---- S3 ----------------------------------------------------------------------------------

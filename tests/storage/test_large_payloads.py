@@ -3,7 +3,9 @@ stand-in worker, the API served on loopback)."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from activities.contract import StepResult
 from interpreter.registration import DATA_CONVERTER, new_worker
 from storage import StorageSettings, data_converter
 from tests.api.support import api, start_run, wait_status, wait_waiting
+from tests.cli import cli_env, kworkflow_async
 from tests.support.runs import result, start
 from tests.support.standins import STANDIN_ACTIVITIES
 
@@ -180,3 +183,36 @@ async def test_an_output_above_the_maximum_fails_its_step_at_once(
         "type": "PayloadTooLarge",
         "message": cause.message.split("PayloadTooLarge: ", 1)[1],
     }
+
+
+async def test_a_result_above_the_maximum_is_kept_not_stuck(
+    client: Client, task_queue: str, two_mib_worker: Worker
+) -> None:
+    """The maximum bounds step outputs; the run result built from them (2.7 MB) is stored."""
+    handle = await start(client, task_queue, THREE_SINKS)
+    assert await result(handle) == {"a": "a" * KB900, "b": "b" * KB900, "c": "c" * KB900}
+
+
+async def test_kworkflow_run_prints_a_large_result_whole(
+    client: Client, task_queue: str, worker: Worker, tmp_path: Path
+) -> None:
+    path = tmp_path / "three.yaml"
+    path.write_text(THREE_SINKS)
+    env = cli_env(
+        TEMPORAL_ADDRESS=client.service_client.config.target_host,
+        KWORKFLOW_TASK_QUEUE=task_queue,
+        KWORKFLOW_BLOB_DIR=os.environ["KWORKFLOW_BLOB_DIR"],
+    )
+    done = await kworkflow_async("run", str(path), env=env)
+    assert done.code == 0, done.stderr
+    assert json.loads(done.stdout) == {"a": "a" * KB900, "b": "b" * KB900, "c": "c" * KB900}
+    # A CLI that looks in another blob store says which blob it cannot find, and where.
+    elsewhere = tmp_path / "elsewhere"
+    done = await kworkflow_async(
+        "run", str(path), env={**env, "KWORKFLOW_BLOB_DIR": str(elsewhere)}
+    )
+    assert done.code == 2
+    assert re.search(
+        rf"kworkflow: blob 'sha256/[0-9a-f]{{64}}': no such blob in {re.escape(str(elsewhere))}\n$",
+        done.stderr,
+    ), done.stderr
