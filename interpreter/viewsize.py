@@ -5,7 +5,9 @@ A run's outputs may be megabytes each (they live in the blob store, :mod:`storag
 replaces each step ``input``/``output``, the run ``result`` and each pending human ``prompt``
 whose compact JSON is above :data:`VALUE_LIMIT` bytes, and then the largest remaining ones
 while all of them together are above :data:`VIEW_BUDGET`, by ``{"$truncated": true,
-"size": N}`` (N: the value's size in bytes as compact UTF-8 JSON). The whole values stay
+"size": N}`` (N: the value's size in bytes as compact UTF-8 JSON); a step output's marker also
+keeps the ``usage`` and ``cost_usd`` the output held (summed as the API's run totals sum them),
+so a run's totals stay right. The whole values stay
 available: a step's through the ``step`` query (``GET /v1/runs/{id}/steps/{step}``), the
 result through the run's result (the API puts it back into the run view once the run ended).
 """
@@ -53,6 +55,34 @@ def bounded_view(
     for size, container, key in sorted(sized, key=lambda s: s[0], reverse=True):
         if size <= value_limit and total <= budget:
             break
-        container[key] = truncated(size)
+        marker = truncated(size)
+        if key == "output":
+            marker.update(spent(container[key]) or {})
+        container[key] = marker
         total -= size
     return view
+
+
+def spent(value: Any) -> dict[str, Any] | None:
+    """The ``usage`` and ``cost_usd`` summed over every mapping in ``value`` that holds both
+    (llm and agent outputs; not looked into further); None when there is none."""
+    tokens = {"input_tokens": 0, "output_tokens": 0}
+    cost, found, todo = 0.0, False, [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, dict):
+            if "usage" in item and "cost_usd" in item:
+                found = True
+                usage = item["usage"] if isinstance(item["usage"], dict) else {}
+                for name in tokens:
+                    tokens[name] += _number(usage.get(name), int)
+                cost += _number(item["cost_usd"], (int, float))
+                continue
+            todo.extend(item.values())
+        elif isinstance(item, list):
+            todo.extend(item)
+    return {"usage": tokens, "cost_usd": round(cost, 9)} if found else None
+
+
+def _number(value: Any, kinds: type | tuple[type, ...]) -> Any:
+    return value if isinstance(value, kinds) and not isinstance(value, bool) else 0
