@@ -11,7 +11,6 @@ from temporalio.converter import (
     StorageDriverClaim,
     StorageDriverRetrieveContext,
     StorageDriverStoreContext,
-    StorageDriverWorkflowInfo,
 )
 from temporalio.exceptions import ApplicationError
 
@@ -28,28 +27,22 @@ def describe_size(size: int) -> str:
     return f"{size} bytes"
 
 
-def payload_too_large(
-    size: int, limit: int, context: StorageDriverStoreContext
-) -> ApplicationError:
-    """The non-retryable failure for a payload of ``size`` bytes above ``limit``.
-
-    In a step activity the message names the step (the activity id is the step's path) and its
-    kind; elsewhere, the run.
-    """
-    if activity.in_activity():
-        info = activity.info()
-        what = f"the output of step '{info.activity_id}' ({info.activity_type})"
-        # `attempt` as every step activity's first detail carries it (activities.contract)
-        details = {"attempt": info.attempt, "step": info.activity_id, "kind": info.activity_type}
-    elif isinstance(context.target, StorageDriverWorkflowInfo) and context.target.id:
-        what = f"a payload of run '{context.target.id}'"
-        details = {"run_id": context.target.id}
-    else:
-        what, details = "a payload", {}
+def payload_too_large(size: int, limit: int) -> ApplicationError:
+    """The non-retryable failure of the running step activity whose output is ``size`` bytes,
+    above ``limit``: it names the step (the activity id is the step's path) and its kind."""
+    info = activity.info()
     return ApplicationError(
-        f"{what} is {describe_size(size)} ({size} bytes), above the limit of "
-        f"{describe_size(limit)} ({limit} bytes, KWORKFLOW_PAYLOAD_MAX)",
-        {**details, "size": size, "limit": limit},
+        f"the output of step '{info.activity_id}' ({info.activity_type}) is "
+        f"{describe_size(size)} ({size} bytes), above the limit of {describe_size(limit)} "
+        f"({limit} bytes, KWORKFLOW_PAYLOAD_MAX)",
+        # `attempt` first, as in every step activity's failure (activities.contract)
+        {
+            "attempt": info.attempt,
+            "step": info.activity_id,
+            "kind": info.activity_type,
+            "size": size,
+            "limit": limit,
+        },
         type=PAYLOAD_TOO_LARGE,
         non_retryable=True,
     )
@@ -86,7 +79,7 @@ class BoundedDriver(StorageDriver):
             for payload in payloads:
                 size = payload.ByteSize()
                 if size > self.max_bytes:
-                    raise payload_too_large(size, self.max_bytes, context)
+                    raise payload_too_large(size, self.max_bytes)
         # Elsewhere (a workflow's commands and results, a client's run input) refusing would
         # fail a workflow task again and again: those payloads are made of bounded step
         # outputs, or bounded by the API (docs/operations.md).
