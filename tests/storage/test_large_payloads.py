@@ -55,6 +55,22 @@ edges:
   - {{from: [a, b, c, d, e], to: review}}
 """
 
+JOINED = f"""\
+kworkflow: 1
+name: joined
+steps:
+  - {{id: a, kind: code, language: python, source: 'output = "a" * {KB900}'}}
+  - {{id: b, kind: code, language: python, source: 'output = "b" * {KB900}'}}
+  - {{id: c, kind: code, language: python, source: 'output = "c" * {KB900}'}}
+  - id: join
+    kind: code
+    language: python
+    source: 'output = len(input[0]) + len(input[1]) + len(input[2])'
+    input: ${{ [steps.a.output, steps.b.output, steps.c.output] }}
+edges:
+  - {{from: [a, b, c], to: join}}
+"""
+
 TOO_BIG = """\
 kworkflow: 1
 name: too-big
@@ -98,6 +114,15 @@ async def test_three_900kb_sinks_complete_and_read_back_whole(
     for path in blob_files():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
         assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700, path.parent
+
+
+async def test_a_step_input_of_27_mb_reaches_its_activity(
+    client: Client, task_queue: str, worker: Worker
+) -> None:
+    handle = await start(client, task_queue, JOINED)
+    assert await result(handle) == {"join": 3 * KB900}
+    sizes = await history_payload_sizes(client, handle.id)
+    assert max(sizes[1:]) < 1024  # after the run's input (the definition): references
 
 
 async def test_api_run_view_has_the_whole_result_and_markers_for_large_outputs(
