@@ -127,10 +127,10 @@ async def main() -> None:
     await env.shutdown()
     sandbox = "off" if ARGS.unsandboxed else "on"
     storage = converter.external_storage
-    threshold = f"{storage.payload_size_threshold // 1024} KiB" if storage else "off"
+    threshold = f"from {storage.payload_size_threshold // 1024} KiB" if storage else "off"
     print(
         f"steps per run: {n}, runs per case: {ARGS.runs}, cpus: {os.cpu_count()}, "
-        f"sandbox {sandbox}, external storage from {threshold}"
+        f"sandbox {sandbox}, external storage {threshold}"
     )
     print(f"{'case':<22}{'p50 ms':>10}{'p99 ms':>10}{'run ms':>10}")
     for case, r in results.items():
