@@ -16,6 +16,7 @@ COPY api/ api/
 COPY cli/ cli/
 COPY client/ client/
 COPY registry/ registry/
+COPY storage/ storage/
 COPY telemetry/ telemetry/
 RUN pip install . \
     && useradd --create-home --uid 10001 kworkflow

@@ -25,6 +25,7 @@ from activities.errors import ConfigError
 from client.connect import Settings, connect
 from client.errors import ClientError
 from interpreter.registration import new_worker
+from storage import StorageError, close_stores
 from telemetry.metrics import start_metrics_server, temporal_runtime
 from telemetry.ports import add_metrics_port_option, parse_port
 from telemetry.tracing import setup_tracing
@@ -92,6 +93,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     async with worker:  # leaving the block shuts the worker down gracefully
         await stop.wait()
         log.info("kworkflow worker stopping")
+    await close_stores()
     log.info("kworkflow worker stopped")
 
 
@@ -143,7 +145,7 @@ def run(settings: Settings | None = None, port: int | None = None) -> int:
     except ClientError as exc:
         print(f"kworkflow: {exc}", file=sys.stderr)
         return 3
-    except ConfigError as exc:
+    except (ConfigError, StorageError) as exc:
         print(f"kworkflow: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -28,6 +28,7 @@ from client.errors import ServerUnavailable
 from client.search_attributes import ensure_search_attributes
 from registry.errors import RegistryError
 from registry.store import DefinitionStore
+from storage import close_stores
 from telemetry import metrics
 from telemetry.tracing import setup_tracing
 
@@ -79,6 +80,7 @@ def create_app(
         finally:
             if opened is not None:
                 opened.close()
+            await close_stores()
 
     app = FastAPI(
         title="kworkflow",

@@ -44,6 +44,7 @@ from api.schemas_runs import (
     RunSummaryOut,
     StartRunIn,
     StepErrorOut,
+    StepOut,
     encoded_json,
     tenant_of,
 )
@@ -53,8 +54,16 @@ from client.start import new_run_id, start_run, started_new
 from interpreter.errors import InputError
 from interpreter.inputs import prepare_input
 from interpreter.render import render
-from interpreter.request import RESPOND, STATUS_QUERY, WORKFLOW_NAME, RespondRequest, RunRequest
+from interpreter.request import (
+    RESPOND,
+    STATUS_QUERY,
+    STEP_QUERY,
+    WORKFLOW_NAME,
+    RespondRequest,
+    RunRequest,
+)
 from interpreter.spec import NAME_PATTERN, Definition
+from interpreter.viewsize import is_truncated
 from registry.errors import NotFound
 from registry.store import DefinitionStore
 
@@ -141,6 +150,14 @@ async def run_view(client: Client, settings: ApiSettings, run_id: str, tenant: s
     stall = await stalls.stall_error(client, description)
     if stall is not None and view.status == "running":
         view.status, view.error = "stalled", StepErrorOut.model_validate(stall)
+    if is_truncated(view.result) and view.status == "succeeded":
+        # The status query shows a large result as a marker: the run's own result is whole.
+        # A run that has decided its end may still be reporting it: wait that long at most.
+        try:
+            result = await asyncio.wait_for(handle.result(), settings.query_timeout)
+        except Exception:  # not ended in time, or unreadable: the view keeps the marker
+            return view
+        view = view.model_copy(update={"result": result})
     return view
 
 
@@ -305,6 +322,31 @@ async def get_run(
 ) -> RunOut:
     """A run: status, steps, pending human steps (prompt and form), result or error, usage."""
     return await run_view(client, settings, run_id, tenant)
+
+
+@router.get(
+    "/{run_id}/steps/{step}",
+    response_model=StepOut,
+    responses={
+        404: {"model": ErrorOut, "description": "No such run, or no such step in it"},
+        503: {"model": ErrorOut, "description": "No worker answered in time"},
+    },
+)
+async def get_step(
+    run_id: str, step: str, client: TemporalClient, settings: Settings, tenant: Tenant
+) -> StepOut:
+    """One step of a run with its input and output whole (the run view shows values above
+    256 KiB as ``{"$truncated": true, "size": N}``)."""
+    handle, _ = await owned_run(client, settings, run_id, tenant)
+    try:
+        answer = await handle.query(STEP_QUERY, step, rpc_timeout=_timeout(settings))
+    except Exception:  # no worker, a timeout: as for the run view's steps: null
+        raise HTTPException(
+            503, f"the state of run '{run_id}' cannot be read now (no worker answered)"
+        ) from None
+    if not isinstance(answer, dict):
+        raise HTTPException(404, f"run '{run_id}' has no step '{step}'")
+    return StepOut.model_validate(answer)
 
 
 @router.post(

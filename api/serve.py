@@ -27,8 +27,10 @@ from api.app import create_app
 from api.settings import ApiSettings, ApiSettingsError, is_loopback
 from client.connect import connect
 from client.errors import ServerUnavailable
+from interpreter.registration import data_converter
 from registry.errors import StoreUnavailable
 from registry.store import DefinitionStore
+from storage import StorageError
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -54,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = ApiSettings.from_env()
     except ApiSettingsError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    try:
+        data_converter()  # the blob store's settings (storage/)
+    except StorageError as exc:
         return _fail(str(exc), EXIT_USAGE)
     settings = replace(
         settings,

@@ -7,12 +7,16 @@ step's activity starting and the next one's; in a fan-out, from the run's start 
 activity's start. Prints p50/p99 per shape and the ratio interpreted / hand-written.
 
     .venv/bin/python bench/interpreter_overhead.py [--steps 20] [--runs 30]
+
+Both run with kworkflow's data converter, external storage of large payloads included (its
+payloads are small: only the size check runs); ``--without-external-storage`` turns it off.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import statistics
@@ -102,8 +106,11 @@ async def measure(env: WorkflowEnvironment, tq: str, n: int, runs: int) -> dict[
 
 
 async def main() -> None:
+    converter = DATA_CONVERTER
+    if ARGS.without_external_storage:
+        converter = dataclasses.replace(converter, external_storage=None)
     env = await WorkflowEnvironment.start_local(
-        data_converter=DATA_CONVERTER,
+        data_converter=converter,
         dev_server_existing_path=temporal_binary(),
         dev_server_extra_args=FAST_DEV_SERVER_ARGS,
     )
@@ -119,8 +126,11 @@ async def main() -> None:
         results = await measure(env, tq, n, runs=ARGS.runs)
     await env.shutdown()
     sandbox = "off" if ARGS.unsandboxed else "on"
+    storage = converter.external_storage
+    threshold = f"from {storage.payload_size_threshold // 1024} KiB" if storage else "off"
     print(
-        f"steps per run: {n}, runs per case: {ARGS.runs}, cpus: {os.cpu_count()}, sandbox {sandbox}"
+        f"steps per run: {n}, runs per case: {ARGS.runs}, cpus: {os.cpu_count()}, "
+        f"sandbox {sandbox}, external storage {threshold}"
     )
     print(f"{'case':<22}{'p50 ms':>10}{'p99 ms':>10}{'run ms':>10}")
     for case, r in results.items():
@@ -142,6 +152,11 @@ if __name__ == "__main__":
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
         "--unsandboxed", action="store_true", help="run both without the workflow sandbox"
+    )
+    parser.add_argument(
+        "--without-external-storage",
+        action="store_true",
+        help="run both without the blob store of large payloads (storage/), to compare",
     )
     ARGS = parser.parse_args()
     asyncio.run(main())

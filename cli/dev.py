@@ -4,7 +4,8 @@ HTTP API).
 It stays in the foreground. Ctrl-C or SIGTERM stops every process (SIGTERM, then SIGKILL after
 :data:`STOP_GRACE` seconds); if one dies on its own, the others are stopped too and the command
 exits 1 with the reason. The API keeps its definitions in ``registry.db`` beside the server's
-database unless ``KWORKFLOW_DATABASE_URL`` says otherwise, and listens on
+database unless ``KWORKFLOW_DATABASE_URL`` says otherwise; the worker and the API keep large
+payloads in ``blobs/`` there unless ``KWORKFLOW_BLOB_DIR`` says otherwise; the API listens on
 ``KWORKFLOW_API_HOST`` (default 127.0.0.1).
 """
 
@@ -70,6 +71,13 @@ class DevOptions:
         if configured:
             return configured
         return f"sqlite:///{(self.db_filename.parent / 'registry.db').resolve()}"
+
+    @property
+    def blob_dir(self) -> str:
+        """Where large payloads go: ``KWORKFLOW_BLOB_DIR``, else ``blobs`` beside the server's
+        database (the worker and the API must share it; see :mod:`storage`)."""
+        configured = os.environ.get("KWORKFLOW_BLOB_DIR")
+        return configured or str((self.db_filename.parent / "blobs").resolve())
 
 
 @dataclass
@@ -191,6 +199,7 @@ async def _start_worker(options: DevOptions) -> asyncio.subprocess.Process:
         TEMPORAL_ADDRESS=options.address,
         TEMPORAL_NAMESPACE=options.namespace,
         KWORKFLOW_TASK_QUEUE=options.task_queue,
+        KWORKFLOW_BLOB_DIR=options.blob_dir,
     )
     return await asyncio.create_subprocess_exec(
         sys.executable,
@@ -208,6 +217,7 @@ async def _start_api(options: DevOptions) -> asyncio.subprocess.Process:
         TEMPORAL_NAMESPACE=options.namespace,
         KWORKFLOW_TASK_QUEUE=options.task_queue,
         KWORKFLOW_DATABASE_URL=options.database_url,
+        KWORKFLOW_BLOB_DIR=options.blob_dir,
         KWORKFLOW_API_HOST=options.api_host,
         KWORKFLOW_API_PORT=str(options.api_port),
         KWORKFLOW_LOG_LEVEL=os.environ.get("KWORKFLOW_LOG_LEVEL") or "warning",

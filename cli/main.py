@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import cast
 
 from cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CLIError
+from storage import StorageError
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -248,6 +249,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     except CLIError as exc:
         _error(str(exc))
         return exc.code
+    except StorageError as exc:  # a KWORKFLOW_BLOB_* / KWORKFLOW_PAYLOAD_* setting
+        _error(str(exc))
+        return EXIT_USAGE
     except KeyboardInterrupt:
         _error("interrupted")
         return EXIT_INTERRUPTED

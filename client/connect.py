@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from temporalio.client import Client
 
 from client.errors import ServerUnavailable
-from interpreter.registration import DATA_CONVERTER
+from interpreter.registration import data_converter
 from interpreter.request import DEFAULT_TASK_QUEUE
 from telemetry.tracing import tracing_interceptors
 
@@ -58,13 +58,15 @@ async def connect(settings: Settings, timeout: float = CONNECT_TIMEOUT_SECONDS) 
 
     Raises:
         ServerUnavailable: The server did not answer.
+        storage.errors.StorageConfigError: A blob store setting is wrong.
     """
+    converter = data_converter()
     try:
         return await asyncio.wait_for(
             Client.connect(
                 settings.address,
                 namespace=settings.namespace,
-                data_converter=DATA_CONVERTER,
+                data_converter=converter,
                 interceptors=tracing_interceptors(),
             ),
             timeout,

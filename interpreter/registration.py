@@ -7,16 +7,32 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.worker import Interceptor, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from storage import data_converter_from_env
 from telemetry.run_report import report_run
 from telemetry.tracing import tracing_interceptors
 
-DATA_CONVERTER: DataConverter = pydantic_data_converter
-"""Every client and worker of kworkflow uses this converter (pydantic models on the wire)."""
+
+def data_converter() -> DataConverter:
+    """The converter every client and worker of kworkflow uses: pydantic models on the wire,
+    and payloads of ``KWORKFLOW_PAYLOAD_THRESHOLD`` and more in the blob store
+    (:mod:`storage`), configured from the environment on first use.
+
+    Raises:
+        storage.errors.StorageConfigError: A storage setting is wrong.
+    """
+    return data_converter_from_env()
+
+
+def __getattr__(name: str) -> DataConverter:
+    """``DATA_CONVERTER``: :func:`data_converter`, built when first imported."""
+    if name == "DATA_CONVERTER":
+        return data_converter()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # Deterministic modules the workflows import: passed through the sandbox so they are imported
 # once per process instead of once per workflow run (they hold no per-run state).
@@ -68,7 +84,7 @@ def new_worker(
     """A Worker that runs the interpreter workflows and the given activities.
 
     Args:
-        client: A client connected with :data:`DATA_CONVERTER`.
+        client: A client connected with :func:`data_converter`.
         task_queue: The task queue to poll.
         activities: Step activities (``llm``, ``tool``, ``code``) and any others; the run-end
             report is added to them.

@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from interpreter.request import (
         ATTEMPT_SIGNAL,
         STATUS_QUERY,
+        STEP_QUERY,
         TRANSITIONS_QUERY,
         WORKFLOW_NAME,
         AttemptReport,
@@ -51,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from interpreter.steps import run_spec
     from interpreter.topology import EdgePair, edge_pairs
+    from interpreter.viewsize import bounded_view
     from telemetry import spans
     from telemetry.run_report import ACTIVITY as REPORT_ACTIVITY
     from telemetry.run_report import RunReport
@@ -123,8 +125,15 @@ class InterpreterWorkflow(HumanAnswers):
     @workflow.query(name=STATUS_QUERY)
     def status(self) -> dict[str, Any]:
         """Every step's status, attempts, timings, resolved input, output or error, plus the
-        human steps waiting for an answer (those of subflows too, by path)."""
-        return {**self.state.view(), "pending_human": self.pending_entries()}
+        human steps waiting for an answer (those of subflows too, by path); values above a
+        size are markers (:mod:`interpreter.viewsize`)."""
+        return bounded_view({**self.state.view(), "pending_human": self.pending_entries()})
+
+    @workflow.query(name=STEP_QUERY)
+    def step(self, step_id: str) -> dict[str, Any] | None:
+        """One step as in ``status``, with its input and output whole; None: no such step."""
+        step = self.state.steps.get(step_id)
+        return step.status_view() if step is not None else None
 
     @workflow.query(name=TRANSITIONS_QUERY)
     def transitions(self, after: int = 0) -> dict[str, Any]:

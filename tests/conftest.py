@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+
+# The blob store of large payloads (storage/), shared by this process and the worker processes
+# tests start: a directory of the session's own, chosen before kworkflow's converter is built.
+os.environ.setdefault("KWORKFLOW_BLOB_DIR", tempfile.mkdtemp(prefix="kworkflow-test-blobs-"))
 
 import pytest
 from temporalio.client import Client

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from storage import StorageSettings
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -35,7 +37,15 @@ def _healthy(service: dict[str, Any], dependency: str) -> bool:
 
 
 def test_every_service_of_the_topology_is_present(services: dict[str, Any]) -> None:
-    assert set(services) == {"postgresql", "temporal", "temporal-ui", "api", "worker"}
+    assert set(services) == {
+        "postgresql",
+        "temporal",
+        "temporal-ui",
+        "minio",
+        "minio-setup",
+        "api",
+        "worker",
+    }
 
 
 def test_temporal_keeps_its_state_in_postgresql(services: dict[str, Any]) -> None:
@@ -57,10 +67,11 @@ def test_services_others_wait_for_have_healthchecks(services: dict[str, Any]) ->
         for dep, cond in (service.get("depends_on") or {}).items()
         if cond.get("condition") == "service_healthy"
     }
-    assert waited_for == {"postgresql", "temporal"}
+    assert waited_for == {"postgresql", "temporal", "minio"}
     for name in [*waited_for, "api"]:
         assert services[name]["healthcheck"]["test"], name
     assert "pg_isready" in " ".join(services["postgresql"]["healthcheck"]["test"])
+    assert services["minio"]["healthcheck"]["test"] == ["CMD", "mc", "ready", "local"]
     assert services["temporal"]["healthcheck"]["test"][1:5] == [
         "temporal",
         "operator",
@@ -86,6 +97,11 @@ def test_workers_run_worker_py_twice_on_the_kworkflow_queue(services: dict[str, 
         "TEMPORAL_ADDRESS": "temporal:7233",
         "TEMPORAL_NAMESPACE": "default",
         "KWORKFLOW_TASK_QUEUE": "kworkflow",
+        "KWORKFLOW_BLOB_S3_BUCKET": "kworkflow-payloads",
+        "KWORKFLOW_BLOB_S3_ENDPOINT": "http://minio:9000",
+        "KWORKFLOW_BLOB_S3_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "kworkflow",
+        "AWS_SECRET_ACCESS_KEY": _MINIO_PASSWORD,
     }
 
 
@@ -104,6 +120,34 @@ def test_api_serves_the_app_factory_on_8000(services: dict[str, Any]) -> None:
     pg = _env(services["postgresql"])
     user, password, db = pg["POSTGRES_USER"], pg["POSTGRES_PASSWORD"], pg["POSTGRES_DB"]
     assert env["KWORKFLOW_DATABASE_URL"] == f"postgresql://{user}:{password}@postgresql:5432/{db}"
+
+
+_MINIO_PASSWORD = "${MINIO_ROOT_PASSWORD:?set MINIO_ROOT_PASSWORD (8 characters or more)}"
+
+
+def test_large_payloads_go_to_minio_for_worker_and_api_alike(services: dict[str, Any]) -> None:
+    minio, setup = services["minio"], services["minio-setup"]
+    assert minio["image"].startswith("minio/minio:")
+    assert minio["command"] == ["server", "/data"]
+    assert "minio-data:/data" in minio["volumes"]
+    assert _env(minio) == {"MINIO_ROOT_USER": "kworkflow", "MINIO_ROOT_PASSWORD": _MINIO_PASSWORD}
+    assert setup["image"].startswith("minio/mc:")
+    assert _healthy(setup, "minio")
+    script = setup["entrypoint"][-1]
+    assert 'mc alias set kw http://minio:9000 kworkflow "$$MINIO_ROOT_PASSWORD"' in script
+    assert "mc mb --ignore-existing kw/kworkflow-payloads" in script
+    for name in ("worker", "api"):
+        service = services[name]
+        assert service["depends_on"]["minio-setup"] == {
+            "condition": "service_completed_successfully"
+        }, name
+        settings = StorageSettings.from_env(_env(service))
+        assert settings.s3_bucket == "kworkflow-payloads", name
+        assert settings.s3_endpoint == "http://minio:9000", name
+        assert settings.s3_region == "us-east-1", name
+        assert (settings.threshold, settings.max_bytes) == (256 * 1024, 64 * 1024 * 1024)
+        assert _env(service)["AWS_ACCESS_KEY_ID"] == _env(minio)["MINIO_ROOT_USER"]
+        assert _env(service)["AWS_SECRET_ACCESS_KEY"] == _env(minio)["MINIO_ROOT_PASSWORD"]
 
 
 def _dockerfile() -> list[tuple[str, str]]:

@@ -188,10 +188,30 @@ export function runPage(view, runId) {
     fill(panel,
       el("h2", {}, id),
       el("dl", {}, rows.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
-      block("Input", step.input),
-      block("Output", step.output),
+      valueBlock("Input", step.input, id, "input"),
+      valueBlock("Output", step.output, id, "output"),
       step.error ? block("Error", step.error, "error") : null,
     );
+  }
+
+  // A value the run view shows as {"$truncated": true, "size": N} (docs/api.md) is fetched
+  // whole from /v1/runs/<id>/steps/<step> when asked for.
+  function valueBlock(title, value, stepId, field) {
+    if (!isTruncated(value)) return block(title, value);
+    const pre = el("pre", { class: "truncated" }, `${size(value.size)}: too large for the run view.`);
+    const button = el("button", { type: "button", class: "load-whole", onclick: async () => {
+      button.disabled = true;
+      const { ok, body } = await api(`${path}/steps/${encodeURIComponent(stepId)}`);
+      if (ok) {
+        fill(pre, pretty(body[field]));
+        pre.classList.remove("truncated");
+        button.remove();
+      } else {
+        fill(pre, detail(body));
+        button.disabled = false;
+      }
+    } }, "Show it whole");
+    return el("section", { class: "block" }, el("h3", {}, title), pre, button);
   }
 
   async function refresh() {
@@ -246,6 +266,17 @@ function renderHead(head, run) {
     run.error ? el("p", { class: "form-error" }, `${run.error.type}: ${run.error.message}`) : null,
     run.status === "succeeded" ? block("Result", run.result) : null,
   );
+}
+
+function isTruncated(value) {
+  return value !== null && typeof value === "object" && value.$truncated === true
+    && typeof value.size === "number";
+}
+
+function size(bytes) {
+  if (bytes >= 1024 * 1024) return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+  if (bytes >= 1024) return `${(bytes / 1024).toFixed(0)} KiB`;
+  return `${bytes} bytes`;
 }
 
 function block(title, value, cls = "") {
