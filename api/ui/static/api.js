@@ -76,7 +76,7 @@ export function follow(runId, onEvent) {
             buffer = buffer.slice(cut + 2);
             if (!event) continue;
             if (event.id) last = Number(event.id);
-            if (event.type.startsWith("run_")) ended = true;
+            if (event.type.startsWith("run_") && event.type !== "run_stalled") ended = true;
             onEvent(event.type, event.data);
           }
         }
