@@ -40,7 +40,6 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import httpx
-import jsonschema
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -55,9 +54,10 @@ from activities.config import WorkerConfig, current_config
 from activities.contract import StepCall
 from activities.registry import args_path, load_tool_modules, registered_tool, registered_tools
 from interpreter.durations import parse_duration
-from interpreter.errors import ExpressionError, InputError
+from interpreter.errors import ExpressionError, InputError, SchemaInvalid
 from interpreter.expr import Scope, parse_template
 from interpreter.inputs import prepare_input
+from interpreter.schemas import check_schema
 from interpreter.spec import ToolDef
 
 T = TypeVar("T")
@@ -131,10 +131,10 @@ def check_args(name: str, schema: dict[str, Any] | None, args: Any) -> Any:
     if schema is None:
         return {} if args is None else args
     try:
-        jsonschema.Draft202012Validator.check_schema(schema)
+        check_schema(schema)  # compiled once per schema (interpreter.schemas), RE2 regexes
         return prepare_input(schema, args)
-    except jsonschema.SchemaError as exc:
-        message = f"tool '{name}': its input_schema is not a valid JSON Schema: {exc.message}"
+    except SchemaInvalid as exc:
+        message = f"tool '{name}': its input_schema is not a valid JSON Schema: {exc}"
         raise ApplicationError(message, type="InvalidToolSchema", non_retryable=True) from None
     except InputError as exc:
         raise ApplicationError(

@@ -15,7 +15,9 @@ from typing import Any
 
 import celpy
 import lark
-from celpy.evaluation import Activation, Evaluator, celstr
+import re2
+from celpy import celtypes
+from celpy.evaluation import Activation, CELEvalError, Evaluator, celstr
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
 from interpreter._celvalues import (
@@ -29,6 +31,7 @@ from interpreter._celvalues import (
     to_cel,
 )
 from interpreter.errors import ExpressionError
+from interpreter.schemas import search
 
 _ENV = celpy.Environment()  # builds celpy's process-wide parser once, at import
 _TOKENS = {"RPAR": ")", "RBRACE": "}", "RSQB": "]", "COMMA": ",", "COLON": ":"}
@@ -38,8 +41,21 @@ _PATH = re.compile(r"\s*[A-Za-z_]\w*(?:\s*\.\s*[A-Za-z_]\w*)*\s*\Z")
 _LITERALS = frozenset({"true", "false", "null"})
 
 
+def _size(value: Any) -> Any:
+    """CEL's ``size``: strings, bytes, lists and maps only (celpy 0.5 gives 0 for null)."""
+    return celtypes.IntType(len(value))  # TypeError for null, numbers...: "cannot take..."
+
+
+def _matches(text: Any, pattern: Any) -> Any:
+    """CEL's ``matches``: an RE2 search, compiled once per pattern (interpreter.schemas)."""
+    try:
+        return celtypes.BoolType(search(pattern, text))
+    except re2.error as exc:
+        return CELEvalError("match error", type(exc), exc.args)
+
+
 # celpy 0.5 raises on `[1] != null` and `1 == 'a'`; CEL (and our users) expect true and false.
-_FUNCTIONS = {"_==_": equal, "_!=_": not_equal}
+_FUNCTIONS: dict[str, Any] = {"_==_": equal, "_!=_": not_equal, "size": _size, "matches": _matches}
 _BASE = Activation(annotations=_ENV.annotations, functions=_FUNCTIONS)  # cloned, never changed
 
 
@@ -404,6 +420,32 @@ def step_references(source: str) -> set[str]:
             selector = selector.children[0]  # down to a literal: steps["<id>"]
         if isinstance(selector, lark.Token) and selector.type in ("STRING_LIT", "MLSTRING_LIT"):
             found.add(str(celstr(selector)))
+    return found
+
+
+def regex_literals(source: str) -> list[str]:
+    """The string literals an expression passes to ``matches`` as its pattern, for lint.
+
+    Raises:
+        ExpressionError: ``source`` does not compile.
+    """
+    found: list[str] = []
+    for tree in compile_cel(source)._ast.iter_subtrees_topdown():
+        if tree.data == "member_dot_arg" and str(tree.children[1]) == "matches":
+            args = tree.children[2]
+            wanted = 0
+        elif tree.data == "ident_arg" and str(tree.children[0]) == "matches":
+            args = tree.children[1]
+            wanted = 1
+        else:
+            continue
+        if not isinstance(args, lark.Tree) or len(args.children) <= wanted:
+            continue
+        node = args.children[wanted]
+        while isinstance(node, lark.Tree) and len(node.children) == 1:
+            node = node.children[0]  # down to a literal
+        if isinstance(node, lark.Token) and node.type in ("STRING_LIT", "MLSTRING_LIT"):
+            found.append(str(celstr(node)))
     return found
 
 

@@ -6,9 +6,10 @@ fills in line and column. Inline subflows are linted as graphs of their own (the
 are the child's steps). Rules, by code: ``duplicate_id``, ``unknown_step``, ``cycle``,
 ``unreachable``, ``cel``, ``template``, ``unknown_reference``, ``reference``,
 ``branch_target``, ``branch_edge``, ``failed_edge``, ``empty_aggregate``, ``aggregate_from``,
-``inner_kind``, ``tool_args`` (static ``args`` that break the ``input_schema`` of the tool in
-``tools:``). A tool that is not in ``tools:`` is not a finding: it may be registered on the worker,
-and an unknown tool fails its step at run time with a non-retryable ``UnknownTool``.
+``inner_kind``, ``regex`` (a literal ``matches`` pattern RE2 cannot compile), ``tool_args``
+(static ``args`` that break the ``input_schema`` of the tool in ``tools:``). A tool that is not
+in ``tools:`` is not a finding: it may be registered on the worker, and an unknown tool fails
+its step at run time with a non-retryable ``UnknownTool``.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from interpreter.errors import DefinitionError, ExpressionError, InputError, Problem
-from interpreter.expr import has_template, step_references, template_expressions
+from interpreter.expr import has_template, regex_literals, step_references, template_expressions
 from interpreter.inputs import prepare_input
 from interpreter.loader import document_order, load_document
+from interpreter.schemas import regex_problem
 from interpreter.spec import (
     INNER_FORBIDDEN_KINDS,
     AggregateStep,
@@ -335,6 +337,10 @@ class _Linter:
             message = f"the expression does not compile: {exc.reason}"
             self.add(path, "cel", message, scope.step)
             return
+        for pattern in regex_literals(source):
+            if (problem := regex_problem(pattern)) is not None:
+                message = f"`matches` pattern {pattern!r} is not a regular expression RE2 "
+                self.add(path, "regex", message + f"accepts: {problem}", scope.step)
         for ref in sorted(refs):
             if ref not in scope.known:
                 message = f"`steps.{ref}` names no step"

@@ -15,11 +15,11 @@ import types
 from collections.abc import Iterator
 from typing import Annotated, Any, Union, get_args, get_origin
 
-import jsonschema
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from interpreter.errors import DefinitionError, Problem
+from interpreter.errors import DefinitionError, Problem, SchemaInvalid
+from interpreter.schemas import check_schema
 from interpreter.spec import NAME_PATTERN, STEP_ID_PATTERN, Definition
 from interpreter.yamldoc import (
     MAX_BYTES,
@@ -368,9 +368,9 @@ def _extra_problems(data: dict[str, Any]) -> list[Problem]:
         if not isinstance(schema, dict):
             continue
         try:
-            jsonschema.Draft202012Validator.check_schema(schema)
-        except jsonschema.SchemaError as exc:
+            check_schema(schema)
+        except SchemaInvalid as exc:
             where = format_path((*path, *exc.path))
-            message = f"not a valid JSON Schema: {exc.message}"
+            message = f"not a valid JSON Schema: {exc.reason}"
             problems.append(Problem(where, message, step=_step_of(path, data), code="json_schema"))
     return problems

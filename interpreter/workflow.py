@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.contract import RunRef
     from interpreter import graph
     from interpreter.durations import parse_duration
-    from interpreter.errors import ExpressionError, InputError
+    from interpreter.errors import ExpressionError, InputError, SchemaInvalid
     from interpreter.expr import Scope, compile_cel, resolve
     from interpreter.inputs import prepare_input
     from interpreter.kinds.base import Invocation
@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         RespondRequest,
         RunRequest,
     )
+    from interpreter.schemas import compile_schema
     from interpreter.spec import Definition
     from interpreter.state import (
         PendingHuman,
@@ -180,8 +181,12 @@ class InterpreterWorkflow:
             message = f"step '{answer.step}' is not waiting for an answer (it is {status})"
             return "not_waiting", message
         if pending.form is not None:
-            validator = jsonschema.Draft202012Validator(pending.form)
-            errors = sorted(validator.iter_errors(answer.data), key=lambda e: list(e.path))
+            try:  # a form that broke before run_human checked forms never poisons an answer
+                errors = compile_schema(pending.form).errors(answer.data)
+            except SchemaInvalid as exc:
+                message = f"step '{answer.step}' cannot take answers: its form is not usable: {exc}"
+                return "invalid_form", message
+            errors.sort(key=lambda e: [(isinstance(p, str), p) for p in e.path])
             if errors:
                 return "invalid_data", "; ".join(_form_error(e) for e in errors)
         return None

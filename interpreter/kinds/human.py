@@ -8,8 +8,13 @@ from temporalio import workflow
 
 from interpreter.kinds.base import Invocation, Runtime
 
+FORM_CHECK_PATCH = "human-form-check"
+"""Runs recorded before forms were checked when a human step opens keep waiting on a bad form."""
+
 with workflow.unsafe.imports_passed_through():
     from interpreter.durations import parse_duration
+    from interpreter.errors import SchemaInvalid
+    from interpreter.schemas import compile_schema
     from interpreter.spec import HumanStep
     from interpreter.state import StepError
 
@@ -18,10 +23,21 @@ async def run_human(runtime: Runtime, inv: Invocation, fields: dict[str, Any]) -
     """Output ``{data, actor, responded_at, timed_out}`` once answered (see ``respond``).
 
     Only the step's own ``timeout`` bounds the wait (``defaults.timeout`` is for activities):
-    without it a human step waits as long as the run may.
+    without it a human step waits as long as the run may. A ``form`` that is not a valid JSON
+    Schema once rendered (a templated ``pattern`` RE2 cannot compile...) fails the step with
+    ``InvalidForm`` instead of waiting for answers it could never take.
     """
     spec = inv.spec
     assert isinstance(spec, HumanStep)
+    form = fields.get("form")
+    if form is not None:
+        try:
+            compile_schema(form)
+        except SchemaInvalid as exc:
+            if workflow.patched(FORM_CHECK_PATCH):
+                raise StepError(
+                    "InvalidForm", f"the form is not a valid JSON Schema: {exc}"
+                ) from None
     pending = runtime.open_human(inv, fields)
     timeout = parse_duration(spec.timeout) if spec.timeout else None
     try:
