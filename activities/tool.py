@@ -194,8 +194,9 @@ async def send(
             of 400 or more (see :func:`activities.base.http_failure`); secrets redacted.
     """
     try:
+        target = with_query(url, request.pop("params", None))
         async with heartbeating():
-            response = await http_client().request(method, url, timeout=timeout, **request)
+            response = await http_client().request(method, target, timeout=timeout, **request)
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
         message = redact(f"{what}: invalid URL: {exc}", secrets)
         raise ApplicationError(message, type="InvalidURL", non_retryable=True) from None
@@ -289,6 +290,20 @@ def query_params(name: str, args: Any) -> list[tuple[str, str]]:
                 continue
             params.append((str(key), item if isinstance(item, str) else _compact(item)))
     return params
+
+
+def with_query(url: str, params: list[tuple[str, str]] | None) -> httpx.URL:
+    """``url`` with ``params`` appended to its own query string (httpx's ``params=`` would
+    replace it), the way ``requests`` does: ``?a=1`` plus ``[("a", "2")]`` is ``?a=1&a=2``.
+
+    Raises:
+        httpx.InvalidURL: ``url`` is not a URL.
+    """
+    parsed = httpx.URL(url)
+    if not params:
+        return parsed
+    extra = str(httpx.QueryParams(params)).encode("ascii")
+    return parsed.copy_with(query=parsed.query + b"&" + extra if parsed.query else extra)
 
 
 def response_json(response: httpx.Response) -> Any:
