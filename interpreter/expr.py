@@ -31,7 +31,7 @@ from interpreter._celvalues import (
     to_cel,
 )
 from interpreter.errors import ExpressionError
-from interpreter.schemas import search
+from interpreter.schemas import regex_problem, search
 
 _ENV = celpy.Environment()  # builds celpy's process-wide parser once, at import
 _TOKENS = {"RPAR": ")", "RBRACE": "}", "RSQB": "]", "COMMA": ",", "COLON": ":"}
@@ -51,7 +51,7 @@ def _matches(text: Any, pattern: Any) -> Any:
     try:
         return celtypes.BoolType(search(pattern, text))
     except re2.error as exc:
-        return CELEvalError("match error", type(exc), exc.args)
+        return CELEvalError("match error", type(exc), (regex_problem(pattern) or str(exc),))
 
 
 # celpy 0.5 raises on `[1] != null` and `1 == 'a'`; CEL (and our users) expect true and false.

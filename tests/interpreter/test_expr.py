@@ -182,6 +182,9 @@ def test_has_template() -> None:
         ("foo(1)", "unknown function `foo`"),
         ("input.s.shout()", "unknown function `shout`"),
         ("size(1)", "`size` cannot take arguments of these types"),
+        ("size(null)", "`size` cannot take arguments of these types"),  # celpy said 0
+        ("input.z.size()", "`size` cannot take arguments of these types"),
+        ("'a'.matches('(a)\\\\1')", "bad regular expression: invalid escape sequence: \\1"),
         ("int('x')", "invalid argument: invalid literal for int() with base 10: 'x'"),
         ("9223372036854775807 + 1", "integer overflow"),
         ("{'a': 1 / 0}", "division by zero"),
