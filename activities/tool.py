@@ -302,7 +302,7 @@ def with_query(url: str, params: list[tuple[str, str]] | None) -> httpx.URL:
     parsed = httpx.URL(url)
     if not params:
         return parsed
-    extra = str(httpx.QueryParams(params)).encode("ascii")
+    extra = str(httpx.QueryParams(tuple(params))).encode("ascii")
     return parsed.copy_with(query=parsed.query + b"&" + extra if parsed.query else extra)
 
 
