@@ -8,6 +8,7 @@ and checks the schema cannot express (ids of graph steps and inner specs, JSON S
 
 from __future__ import annotations
 
+import collections
 import difflib
 import os
 import re
@@ -320,12 +321,12 @@ _SCHEMA_FIELDS = {"llm": ("output_schema",), "agent": ("output_schema",), "human
 
 def _specs(data: dict[str, Any]) -> Iterator[tuple[Path, dict[str, Any], bool]]:
     """Every step spec in the raw data: (path, spec, is a graph step that needs an id)."""
-    todo: list[tuple[Path, Any, bool]] = []
+    todo: collections.deque[tuple[Path, Any, bool]] = collections.deque()
     steps = data.get("steps")
     if isinstance(steps, list):
         todo.extend((("steps", i), s, True) for i, s in enumerate(steps))
     while todo:
-        path, spec, graph = todo.pop(0)
+        path, spec, graph = todo.popleft()
         if not isinstance(spec, dict):
             continue
         yield path, spec, graph
