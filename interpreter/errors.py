@@ -118,4 +118,4 @@ class SchemaInvalid(InterpreterError):
         self.path = path
         self.reason = reason
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
-        super().__init__(f"{where[1:] or '<schema>'}: {reason}")
+        super().__init__(f"{where[1:]}: {reason}" if where else reason)

@@ -109,3 +109,43 @@ async def test_a_form_invalid_after_templating_with_on_error_continue(client, ta
     state = await status(handle)
     assert state["steps"]["review"]["status"] == "failed"
     assert state["steps"]["review"]["error"]["type"] == "InvalidForm"
+
+
+UNRESOLVABLE = """
+kworkflow: 1
+name: unresolvable-form
+steps:
+  - id: review
+    kind: human
+    prompt: Code?
+    form: {type: object, properties: {code: {$ref: "#/$defs/nope"}}}
+"""
+
+
+async def test_a_form_that_cannot_be_applied_refuses_answers_without_looping(
+    client, task_queue, worker
+):
+    """A `$ref` that resolves nowhere passes the static check; applying it to an answer fails.
+    Before: the signal handler raised and the run looped in workflow-task failures."""
+    handle = await start(client, task_queue, UNRESOLVABLE)
+    await wait_for_step(handle, "review", "waiting")
+    await handle.signal("respond", {"step": "review", "data": {"code": 1}})
+    state = await wait_for(
+        handle,
+        lambda s: any(e["type"] == "respond_rejected" for e in s["events"]),
+        what="a respond_rejected event",
+    )
+    [event] = [e for e in state["events"] if e["type"] == "respond_rejected"]
+    assert event["message"].startswith(
+        "step 'review' cannot take answers: its form is not usable: "
+        "the schema has a `$ref` that cannot be resolved: "
+    )
+    with pytest.raises(WorkflowUpdateFailedError) as caught:
+        await handle.execute_update("respond", {"step": "review", "data": {"code": 1}})
+    cause = caught.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert (cause.type, cause.details[0]) == ("InvalidAnswer", {"reason": "invalid_form"})
+    state = await status(handle)
+    assert state["status"] == "running"
+    assert state["steps"]["review"]["status"] == "waiting"
+    await handle.terminate("test over")
