@@ -18,8 +18,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonschema
 from temporalio.exceptions import ApplicationError
+
+from interpreter import schemas
+from interpreter.errors import SchemaInvalid
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 """Message roles the chat-completions API knows."""
@@ -191,11 +193,11 @@ def check_schema(schema: Any) -> None:
     if not isinstance(schema, dict):
         raise invalid_input(f"`output_schema` must be a JSON Schema object, not {_shape(schema)}")
     try:
-        jsonschema.validators.validator_for(schema).check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        path = exc.json_path if exc.path else "$"
+        schemas.check_schema(schema)  # Draft 2020-12, RE2 regexes (interpreter.schemas)
+    except SchemaInvalid as exc:
+        path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in exc.path)
         raise invalid_input(
-            f"`output_schema` is not a valid JSON Schema at {path}: {exc.message}"
+            f"`output_schema` is not a valid JSON Schema at {path}: {exc.reason}"
         ) from None
 
 
@@ -267,8 +269,10 @@ def parse_output(reply: Reply, schema: dict[str, Any]) -> Any:
         raise output_invalid(
             f"the model's answer is not JSON: {exc}; got {excerpt(reply.text)}{cut}"
         ) from None
-    validator = jsonschema.validators.validator_for(schema)(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    try:
+        error = schemas.compile_schema(schema).best_error(data)
+    except SchemaInvalid as exc:
+        raise invalid_input(f"`output_schema` cannot be applied: {exc}") from None
     if error is not None:
         raise output_invalid(
             f"the model's answer does not match output_schema at {error.json_path}: {error.message}"

@@ -45,7 +45,6 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import httpx
-import jsonschema
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -61,9 +60,10 @@ from activities.egress import EgressDenied, tenant_client
 from activities.registry import args_path, load_tool_modules, registered_tool, registered_tools
 from activities.secret_grants import grant_problem, referenced_secrets
 from interpreter.durations import parse_duration
-from interpreter.errors import ExpressionError, InputError
+from interpreter.errors import ExpressionError, InputError, SchemaInvalid
 from interpreter.expr import Scope, parse_template
 from interpreter.inputs import prepare_input
+from interpreter.schemas import check_schema
 from interpreter.spec import ToolDef
 
 T = TypeVar("T")
@@ -133,10 +133,10 @@ def check_args(name: str, schema: dict[str, Any] | None, args: Any) -> Any:
     if schema is None:
         return {} if args is None else args
     try:
-        jsonschema.Draft202012Validator.check_schema(schema)
+        check_schema(schema)  # compiled once per schema (interpreter.schemas), RE2 regexes
         return prepare_input(schema, args)
-    except jsonschema.SchemaError as exc:
-        message = f"tool '{name}': its input_schema is not a valid JSON Schema: {exc.message}"
+    except SchemaInvalid as exc:
+        message = f"tool '{name}': its input_schema is not a valid JSON Schema: {exc}"
         raise ApplicationError(message, type="InvalidToolSchema", non_retryable=True) from None
     except InputError as exc:
         raise ApplicationError(
@@ -207,9 +207,10 @@ async def send(
             secrets redacted.
     """
     try:
+        target = with_query(url, request.pop("params", None))
         async with heartbeating():
             client = tenant_client(tenant)
-            response = await client.request(method, url, timeout=timeout, **request)
+            response = await client.request(method, target, timeout=timeout, **request)
     except EgressDenied as exc:
         raise ApplicationError(
             f"{what}: {exc}",
@@ -320,6 +321,20 @@ def query_params(name: str, args: Any) -> list[tuple[str, str]]:
                 continue
             params.append((str(key), item if isinstance(item, str) else _compact(item)))
     return params
+
+
+def with_query(url: str, params: list[tuple[str, str]] | None) -> httpx.URL:
+    """``url`` with ``params`` appended to its own query string (httpx's ``params=`` would
+    replace it), the way ``requests`` does: ``?a=1`` plus ``[("a", "2")]`` is ``?a=1&a=2``.
+
+    Raises:
+        httpx.InvalidURL: ``url`` is not a URL.
+    """
+    parsed = httpx.URL(url)
+    if not params:
+        return parsed
+    extra = str(httpx.QueryParams(tuple(params))).encode("ascii")
+    return parsed.copy_with(query=parsed.query + b"&" + extra if parsed.query else extra)
 
 
 def response_json(response: httpx.Response) -> Any:

@@ -207,7 +207,8 @@ async def start(
         raise HTTPException(404, str(exc)) from None
     definition = published.definition
     try:
-        prepare_input(definition.input, body.input)
+        # off the event loop: a large input against a large schema takes a while to check
+        await run_in_threadpool(prepare_input, definition.input, body.input)
     except InputError as exc:
         raise HTTPException(422, str(exc)) from None
     try:

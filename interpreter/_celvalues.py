@@ -141,7 +141,7 @@ def type_name(name: str) -> str:
 
 def _clean(text: str) -> str:
     """Strip celpy's type wrappers from a message: ``StringType('x')`` -> ``'x'``."""
-    return _CELPY_REPR.sub(r"\1", text)[:200]
+    return _CELPY_REPR.sub(r"\1", text[:2000])[:200]  # cut first: the text may be a tenant's
 
 
 def to_cel(value: Any) -> Any:

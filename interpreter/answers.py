@@ -24,8 +24,10 @@ with workflow.unsafe.imports_passed_through():
     from interpreter.carry import reopened
     from interpreter.descendants import DescendantHumans, Descendants
     from interpreter.durations import parse_duration
+    from interpreter.errors import SchemaInvalid
     from interpreter.kinds.base import Invocation
     from interpreter.request import RESPOND, RespondRequest, RunRequest
+    from interpreter.schemas import compile_schema
     from interpreter.spec import StepSpec
     from interpreter.state import PendingHuman, RunEvent, RunState
     from telemetry import spans
@@ -112,7 +114,7 @@ class HumanAnswers:
             if entry is None:
                 message = f"step '{answer.step}' is not waiting for an answer in this run"
                 return "not_waiting", message
-            return form_problem(entry.get("form"), answer.data)
+            return form_problem(answer.step, entry.get("form"), answer.data)
         if answer.step not in self.state.steps or self._specs[answer.step].kind != "human":
             return "unknown_step", f"there is no human step '{answer.step}' in this run"
         pending = self.state.pending_human.get(answer.step)
@@ -120,7 +122,7 @@ class HumanAnswers:
             status = self.state.steps[answer.step].status
             message = f"step '{answer.step}' is not waiting for an answer (it is {status})"
             return "not_waiting", message
-        return form_problem(pending.form, answer.data)
+        return form_problem(answer.step, pending.form, answer.data)
 
     async def _relay(self, answer: RespondRequest) -> dict[str, Any]:
         """Pass an answer for a subflow's step down to the child run where it waits."""
@@ -220,12 +222,17 @@ def _answer_value(answer: RespondRequest) -> dict[str, Any]:
     }
 
 
-def form_problem(form: dict[str, Any] | None, data: Any) -> tuple[str, str] | None:
-    """``("invalid_data", message)`` when ``data`` breaks the form; None when it fits."""
+def form_problem(step: str, form: dict[str, Any] | None, data: Any) -> tuple[str, str] | None:
+    """``("invalid_data", message)`` when ``data`` breaks the form, ``("invalid_form", ...)``
+    when the form cannot be applied at all; None when the answer fits."""
     if form is None:
         return None
-    validator = jsonschema.Draft202012Validator(form)
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.path))
+    try:  # a form that broke before run_human checked forms never poisons an answer
+        errors = compile_schema(form).errors(data)
+    except SchemaInvalid as exc:
+        message = f"step '{step}' cannot take answers: its form is not usable: {exc}"
+        return "invalid_form", message
+    errors.sort(key=lambda e: [(isinstance(p, str), p) for p in e.path])
     if errors:
         return "invalid_data", "; ".join(_form_error(e) for e in errors)
     return None

@@ -5,7 +5,8 @@ Hierarchy::
     InterpreterError
      ├── DefinitionError     a definition that does not load (YAML syntax, schema); carries Problems
      ├── ExpressionError     a CEL expression or ${} template that does not compile or evaluate
-     └── InputError          a run input that breaks the definition's `input` schema
+     ├── InputError          a run input that breaks the definition's `input` schema
+     └── SchemaInvalid       a JSON Schema that is not valid (or a regex RE2 cannot compile)
 
 Inside a running workflow, failures leave as ``temporalio.exceptions.ApplicationError`` whose
 ``type`` is one of the names in :data:`FAILURE_TYPES`.
@@ -21,6 +22,7 @@ FAILURE_TYPES = (
     "InvalidInput",  # the run input breaks the `input` schema
     "RepeatExhausted",  # repeat.max_iterations ran without `until` becoming true
     "HumanTimeout",  # a human step timed out with on_timeout: fail
+    "InvalidForm",  # a human step's form (after templating) is not a valid JSON Schema
     "AgentMaxTurns",  # an agent reached max_turns without a final answer
     "StepFailed",  # the run failed because a step failed (details name the step)
     "RunTimeout",  # the run-level `timeout` passed
@@ -102,3 +104,18 @@ class InputError(InterpreterError):
         self.path = path
         self.reason = reason
         super().__init__(f"input.{path}: {reason}" if path else f"input: {reason}")
+
+
+class SchemaInvalid(InterpreterError):
+    """A JSON Schema (``input``, ``input_schema``, ``form``, ``output_schema``) that is not valid.
+
+    Attributes:
+        path: Where inside the schema, as segments (``("properties", "code", "pattern")``).
+        reason: What is wrong there, for a person.
+    """
+
+    def __init__(self, path: tuple[str | int, ...], reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+        super().__init__(f"{where[1:]}: {reason}" if where else reason)

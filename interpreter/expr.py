@@ -15,7 +15,9 @@ from typing import Any
 
 import celpy
 import lark
-from celpy.evaluation import Activation, Evaluator, celstr
+import re2
+from celpy import celtypes
+from celpy.evaluation import Activation, CELEvalError, Evaluator, celstr
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
 from interpreter._celvalues import (
@@ -29,6 +31,7 @@ from interpreter._celvalues import (
     to_cel,
 )
 from interpreter.errors import ExpressionError
+from interpreter.schemas import regex_problem, search
 
 _ENV = celpy.Environment()  # builds celpy's process-wide parser once, at import
 _TOKENS = {"RPAR": ")", "RBRACE": "}", "RSQB": "]", "COMMA": ",", "COLON": ":"}
@@ -36,10 +39,30 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # `item`, `input.topic`, `steps.plan.output.data`: looked up directly, without celpy.
 _PATH = re.compile(r"\s*[A-Za-z_]\w*(?:\s*\.\s*[A-Za-z_]\w*)*\s*\Z")
 _LITERALS = frozenset({"true", "false", "null"})
+# A plain path of ASCII names, none a CEL keyword: compiled without parsing (the parse of a
+# CEL expression is most of lint's time); parsed only if evaluating it ever needs celpy.
+_PLAIN = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*(?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)*\s*\Z")
+_KEYWORDS = _LITERALS | {
+    "in", "as", "break", "const", "continue", "else", "for", "function", "if", "import", "let",
+    "loop", "package", "namespace", "return", "var", "void", "while",
+}  # fmt: skip
+
+
+def _size(value: Any) -> Any:
+    """CEL's ``size``: strings, bytes, lists and maps only (celpy 0.5 gives 0 for null)."""
+    return celtypes.IntType(len(value))  # TypeError for null, numbers...: "cannot take..."
+
+
+def _matches(text: Any, pattern: Any) -> Any:
+    """CEL's ``matches``: an RE2 search, compiled once per pattern (interpreter.schemas)."""
+    try:
+        return celtypes.BoolType(search(pattern, text))
+    except re2.error as exc:
+        return CELEvalError("match error", type(exc), (regex_problem(pattern) or str(exc),))
 
 
 # celpy 0.5 raises on `[1] != null` and `1 == 'a'`; CEL (and our users) expect true and false.
-_FUNCTIONS = {"_==_": equal, "_!=_": not_equal}
+_FUNCTIONS: dict[str, Any] = {"_==_": equal, "_!=_": not_equal, "size": _size, "matches": _matches}
 _BASE = Activation(annotations=_ENV.annotations, functions=_FUNCTIONS)  # cloned, never changed
 
 
@@ -109,14 +132,27 @@ class Program:
         source: The CEL source text.
     """
 
-    __slots__ = ("_ast", "_names", "_path", "source")
+    __slots__ = ("_ast", "_names", "_path", "_regexes", "_steps", "source")
 
-    def __init__(self, source: str, ast: lark.Tree[Any]) -> None:
+    def __init__(self, source: str, ast: lark.Tree[Any] | None) -> None:
         self.source = source
-        self._ast = ast
-        idents = (t for t in ast.iter_subtrees() if t.data in ("ident", "dot_ident"))
-        self._names = tuple(sorted({str(t.children[0]) for t in idents}))
+        self._ast = ast  # None for a plain path (see _PLAIN) until it is needed
         path = [part.strip() for part in source.split(".")]
+        plain = ast is None
+        names: set[str] = {path[0]} if plain else set()
+        steps: set[str] = {path[1]} if plain and path[0] == "steps" and len(path) > 1 else set()
+        regexes: list[tuple[int, str]] = []
+        for tree in ast.iter_subtrees() if ast is not None else ():  # names, steps.<id>, regexes
+            data = tree.data
+            if data in ("ident", "dot_ident"):
+                names.add(str(tree.children[0]))
+            elif data in ("member_dot", "member_index"):
+                _step_reference(tree, steps)
+            elif data in ("member_dot_arg", "ident_arg"):
+                _regex_literal(tree, regexes)
+        self._names = tuple(sorted(names))
+        self._steps = frozenset(steps)
+        self._regexes = tuple(pattern for _, pattern in sorted(regexes))
         simple = _PATH.match(source) is not None and path[0] not in _LITERALS
         self._path: tuple[str, ...] | None = tuple(path) if simple else None
 
@@ -139,6 +175,8 @@ class Program:
         try:
             context = scope._context(self._names)
             try:
+                if self._ast is None:
+                    self._ast = _parse(self.source)
                 value = Evaluator(ast=self._ast, activation=_BASE).evaluate(context)
             except Exception as exc:  # celpy raises CELEvalError and plain Python errors alike
                 raise CelProblem(eval_reason(exc)) from exc
@@ -177,8 +215,19 @@ def compile_cel(source: str) -> Program:
 def _compile(source: str) -> Program:
     if not source.strip():
         raise CelProblem("empty expression", 0)
+    if _PLAIN.match(source) and _KEYWORDS.isdisjoint(p.strip() for p in source.split(".")):
+        return Program(source, None)
+    return Program(source, _parse(source))
+
+
+def _parse(source: str) -> lark.Tree[Any]:
+    """celpy's syntax tree of ``source``.
+
+    Raises:
+        CelProblem: A syntax error, with its offset.
+    """
     try:
-        return Program(source, _ENV.compile(source))
+        return _ENV.compile(source)
     except celpy.CELParseError as exc:
         error, line, column = exc.__context__, exc.line or 1, exc.column or 1
         offset = sum(len(row) + 1 for row in source.split("\n")[: line - 1]) + column - 1
@@ -392,19 +441,45 @@ def step_references(source: str) -> set[str]:
     Raises:
         ExpressionError: ``source`` does not compile.
     """
-    found: set[str] = set()
-    for tree in compile_cel(source)._ast.iter_subtrees():
-        if tree.data not in ("member_dot", "member_index") or not _is_steps(tree.children[0]):
-            continue
-        selector = tree.children[1]
-        if tree.data == "member_dot":
-            found.add(str(selector))  # steps.<id>
-            continue
-        while isinstance(selector, lark.Tree) and len(selector.children) == 1:
-            selector = selector.children[0]  # down to a literal: steps["<id>"]
-        if isinstance(selector, lark.Token) and selector.type in ("STRING_LIT", "MLSTRING_LIT"):
-            found.add(str(celstr(selector)))
-    return found
+    return set(compile_cel(source)._steps)
+
+
+def regex_literals(source: str) -> list[str]:
+    """The string literals an expression passes to ``matches`` as its pattern, for lint.
+
+    Raises:
+        ExpressionError: ``source`` does not compile.
+    """
+    return list(compile_cel(source)._regexes)
+
+
+def _step_reference(tree: lark.Tree[Any], found: set[str]) -> None:
+    """Add the id a ``member_dot``/``member_index`` node reads from ``steps``, if it does."""
+    if not _is_steps(tree.children[0]):
+        return
+    selector = tree.children[1]
+    if tree.data == "member_dot":
+        found.add(str(selector))  # steps.<id>
+        return
+    while isinstance(selector, lark.Tree) and len(selector.children) == 1:
+        selector = selector.children[0]  # down to a literal: steps["<id>"]
+    if isinstance(selector, lark.Token) and selector.type in ("STRING_LIT", "MLSTRING_LIT"):
+        found.add(str(celstr(selector)))
+
+
+def _regex_literal(tree: lark.Tree[Any], found: list[tuple[int, str]]) -> None:
+    """Add ``(offset, pattern)`` when a call node is ``x.matches('lit')``/``matches(x, 'lit')``."""
+    first = 1 if tree.data == "member_dot_arg" else 0  # the name, then its arguments if any
+    if len(tree.children) <= first + 1 or str(tree.children[first]) != "matches":
+        return
+    args, wanted = tree.children[first + 1], 1 - first
+    if not isinstance(args, lark.Tree) or len(args.children) <= wanted:
+        return
+    node = args.children[wanted]
+    while isinstance(node, lark.Tree) and len(node.children) == 1:
+        node = node.children[0]  # down to a literal
+    if isinstance(node, lark.Token) and node.type in ("STRING_LIT", "MLSTRING_LIT"):
+        found.append((node.start_pos or 0, str(celstr(node))))
 
 
 def _is_steps(node: Any) -> bool:

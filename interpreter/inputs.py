@@ -1,25 +1,20 @@
 """A run's input checked against the definition's ``input`` JSON Schema, defaults applied.
 
-Deterministic and free of I/O (it also runs inside the workflow): ``$ref`` is resolved only
-within the schema itself and the JSON Schema meta-schemas, never fetched.
+Deterministic and free of I/O (it also runs inside the workflow): the schema is compiled once
+by :mod:`interpreter.schemas` (RE2 regexes, ``$ref`` resolved only within the schema itself and
+the JSON Schema meta-schemas, never fetched).
 """
 
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any
 
 import jsonschema
-from jsonschema.exceptions import best_match
-from referencing import Registry
-from referencing.exceptions import Unresolvable
 
-from interpreter.errors import InputError
+from interpreter.errors import InputError, SchemaInvalid
+from interpreter.schemas import compile_schema, search
 from interpreter.yamldoc import format_path
-
-_NO_RETRIEVAL: Registry[Any] = Registry()
-"""jsonschema adds the meta-schemas to it; anything else that ``$ref`` names is unresolvable."""
 
 
 def prepare_input(schema: dict[str, Any] | None, value: Any) -> Any:
@@ -42,15 +37,11 @@ def prepare_input(schema: dict[str, Any] | None, value: Any) -> Any:
     if schema is None:
         return value
     prepared = _with_defaults(schema, copy.deepcopy(value))
-    validator = jsonschema.Draft202012Validator(schema, registry=_NO_RETRIEVAL)
     try:
-        error = best_match(validator.iter_errors(prepared))
-    except Unresolvable as exc:
-        raise InputError(
-            "", f"the input schema has a `$ref` that cannot be resolved: {exc}"
-        ) from None
-    except jsonschema.SchemaError as exc:  # pragma: no cover - the loader checks the schema
-        raise InputError("", f"the input schema is not valid: {exc.message}") from None
+        error = compile_schema(schema).best_error(prepared)
+    except SchemaInvalid as exc:
+        reason = exc.reason.replace("the schema", "the input schema", 1)
+        raise InputError("", reason) from None
     if error is not None:
         path, reason = _describe(error)
         raise InputError(format_path(path), reason)
@@ -92,7 +83,7 @@ def _describe(error: jsonschema.ValidationError) -> tuple[list[str | int], str]:
         extra = [
             name
             for name in instance
-            if name not in known and not any(re.search(p, name) for p in patterns)
+            if name not in known and not any(search(p, name) for p in patterns)
         ]
         if extra:
             return [*path, extra[0]], "is not allowed"

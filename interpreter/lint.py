@@ -6,21 +6,23 @@ fills in line and column. Inline subflows are linted as graphs of their own (the
 are the child's steps). Rules, by code: ``duplicate_id``, ``unknown_step``, ``cycle``,
 ``unreachable``, ``cel``, ``template``, ``unknown_reference``, ``reference``,
 ``branch_target``, ``branch_edge``, ``failed_edge``, ``empty_aggregate``, ``aggregate_from``,
-``inner_kind``, ``tool_args`` (static ``args`` that break the ``input_schema`` of the tool in
-``tools:``). A tool that is not in ``tools:`` is not a finding: it may be registered on the worker,
-and an unknown tool fails its step at run time with a non-retryable ``UnknownTool``.
+``inner_kind``, ``regex`` (a literal ``matches`` pattern RE2 cannot compile), ``tool_args``
+(static ``args`` that break the ``input_schema`` of the tool in ``tools:``). A tool that is not
+in ``tools:`` is not a finding: it may be registered on the worker, and an unknown tool fails
+its step at run time with a non-retryable ``UnknownTool``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from interpreter.errors import DefinitionError, ExpressionError, InputError, Problem
-from interpreter.expr import has_template, step_references, template_expressions
+from interpreter.expr import has_template, regex_literals, step_references, template_expressions
 from interpreter.inputs import prepare_input
 from interpreter.loader import document_order, load_document
+from interpreter.schemas import regex_problem
 from interpreter.spec import (
     INNER_FORBIDDEN_KINDS,
     AggregateStep,
@@ -32,7 +34,7 @@ from interpreter.spec import (
     ToolDef,
     ToolStep,
 )
-from interpreter.topology import EdgePair, Graph, ancestors, edge_pairs, find_cycle, successors
+from interpreter.topology import EdgePair, Graph, Topology, find_cycle
 from interpreter.yamldoc import format_path, parse_text
 
 Check = Callable[[Definition], list[Problem]]
@@ -103,6 +105,22 @@ def _leaves(value: Any, path: str) -> Iterator[tuple[str, str]]:
 
 
 @dataclass(frozen=True)
+class _Finished:
+    """A set of step ids of one graph, as bits over :attr:`Topology.index`."""
+
+    bits: int
+    index: Mapping[str, int]
+
+    def __contains__(self, step_id: object) -> bool:
+        n = self.index.get(step_id) if isinstance(step_id, str) else None
+        return n is not None and bool(self.bits >> n & 1)
+
+    def plus(self, step_id: str) -> _Finished:
+        n = self.index.get(step_id)
+        return self if n is None else replace(self, bits=self.bits | 1 << n)
+
+
+@dataclass(frozen=True)
 class _Scope:
     """Where an expression is evaluated, and so which ``steps.X`` it may read.
 
@@ -114,7 +132,7 @@ class _Scope:
     """
 
     known: frozenset[str]
-    allowed: frozenset[str] | None
+    allowed: _Finished | None
     step: str | None
     subject: str | None = None
 
@@ -122,7 +140,7 @@ class _Scope:
         """This scope where ``step_id`` has also finished."""
         if step_id is None or self.allowed is None:
             return self
-        return replace(self, allowed=self.allowed | {step_id})
+        return replace(self, allowed=self.allowed.plus(step_id))
 
 
 class _Linter:
@@ -139,7 +157,8 @@ class _Linter:
         """Lint one graph: a definition (``prefix`` "") or an inline subflow ``steps[i].``."""
         steps = list(g.steps or ())
         known = frozenset(s.id for s in steps if s.id is not None)
-        pairs = edge_pairs(g)
+        topology = Topology(g)
+        pairs = topology.pairs
         seen: dict[str, int] = {}
         for i, spec in enumerate(steps):
             if spec.id in seen:
@@ -147,10 +166,10 @@ class _Linter:
                 self.add(f"{prefix}steps[{i}].id", "duplicate_id", message, owner or spec.id)
             elif spec.id is not None:
                 seen[spec.id] = i
-        self.edges(g, prefix, known)
+        self.edges(g, prefix, known, topology)
         cycle = find_cycle(g)
         if cycle is None:
-            self.unreachable(g, prefix, owner, pairs)
+            self.unreachable(g, prefix, owner, topology)
         else:  # not also "unreachable" for every step on it; a chain loops only on duplicates
             closing = [p for p in pairs if (p.source, p.target) == (cycle[-1], cycle[0])]
             if closing[0].index is not None:
@@ -161,16 +180,17 @@ class _Linter:
             if spec.id is None:
                 continue
             path, step = f"{prefix}steps[{i}]", owner or spec.id
-            scope = _Scope(known, frozenset(ancestors(g, spec.id)), step, spec.id)
+            before = _Finished(topology.ancestor_bits(spec.id), topology.index)
+            scope = _Scope(known, before, step, spec.id)
             self.spec(spec, path, scope, spec.id)
             if isinstance(spec, BranchStep):
-                self.branch(g, spec, path, step)
+                self.branch(topology, spec, path, step)
             if isinstance(spec, AggregateStep):
-                self.aggregate(spec, path, scope, pairs)
+                self.aggregate(spec, path, scope, topology)
         if output is not None:
             self.templates(output, f"{prefix}output", _Scope(known, None, owner))
 
-    def edges(self, g: Graph, prefix: str, known: frozenset[str]) -> None:
+    def edges(self, g: Graph, prefix: str, known: frozenset[str], topology: Topology) -> None:
         """Unknown ids in edges, ``on: failed`` without ``on_error: continue``, branch edges."""
         by_id = {s.id: s for s in g.steps or () if s.id is not None}
         for k, edge in enumerate(g.edges or ()):
@@ -199,14 +219,18 @@ class _Linter:
                     message += f"edge is never taken (a failure of `{source}` fails the run)"
                     self.add(f"{where}.on", "failed_edge", message, source)
             if edge.when is not None:
-                allowed: frozenset[str] | None = None  # the sources and their ancestors
+                allowed: int | None = None  # the sources and their ancestors
                 for source in sources:
-                    mine = frozenset({source} | ancestors(g, source))
+                    mine = topology.ancestor_bits(source) | 1 << topology.index[source]
                     allowed = mine if allowed is None else allowed & mine
-                self.cel(edge.when, f"{where}.when", _Scope(known, allowed, None))
+                finished = None if allowed is None else _Finished(allowed, topology.index)
+                self.cel(edge.when, f"{where}.when", _Scope(known, finished, None))
 
-    def unreachable(self, g: Graph, prefix: str, owner: str | None, pairs: list[EdgePair]) -> None:
-        """Steps none of whose incoming edges can ever be taken, and the steps after them."""
+    def unreachable(self, g: Graph, prefix: str, owner: str | None, topology: Topology) -> None:
+        """Steps none of whose incoming edges can ever be taken, and the steps after them.
+
+        Only called on an acyclic graph: one pass in topological order decides every step.
+        """
         by_id = {s.id: s for s in g.steps or () if s.id is not None}
         dead: dict[str, str] = {}
 
@@ -225,17 +249,15 @@ class _Linter:
                 return f"its `on: failed` edge from `{pair.source}` is never taken"
             return None
 
-        changed = True
-        while changed:
-            changed = False
-            for step_id in by_id:
-                incoming = [p for p in pairs if p.target == step_id]
-                if step_id in dead or not incoming:
-                    continue
-                reasons = [reason(p) for p in incoming]
-                if all(r is not None for r in reasons):
-                    dead[step_id] = "; ".join(dict.fromkeys(r for r in reasons if r))
-                    changed = True
+        incoming: dict[str, list[EdgePair]] = {}
+        for pair in topology.pairs:
+            incoming.setdefault(pair.target, []).append(pair)
+        for step_id in topology.order:
+            if step_id in dead or step_id not in incoming:
+                continue
+            reasons = [reason(p) for p in incoming[step_id]]
+            if all(r is not None for r in reasons):
+                dead[step_id] = "; ".join(dict.fromkeys(r for r in reasons if r))
         for i, spec in enumerate(g.steps or ()):
             if spec.id in dead:
                 message = f"step `{spec.id}` can never run: {dead[spec.id]}"
@@ -294,10 +316,10 @@ class _Linter:
             message = f"`{where}`: {exc.reason} (input_schema of tool `{spec.tool}`)"
             self.add(f"{path}.args", "tool_args", message, step)
 
-    def branch(self, g: Graph, spec: BranchStep, path: str, step: str) -> None:
+    def branch(self, topology: Topology, spec: BranchStep, path: str, step: str) -> None:
         """Case targets and ``default`` must be successors of the branch."""
         assert spec.id is not None
-        after = set(successors(g, spec.id))
+        after = set(topology.successors(spec.id))
         targets = [(f"{path}.cases[{j}].to", c.to) for j, c in enumerate(spec.cases)]
         targets += [(f"{path}.default", spec.default)] if spec.default is not None else []
         for where, target in targets:
@@ -306,12 +328,12 @@ class _Linter:
                 message += f"add an edge from `{spec.id}` to `{target}`"
                 self.add(where, "branch_target", message, step)
 
-    def aggregate(
-        self, spec: AggregateStep, path: str, scope: _Scope, pairs: list[EdgePair]
-    ) -> None:
+    def aggregate(self, spec: AggregateStep, path: str, scope: _Scope, topology: Topology) -> None:
         """Something to aggregate, and ``from`` naming ancestors only."""
-        step, before = scope.step, scope.allowed or frozenset()
-        if spec.from_ is None and spec.expr is None and not any(p.target == spec.id for p in pairs):
+        assert spec.id is not None
+        step = scope.step
+        before: _Finished | frozenset[str] = scope.allowed or frozenset()
+        if spec.from_ is None and spec.expr is None and not topology.predecessors(spec.id):
             message = f"aggregate `{spec.id}` has nothing to aggregate: "
             message += "give it `from`, incoming edges or an `expr`"
             self.add(path, "empty_aggregate", message, step)
@@ -344,6 +366,10 @@ class _Linter:
             message = f"the expression does not compile: {exc.reason}"
             self.add(path, "cel", message, scope.step)
             return
+        for pattern in regex_literals(source):
+            if (problem := regex_problem(pattern)) is not None:
+                message = f"`matches` pattern {pattern!r} is not a regular expression RE2 "
+                self.add(path, "regex", message + f"accepts: {problem}", scope.step)
         for ref in sorted(refs):
             if ref not in scope.known:
                 message = f"`steps.{ref}` names no step"

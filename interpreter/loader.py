@@ -8,6 +8,7 @@ and checks the schema cannot express (ids of graph steps and inner specs, JSON S
 
 from __future__ import annotations
 
+import collections
 import difflib
 import os
 import re
@@ -15,11 +16,11 @@ import types
 from collections.abc import Iterator
 from typing import Annotated, Any, Union, get_args, get_origin
 
-import jsonschema
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from interpreter.errors import DefinitionError, Problem
+from interpreter.errors import DefinitionError, Problem, SchemaInvalid
+from interpreter.schemas import check_schema
 from interpreter.spec import NAME_PATTERN, STEP_ID_PATTERN, Definition
 from interpreter.yamldoc import (
     MAX_BYTES,
@@ -320,12 +321,12 @@ _SCHEMA_FIELDS = {"llm": ("output_schema",), "agent": ("output_schema",), "human
 
 def _specs(data: dict[str, Any]) -> Iterator[tuple[Path, dict[str, Any], bool]]:
     """Every step spec in the raw data: (path, spec, is a graph step that needs an id)."""
-    todo: list[tuple[Path, Any, bool]] = []
+    todo: collections.deque[tuple[Path, Any, bool]] = collections.deque()
     steps = data.get("steps")
     if isinstance(steps, list):
         todo.extend((("steps", i), s, True) for i, s in enumerate(steps))
     while todo:
-        path, spec, graph = todo.pop(0)
+        path, spec, graph = todo.popleft()
         if not isinstance(spec, dict):
             continue
         yield path, spec, graph
@@ -368,9 +369,9 @@ def _extra_problems(data: dict[str, Any]) -> list[Problem]:
         if not isinstance(schema, dict):
             continue
         try:
-            jsonschema.Draft202012Validator.check_schema(schema)
-        except jsonschema.SchemaError as exc:
+            check_schema(schema)
+        except SchemaInvalid as exc:
             where = format_path((*path, *exc.path))
-            message = f"not a valid JSON Schema: {exc.message}"
+            message = f"not a valid JSON Schema: {exc.reason}"
             problems.append(Problem(where, message, step=_step_of(path, data), code="json_schema"))
     return problems

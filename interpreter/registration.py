@@ -44,6 +44,7 @@ PASSTHROUGH_MODULES = (
     "annotated_types",
     "celpy",
     "lark",
+    "re2",
     "jsonschema",
     "jsonschema_specifications",
     "referencing",

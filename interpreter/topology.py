@@ -7,6 +7,8 @@ or an inline subflow). Without the ``edges`` key the steps form a chain in list 
 
 from __future__ import annotations
 
+import collections
+import heapq
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -69,45 +71,113 @@ def edge_pairs(graph: Graph) -> list[EdgePair]:
     ]
 
 
-def _unique(values: list[str]) -> list[str]:
-    return list(dict.fromkeys(values))
+class Topology:
+    """The neighbours and ancestors of every step of one graph, computed once.
+
+    Building it takes time linear in the edge pairs (ancestors are bit sets, one OR per pair),
+    so lint and rendering need not rescan the edges for every step.
+
+    Args:
+        graph: A definition or an inline subflow.
+    """
+
+    def __init__(self, graph: Graph) -> None:
+        self.pairs = edge_pairs(graph)
+        ids = step_ids(graph)
+        into: dict[str, dict[str, None]] = {n: {} for n in ids}
+        out: dict[str, dict[str, None]] = {n: {} for n in ids}
+        for pair in self.pairs:  # ids only edges name are nodes too, after the steps
+            into.setdefault(pair.source, {})
+            out.setdefault(pair.target, {})
+            into.setdefault(pair.target, {})[pair.source] = None
+            out.setdefault(pair.source, {})[pair.target] = None
+        self.nodes: list[str] = list(dict.fromkeys([*ids, *into, *out]))
+        self._into = {n: list(into.get(n, ())) for n in self.nodes}
+        self._out = {n: list(out.get(n, ())) for n in self.nodes}
+        self.index = {n: i for i, n in enumerate(self.nodes)}
+        self.order = self._kahn_order()
+        """Every node, sources before targets (nodes on or after a cycle last, in list order)."""
+        self._ancestors = self._ancestor_bits()
+
+    def predecessors(self, step_id: str) -> list[str]:
+        """The sources of the edges into ``step_id``, each once, in edge order."""
+        return list(self._into.get(step_id, ()))
+
+    def successors(self, step_id: str) -> list[str]:
+        """The targets of the edges out of ``step_id``, each once, in edge order."""
+        return list(self._out.get(step_id, ()))
+
+    def ancestor_bits(self, step_id: str) -> int:
+        """:meth:`ancestors` as a bit set over :attr:`index`."""
+        return self._ancestors.get(step_id, 0)
+
+    def ancestors(self, step_id: str) -> set[str]:
+        """Every step from which a path of edges leads to ``step_id`` (itself only on a cycle)."""
+        return self.ids_of(self.ancestor_bits(step_id))
+
+    def ids_of(self, bits: int) -> set[str]:
+        """The ids whose bits are set in ``bits``."""
+        found: set[str] = set()
+        while bits:
+            low = bits & -bits
+            found.add(self.nodes[low.bit_length() - 1])
+            bits ^= low
+        return found
+
+    def _kahn_order(self) -> list[str]:
+        pending = {n: len(self._into[n]) for n in self.nodes}
+        order = [n for n in self.nodes if pending[n] == 0]
+        for node in order:  # grows while it is walked; nodes on or after a cycle stay out
+            for target in self._out[node]:
+                pending[target] -= 1
+                if pending[target] == 0:
+                    order.append(target)
+        return order + [n for n in self.nodes if pending[n] > 0]
+
+    def _ancestor_bits(self) -> dict[str, int]:
+        """Ancestors of every node: a worklist in :attr:`order`, so each node of an acyclic
+        graph is visited once; nodes on a cycle are revisited until nothing changes."""
+        bits = dict.fromkeys(self.nodes, 0)
+        queue, queued = collections.deque(self.order), set(self.order)
+        while queue:
+            node = queue.popleft()
+            queued.discard(node)
+            found = 0
+            for source in self._into[node]:
+                found |= bits[source] | (1 << self.index[source])
+            if found != bits[node]:
+                bits[node] = found
+                for target in self._out[node]:
+                    if target not in queued:
+                        queue.append(target)
+                        queued.add(target)
+        return bits
 
 
 def predecessors(graph: Graph, step_id: str) -> list[str]:
     """The sources of the edges into ``step_id``, each once, in edge order."""
-    return _unique([p.source for p in edge_pairs(graph) if p.target == step_id])
+    return Topology(graph).predecessors(step_id)
 
 
 def successors(graph: Graph, step_id: str) -> list[str]:
     """The targets of the edges out of ``step_id``, each once, in edge order."""
-    return _unique([p.target for p in edge_pairs(graph) if p.source == step_id])
+    return Topology(graph).successors(step_id)
 
 
 def ancestors(graph: Graph, step_id: str) -> set[str]:
     """Every step from which a path of edges leads to ``step_id`` (itself only on a cycle)."""
-    into: dict[str, list[str]] = {}
-    for pair in edge_pairs(graph):
-        into.setdefault(pair.target, []).append(pair.source)
-    found: set[str] = set()
-    todo = list(into.get(step_id, ()))
-    while todo:
-        current = todo.pop()
-        if current not in found:
-            found.add(current)
-            todo.extend(into.get(current, ()))
-    return found
+    return Topology(graph).ancestors(step_id)
 
 
 def _adjacency(graph: Graph) -> tuple[list[str], dict[str, list[str]]]:
     """Node ids (steps first, then ids only named by edges) and their successors."""
     nodes = step_ids(graph)
-    out: dict[str, list[str]] = {n: [] for n in nodes}
+    out: dict[str, dict[str, None]] = {n: {} for n in nodes}
     for pair in edge_pairs(graph):
-        out.setdefault(pair.source, [])
-        out.setdefault(pair.target, [])
-        if pair.target not in out[pair.source]:
-            out[pair.source].append(pair.target)
-    return list(out), out
+        out.setdefault(pair.source, {})
+        out.setdefault(pair.target, {})
+        out[pair.source][pair.target] = None
+    return list(out), {n: list(targets) for n, targets in out.items()}
 
 
 def find_cycle(graph: Graph) -> list[str] | None:
@@ -157,17 +227,16 @@ def topological_order(graph: Graph) -> list[str]:
             if target in known:
                 incoming[target] += 1
     order: list[str] = []
-    ready = [i for i in ids if incoming[i] == 0]
+    ready = [n for n, i in enumerate(ids) if incoming[i] == 0]  # a heap of list positions
     rank = {i: n for n, i in enumerate(ids)}
     while ready:
-        current = ready.pop(0)
+        current = ids[heapq.heappop(ready)]
         order.append(current)
         for target in out[current]:
             if target in known:
                 incoming[target] -= 1
                 if incoming[target] == 0:
-                    ready.append(target)
-                    ready.sort(key=rank.__getitem__)
+                    heapq.heappush(ready, rank[target])
     if len(order) < len(ids):
         cycle = find_cycle(graph) or []
         text = " -> ".join([*cycle, *cycle[:1]])

@@ -9,8 +9,13 @@ from temporalio import workflow
 
 from interpreter.kinds.base import Invocation, Runtime
 
+FORM_CHECK_PATCH = "human-form-check"
+"""Runs recorded before forms were checked when a human step opens keep waiting on a bad form."""
+
 with workflow.unsafe.imports_passed_through():
     from interpreter.carry import Resume, Suspended
+    from interpreter.errors import SchemaInvalid
+    from interpreter.schemas import compile_schema
     from interpreter.spec import HumanStep
     from interpreter.state import StepError
 
@@ -20,10 +25,22 @@ async def run_human(runtime: Runtime, inv: Invocation, fields: dict[str, Any]) -
 
     Only the step's own ``timeout`` bounds the wait (``defaults.timeout`` is for activities):
     without it a human step waits as long as the run may. A top-level wait suspends when the run
-    continues as new, and the next run waits on until the same ``timeout_at``.
+    continues as new, and the next run waits on until the same ``timeout_at``. A ``form``
+    that is not a valid JSON Schema once rendered (a templated ``pattern`` RE2 cannot
+    compile...) fails the step with ``InvalidForm`` instead of waiting for answers it could never
+    take.
     """
     spec = inv.spec
     assert isinstance(spec, HumanStep)
+    form = fields.get("form")
+    if form is not None:
+        try:
+            compile_schema(form)
+        except SchemaInvalid as exc:
+            if workflow.patched(FORM_CHECK_PATCH):
+                raise StepError(
+                    "InvalidForm", f"the form is not a valid JSON Schema: {exc}"
+                ) from None
     pending = runtime.open_human(inv, fields)
     timeout = None
     if pending.timeout_at is not None:

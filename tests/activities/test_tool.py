@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -344,3 +345,40 @@ async def test_long_calls_heartbeat(tool_server, worker_config, monkeypatch) -> 
     )
     result = await env.run(tool_activity, call)
     assert result.output == {"ok": 1} and len(beats) >= 3
+
+
+async def test_the_urls_own_query_string_is_kept(client, task_queue, tool_worker, tool_server):
+    """`params` (builtin http) and a GET tool's args are added to the URL's query, not
+    instead of it."""
+    url = f"{tool_server.url}/echo?key=k1&a=1"
+    tools = f"  search: {{url: '{tool_server.url}/search?api=v2', method: GET}}"
+    steps = (
+        f"  - {{id: both, kind: tool, tool: http, args: {{url: '{url}', params: {{a: 2, b: x}}}}}}"
+        "\n"
+        f"  - {{id: own, kind: tool, tool: http, args: {{url: '{url}'}}}}\n"
+        "  - {id: find, kind: tool, tool: search, args: {q: owls}}"
+    )
+    out = await run(client, task_queue, flow(tool_server, steps, tools=tools))
+    assert out["both"]["json"]["query"] == {"key": ["k1"], "a": ["1", "2"], "b": ["x"]}
+    assert out["own"]["json"]["query"] == {"key": ["k1"], "a": ["1"]}
+    assert out["find"]["query"] == {"api": ["v2"], "q": ["owls"]}
+
+
+async def test_tool_args_against_an_evil_pattern_are_checked_at_once(
+    client, task_queue, tool_worker, tool_server
+):
+    """`^(a|a)+$` against 33 characters took Python's re minutes, blocking the worker."""
+    evil, long = "^(a|a)+$", "a" * 32 + "!"
+    tools = (
+        f"  evil:\n    url: {tool_server.url}/evil\n"
+        f"    input_schema: {{type: object, properties: {{s: {{pattern: '{evil}'}}}}}}"
+    )
+    steps = '  - {id: call, kind: tool, tool: evil, args: {s: "${ input.s }"}}'
+    began = time.monotonic()
+    err, _ = await run_failure(
+        client, task_queue, flow(tool_server, steps, tools=tools), {"s": long}
+    )
+    assert time.monotonic() - began < 5.0
+    message = f"tool 'evil': args.s: {long!r} does not match {evil!r}"
+    assert step_failure(err) == (1, {"type": "InvalidToolArguments", "message": message})
+    assert tool_server.calls() == []

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from celpy import celtypes
 
+from interpreter import expr
 from interpreter.errors import ExpressionError
 from interpreter.expr import (
     Scope,
@@ -182,6 +183,9 @@ def test_has_template() -> None:
         ("foo(1)", "unknown function `foo`"),
         ("input.s.shout()", "unknown function `shout`"),
         ("size(1)", "`size` cannot take arguments of these types"),
+        ("size(null)", "`size` cannot take arguments of these types"),  # celpy said 0
+        ("input.z.size()", "`size` cannot take arguments of these types"),
+        ("'a'.matches('(a)\\\\1')", "bad regular expression: invalid escape sequence: \\1"),
         ("int('x')", "invalid argument: invalid literal for int() with base 10: 'x'"),
         ("9223372036854775807 + 1", "integer overflow"),
         ("{'a': 1 / 0}", "division by zero"),
@@ -436,3 +440,33 @@ def test_compile_is_cached() -> None:
     assert compile_cel("input.n + 2") is program
     assert program.source == "input.n + 2"
     assert program.evaluate(SCOPE) == 5
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["input", " steps . a . output ", "steps.a.output.data", "steps", "item", "x_1.Y2._z"],
+)
+def test_plain_paths_compile_without_parsing_as_celpy_would(source: str) -> None:
+    """A plain path is compiled without celpy's parser: same names and step references."""
+    fast = compile_cel(source)
+    assert fast._ast is None
+    parsed = expr.Program(source, expr._parse(source))
+    assert (fast._names, fast._steps) == (parsed._names, parsed._steps)
+    scope = Scope({"input": {}, "item": 1, "x_1": {"Y2": {"_z": 3}}, "steps": {"a": {}}})
+    try:
+        expected: Any = parsed.evaluate(scope)
+    except ExpressionError as exc:
+        with pytest.raises(ExpressionError) as caught:
+            fast.evaluate(scope)
+        assert caught.value.reason == exc.reason
+    else:
+        assert fast.evaluate(scope) == expected
+
+
+@pytest.mark.parametrize("source", ["a.in", "true.x", "x.null", "a.é", "a.if"])
+def test_paths_with_keywords_or_other_letters_are_parsed(source: str) -> None:
+    try:
+        program = compile_cel(source)
+    except ExpressionError:
+        return  # celpy refuses it, as before
+    assert program._ast is not None

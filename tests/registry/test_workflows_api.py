@@ -337,3 +337,23 @@ def test_the_openapi_document_describes_the_bodies(http: TestClient) -> None:
     publish_op = spec["paths"]["/v1/workflows"]["post"]
     assert set(publish_op["requestBody"]["content"]) == {"application/yaml", "application/json"}
     assert set(publish_op["responses"]) >= {"201", "413", "415", "422"}
+
+
+def test_a_pattern_re2_cannot_compile_is_a_located_422(http: TestClient) -> None:
+    text = HELLO.replace(
+        "kworkflow: 1\n", "kworkflow: 1\ninput: {properties: {p: {pattern: '(?=a)'}}}\n"
+    )
+    assert text != HELLO
+    response = publish(http, text)
+    assert response.status_code == 422, response.text
+    [problem] = response.json()["problems"]
+    assert (problem["path"], problem["line"], problem["column"], problem["code"]) == (
+        "input.properties.p.pattern",
+        2,
+        35,
+        "json_schema",
+    )
+    assert problem["message"] == (
+        "not a valid JSON Schema: '(?=a)' in `pattern` is not a regular expression RE2 "
+        "accepts: invalid perl operator: (?="
+    )

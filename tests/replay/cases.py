@@ -96,4 +96,22 @@ steps:
             ("second", {"ok": 1}, "signal"),
         ],
     ),
+    "human_bad_form": (
+        """
+kworkflow: 1
+name: replay-bad-form
+input: {type: object, properties: {p: {type: string, default: "("}}}
+steps:
+  - id: review
+    kind: human
+    prompt: Code?
+    form: {type: object, properties: {code: {type: string, pattern: "${ input.p }"}}}
+    on_error: continue
+  - {id: after, kind: tool, tool: echo, args: {t: "${ steps.review.error.type }"}}
+edges:
+  - {from: review, to: after, "on": failed}
+""",
+        {},
+        [],
+    ),
 }
