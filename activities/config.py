@@ -15,6 +15,8 @@ Read on the worker, never sent through workflow history. The file is YAML, found
     secrets:                                 # names usable as ${ secrets.NAME } in tool headers
       CRM_TOKEN: env:CRM_TOKEN               # env:VAR reads the worker's environment
     tool_modules: [mycompany.tools]          # modules whose @tool functions are registered
+    limits:                                  # operator maxima (interpreter/limits.py)
+      code: {max_memory_mb: 1024, max_timeout: 15m, max_cpu_seconds: 600}
 
 ``KWORKFLOW_TOOL_MODULES`` (comma-separated) adds tool modules.
 """
@@ -30,6 +32,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from activities.errors import ConfigError
+from interpreter.limits import Limits
 
 DEFAULT_CONFIG_FILE = "kworkflow.worker.yaml"
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -72,6 +75,8 @@ class WorkerConfig(BaseModel):
     default_provider: str | None = None
     secrets: dict[str, str] = Field(default_factory=dict)
     tool_modules: list[str] = Field(default_factory=list)
+    limits: Limits = Field(default_factory=Limits)
+    """What a definition may ask for; lint, publish and the activities check it."""
 
     def provider(self, name: str | None) -> tuple[str, Provider]:
         """The named provider, or the default one.

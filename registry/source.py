@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any, Literal, NoReturn
 
 from interpreter.errors import DefinitionError, Problem
+from interpreter.limits import Limits
 from interpreter.lint import lint, lint_text
 from interpreter.loader import load_data
 from interpreter.spec import Definition
@@ -28,12 +29,15 @@ Format = Literal["yaml", "json"]
 FORMATS: tuple[Format, ...] = ("yaml", "json")
 
 
-def check(text: str, fmt: Format) -> tuple[Definition | None, list[Problem]]:
+def check(
+    text: str, fmt: Format, limits: Limits | None = None
+) -> tuple[Definition | None, list[Problem]]:
     """Load and lint a definition text.
 
     Args:
         text: The definition, as YAML or as a JSON document.
         fmt: Which of the two ``text`` is.
+        limits: The operator's limits the definition must keep (default: the defaults).
 
     Returns:
         The definition (None when it does not load) and every problem found; the definition
@@ -43,9 +47,9 @@ def check(text: str, fmt: Format) -> tuple[Definition | None, list[Problem]]:
     if size > MAX_DEFINITION_BYTES:
         return None, [too_large(size)]
     if fmt == "yaml":
-        definition, problems = lint_text(text)
+        definition, problems = lint_text(text, limits=limits)
     elif fmt == "json":
-        definition, problems = _lint_json(text)
+        definition, problems = _lint_json(text, limits)
     else:
         return None, [Problem("", f"unknown format {fmt!r}: yaml or json", code="format")]
     if definition is not None and not problems:
@@ -105,7 +109,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _lint_json(text: str) -> tuple[Definition | None, list[Problem]]:
+def _lint_json(text: str, limits: Limits | None) -> tuple[Definition | None, list[Problem]]:
     if not text.strip():
         message = 'the document is empty: a definition starts with `{"kworkflow": 1, ...`'
         return None, [Problem("", message, 1, 1, code="empty")]
@@ -124,7 +128,7 @@ def _lint_json(text: str) -> tuple[Definition | None, list[Problem]]:
         definition = load_data(data)
     except DefinitionError as exc:
         return None, exc.problems
-    return definition, lint(definition)
+    return definition, lint(definition, limits)
 
 
 def _too_deep() -> Problem:
