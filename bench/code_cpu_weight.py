@@ -9,7 +9,8 @@ timed in three phases, interleaved round by round so they share the machine's no
   own priority (nice 19, in an autogroup of nice 19);
 - ``busy nice 0``: the same code step at the worker's priority, for comparison.
 
-Prints the median run time of each phase and the slowdown ratio busy / idle.
+Prints the median run time of each phase, the slowdown ratio against ``idle``, and how many CPUs
+the spinning code got on average (CPU seconds per second).
 
     .venv/bin/python bench/code_cpu_weight.py [--rounds 5] [--seconds 6] [--steps 5]
 """
@@ -52,9 +53,10 @@ for _ in range(os.cpu_count() - 1):
     children.append(pid)
 while time.monotonic() < end:
     pass
+cpu = time.process_time()
 for pid in children:
-    os.waitpid(pid, 0)
-output = os.getpriority(os.PRIO_PROCESS, 0)
+    cpu += os.wait4(pid, 0)[2].ru_utime
+output = {"nice": os.getpriority(os.PRIO_PROCESS, 0), "cpu": cpu}
 """
 
 
@@ -86,6 +88,10 @@ async def run_for(env: WorkflowEnvironment, tq: str, request: RunRequest, until:
     return times
 
 
+SPUN: dict[int, list[float]] = {}
+"""CPU seconds per wall second the spinning code got, by nice value."""
+
+
 async def phase(env: WorkflowEnvironment, tq: str, nice: int | None, seconds: float) -> list:
     """One phase: ordinary runs for ``seconds``, beside a spinning code step at ``nice``."""
     request = ordinary(ARGS.steps)
@@ -100,7 +106,9 @@ async def phase(env: WorkflowEnvironment, tq: str, nice: int | None, seconds: fl
     )
     await asyncio.sleep(0.5)  # the sandbox starts and the code spins
     times = await run_for(env, tq, request, spin.done)
-    assert await spin == {"spin": nice}, "the code step did not run at the expected priority"
+    spun = (await spin)["spin"]
+    assert spun["nice"] == nice, "the code step did not run at the expected priority"
+    SPUN.setdefault(nice, []).append(spun["cpu"] / seconds)
     return times
 
 
@@ -122,14 +130,18 @@ async def main() -> None:
     iso = await _sandbox.isolation()
     print(f"cpus: {os.cpu_count()}, steps per ordinary run: {ARGS.steps}, rounds: {ARGS.rounds}")
     print(f"sandbox: {iso.describe()}")
-    print(f"{'phase':<14}{'runs':>6}{'median ms':>11}{'p90 ms':>9}{'slowdown':>10}")
+    print(
+        f"{'phase':<14}{'runs':>6}{'median ms':>11}{'p90 ms':>9}{'slowdown':>10}{'code cpus':>11}"
+    )
     idle = statistics.median(times["idle"])
     for name, values in times.items():
         values.sort()
         median = statistics.median(values)
         p90 = values[int(0.9 * (len(values) - 1))]
+        nice = phases[name]
+        spun = f"{statistics.mean(SPUN[nice]):.2f}" if nice is not None else "-"
         print(f"{name:<14}{len(values):>6}{1000 * median:>11.1f}{1000 * p90:>9.1f}", end="")
-        print(f"{median / idle:>10.2f}")
+        print(f"{median / idle:>10.2f}{spun:>11}")
 
 
 if __name__ == "__main__":
