@@ -6,7 +6,7 @@ timed in three phases, interleaved round by round so they share the machine's no
 
 - ``idle``: nothing else runs;
 - ``busy``: a code step keeps every CPU busy (one spinning process per CPU) at the sandbox's
-  own priority (nice 19, in an autogroup of nice 19);
+  own priority (nice 10, in an autogroup of nice 10);
 - ``busy nice 0``: the same code step at the worker's priority, for comparison.
 
 Prints the median run time of each phase, the slowdown ratio against ``idle``, and how many CPUs

@@ -402,7 +402,7 @@ async def test_concurrent_runs_do_not_see_each_other(client, task_queue, code_wo
 
 async def test_no_new_user_namespaces_and_no_host_sys(client, task_queue, code_worker, iso):
     """The seccomp filter refuses CLONE_NEWUSER (unshare, clone; clone3 is ENOSYS, so threads and
-    processes come from clone); /sys is an empty directory; the code runs at nice 19."""
+    processes come from clone); /sys is an empty directory; the code runs at nice 10."""
     assert iso.syscall_filter and iso.private_tmp, "this machine should have the full sandbox"
     source = """
         import ctypes, os, subprocess, threading
