@@ -5,7 +5,7 @@ is what it execs as the code's own process.
 """
 
 # The stage: root (or the worker's uid) inside the namespaces. Mounts the private /tmp and an
-# empty /sys, forks the code's process (limits and the lowest CPU priority, then the uid, then
+# empty /sys, forks the code's process (limits and a low CPU priority, then the uid, then
 # no new privileges and the seccomp filter, then exec) and waits for it. Exits with the code's
 # exit status, 128 + signal, or 125 when it could not start it. A probe (cfg["probe"]) only
 # checks that the mounts and the filter work, and exits 0 if they do.
@@ -48,7 +48,7 @@ def no_new_user_namespaces():
     if libc.prctl(22, 2, ctypes.addressof(header), 0, 0) != 0:  # PR_SET_SECCOMP, MODE_FILTER
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP)")
 
-def lowest_priority():
+def low_priority():
     os.setpriority(os.PRIO_PROCESS, 0, cfg["nice"])
     try:  # with autogroups, a session's weight is its autogroup's: the sandbox has its own
         with open("/proc/self/autogroup", "w") as f:
@@ -68,7 +68,7 @@ def child(cwd):
     os.chdir(cwd)
     for name, value in cfg["limits"].items():
         resource.setrlimit(getattr(resource, name), tuple(value))
-    lowest_priority()
+    low_priority()
     uid = cfg["uid"]
     if uid is not None:
         os.setgroups([])

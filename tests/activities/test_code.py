@@ -483,3 +483,21 @@ async def test_the_code_cannot_read_kworkflows_own_state(client, task_queue, cod
         assert out == ["PermissionError", "PermissionError", "read"]
     finally:
         shutil.rmtree(base)
+
+
+def test_the_seccomp_filter_per_architecture() -> None:
+    """Each program checks the architecture first; x86-64 also refuses x32 numbers; AArch64
+    has its own system call numbers; an unknown machine gets no filter (and a warning)."""
+    from activities._seccomp import user_namespace_filter
+
+    x86 = user_namespace_filter("x86_64")
+    arm = user_namespace_filter("aarch64")
+    assert x86 is not None and arm is not None
+    assert [k for _, _, _, k in x86[:2]] == [4, 0xC000003E]  # load arch, compare
+    assert (0x35, 0x40000000) in [(code, k) for code, _, _, k in x86]  # x32: EPERM
+    assert [k for code, _, _, k in arm if code == 0x15] == [0xC00000B7, 97, 220, 435]
+    for program in (x86, arm):  # every jump lands inside the program
+        jumps = [(i, jt, jf) for i, (code, jt, jf, _) in enumerate(program) if code & 7 == 5]
+        assert all(i + 1 + max(jt, jf) < len(program) for i, jt, jf in jumps)
+        assert program[-2:] == [(6, 0, 0, 0x50000 | errno.EPERM), (6, 0, 0, 0x50000 | errno.ENOSYS)]
+    assert user_namespace_filter("riscv64") is None
