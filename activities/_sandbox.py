@@ -5,9 +5,11 @@ degrades is written up in ``docs/code-sandbox.md``. The process tree of one run:
 
     worker ── unshare --net --pid --fork --kill-child --mount-proc --ipc --uts   (when available)
                └── stage    python -I -S -c STAGE   root; pid 1 of the new namespaces; mounts
-                    │                                 a private tmpfs at /tmp; waits for:
-                    └── code python -I -S -u -c BOOTSTRAP   a private uid, rlimits, no new
-                                                     privileges, an empty environment
+                    │                                 a private tmpfs at /tmp, an empty /sys
+                    └── code python -I -S -u -c BOOTSTRAP   a private uid, rlimits, nice 10,
+                                                     no new privileges, a seccomp filter
+                                                     (:mod:`activities._seccomp`), an empty
+                                                     environment
 
 The request (``source`` and ``input`` as JSON) is the code process's stdin; it writes its result
 as JSON to fd 3; stdout and stderr go to files. All four are files in a fresh host directory
@@ -35,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from activities._sandbox_programs import BOOTSTRAP, STAGE
+from activities._seccomp import user_namespace_filter
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,11 @@ TMP_MB = 64
 """Size of the private tmpfs mounted at /tmp (also /var/tmp, /dev/shm, /run/lock)."""
 SANDBOX_UIDS = range(2_000_000_000, 2_000_000_000 + (1 << 20))
 """A root worker runs each attempt under its own uid from this range (no passwd entry)."""
+CODE_NICE = 10
+"""The code's nice value (and its autogroup's): CPU weight 110 against the worker's 1024, so the
+worker's other runs keep about 90% of a contended CPU while code spins, and code still gets
+about 10% of it, enough to start within a short timeout on a busy machine (nice 19, weight 15,
+starved code steps into timeouts there). See ``bench/code_cpu_weight.py``."""
 ENV_PATH = "/usr/bin:/bin"
 NAMESPACES = ("--net", "--pid", "--fork", "--kill-child", "--mount-proc", "--ipc", "--uts")
 
@@ -64,6 +72,7 @@ class Isolation:
         private_tmp: The stage mounts a private tmpfs at /tmp (needs a mount namespace).
         pid_namespace: Every process of the run ends with the stage.
         private_uid: Each run gets its own unprivileged uid (the worker is root).
+        syscall_filter: The seccomp filter that refuses new user namespaces is installed.
     """
 
     python: str
@@ -71,6 +80,7 @@ class Isolation:
     private_tmp: bool = False
     pid_namespace: bool = False
     private_uid: bool = False
+    syscall_filter: bool = False
 
     @property
     def network(self) -> bool:
@@ -83,7 +93,9 @@ class Isolation:
             f"python {self.python}; network {'none' if self.network else 'SHARED'}; "
             f"pid namespace {'yes' if self.pid_namespace else 'no'}; "
             f"/tmp {'private tmpfs' if self.private_tmp else 'shared'}; "
-            f"uid {'private per run' if self.private_uid else 'shared with the worker'}"
+            f"/sys {'hidden' if self.private_tmp else 'SHARED'}; "
+            f"uid {'private per run' if self.private_uid else 'shared with the worker'}; "
+            f"user namespaces {'refused' if self.syscall_filter else 'ALLOWED'}"
         )
 
 
@@ -124,22 +136,35 @@ async def isolation() -> Isolation:
                 log.warning("code sandbox: no network namespace; code steps can reach the network")
             if not found.private_uid:
                 log.warning("code sandbox: not root; code runs as the worker's own uid")
+            if not found.syscall_filter:
+                log.warning("code sandbox: no seccomp filter; code can create user namespaces")
     return _isolation
 
 
 async def detect() -> Isolation:
-    """Probe the interpreter the code can run with and the strongest ``unshare`` that works."""
+    """Probe the interpreter the code can run with, the strongest ``unshare`` that works and
+    whether the seccomp filter can be installed."""
     root = os.geteuid() == 0
     uid = random.choice(SANDBOX_UIDS) if root else None
     python = await _find_python(uid)
     unshare = shutil.which("unshare")
+    wrappers: list[tuple[tuple[str, ...], bool]] = []
     if unshare is not None:
         user = () if root else ("--user", "--map-root-user")
-        for flags, full in ((NAMESPACES, True), (("--net",), False)):
-            command = (unshare, *user, *flags)
-            config = _stage_config(python=python, uid=uid, private_tmp=full, probe=True)
+        wrappers = [((unshare, *user, *NAMESPACES), True), ((unshare, *user, "--net"), False)]
+    program = user_namespace_filter()
+    filters = (True, False) if program is not None else (False,)
+    for command, full in [*wrappers, ((), False)]:
+        for filtered in filters:
+            config = _stage_config(
+                python=python,
+                uid=uid,
+                private_tmp=full,
+                probe=True,
+                seccomp=program if filtered else None,
+            )
             if await _succeeds(*command, python, "-I", "-S", "-c", STAGE, config):
-                return Isolation(python, command, full, full, root)
+                return Isolation(python, command, full, full, root, filtered)
     return Isolation(python, private_uid=root)
 
 
@@ -149,6 +174,7 @@ async def run(
     *,
     timeout: float,
     memory_mb: int,
+    cpu_seconds: float | None = None,
     heartbeat: Callable[[], None] | None = None,
     where: Isolation | None = None,
 ) -> Finished:
@@ -160,6 +186,7 @@ async def run(
         timeout: Seconds the step's attempt may take; the code is killed a little before, so
             the activity can still report why.
         memory_mb: RLIMIT_AS of the code's process, in MiB.
+        cpu_seconds: RLIMIT_CPU of the code's process, rounded up (default: ``timeout``).
         heartbeat: Called about every second while the code runs.
         where: The isolation to use (default: :func:`isolation`).
     """
@@ -172,7 +199,8 @@ async def run(
     request = {"source": source, "input": value, "limit": OUTPUT_LIMIT}
     workdir = await asyncio.to_thread(tempfile.mkdtemp, prefix="kworkflow-code-")
     try:
-        limits = _limits(timeout, memory_mb, iso.private_uid)
+        cpu = timeout if cpu_seconds is None else min(timeout, cpu_seconds)
+        limits = _limits(cpu, memory_mb, iso.private_uid)
         return await _run_in(
             workdir, iso, json.dumps(request).encode(), limits, deadline, heartbeat
         )
@@ -180,9 +208,9 @@ async def run(
         await asyncio.to_thread(shutil.rmtree, workdir, True)
 
 
-def _limits(timeout: float, memory_mb: int, private_uid: bool) -> dict[str, tuple[int, int]]:
-    """The code process's rlimits (soft, hard); CPU seconds are the timeout, rounded up."""
-    cpu = max(1, math.ceil(timeout))
+def _limits(cpu_seconds: float, memory_mb: int, private_uid: bool) -> dict[str, tuple[int, int]]:
+    """The code process's rlimits (soft, hard); CPU seconds rounded up."""
+    cpu = max(1, math.ceil(cpu_seconds))
     limits = {
         "RLIMIT_CPU": (cpu, cpu + 1),
         "RLIMIT_AS": (memory_mb << 20, memory_mb << 20),
@@ -220,6 +248,7 @@ async def _run_in(
             home=paths["home"],
             limits=limits,
             result_fd=fds["result"],
+            seccomp=user_namespace_filter() if iso.syscall_filter else None,
         )
         proc = await asyncio.create_subprocess_exec(
             *iso.unshare,
@@ -248,11 +277,16 @@ async def _run_in(
             if heartbeat is not None and not waiter.done():
                 heartbeat()
     finally:
-        if not waiter.done():
+        killed = not waiter.done()
+        if killed:
+            if uid is not None:
+                _full_priority(proc.pid, uid)
             _kill_group(proc.pid)
             await asyncio.wait({waiter}, timeout=5)
         if uid is not None and not iso.pid_namespace:
             await _sweep(iso.python, uid)
+        if uid is not None and killed:
+            await _gone(uid, deadline + 0.2)
     result, stdout, stderr = await asyncio.to_thread(_read_all, paths)
     return Finished(result, proc.returncode, timed_out, stdout, stderr)
 
@@ -300,6 +334,45 @@ def _head(path: str) -> str:
 def _kill_group(pgid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)
+
+
+def _full_priority(pid: int, uid: int) -> None:
+    """Before killing a run: its processes back at nice 0 (and their autogroup, which ``pid``,
+    the ``unshare`` that leads the run's session, shares), so that they die at once."""
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_USER, uid, 0)
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/autogroup", "w") as f:
+        f.write("0")
+
+
+async def _gone(uid: int, until: float) -> None:
+    """Wait until no process of the run's uid is left, or the loop's clock passes ``until``.
+
+    A stage that ends normally returns only once the kernel has ended every process of its
+    namespace; a run killed at the deadline (``unshare`` first) leaves them dying on their own.
+    The run is over when they are gone, not before; ``until`` leaves the activity time to
+    report before Temporal's own timeout.
+    """
+    loop = asyncio.get_running_loop()
+    while await asyncio.to_thread(_lives, uid) and loop.time() < until:
+        await asyncio.sleep(0.02)
+
+
+def _lives(uid: int) -> bool:
+    """Whether a process (zombies aside) runs under ``uid``, from /proc."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid != uid:
+                continue
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                state = f.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state not in (b"Z", b"X"):
+            return True
+    return False
 
 
 async def _sweep(python: str, uid: int) -> None:
@@ -354,4 +427,5 @@ def _stage_config(**fields: Any) -> str:
     """The stage's one argument: the uid, limits and mounts, and the bootstrap to exec."""
     config: dict[str, Any] = {"uid": None, "private_tmp": False, "home": "/", "probe": False}
     config |= {"limits": {}, "result_fd": -1, "tmp_mb": TMP_MB, "bootstrap": BOOTSTRAP}
+    config |= {"seccomp": None, "nice": CODE_NICE}
     return json.dumps(config | fields)

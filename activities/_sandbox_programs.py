@@ -4,13 +4,16 @@ Private to :mod:`activities._sandbox`: ``STAGE`` runs first inside the namespace
 is what it execs as the code's own process.
 """
 
-# The stage: root (or the worker's uid) inside the namespaces. Mounts the private /tmp, forks
-# the code's process (limits, then the uid, then no new privileges, then exec) and waits for it.
-# Exits with the code's exit status, 128 + signal, or 125 when it could not start it.
+# The stage: root (or the worker's uid) inside the namespaces. Mounts the private /tmp and an
+# empty /sys, forks the code's process (limits and a low CPU priority, then the uid, then
+# no new privileges and the seccomp filter, then exec) and waits for it. Exits with the code's
+# exit status, 128 + signal, or 125 when it could not start it. A probe (cfg["probe"]) only
+# checks that the mounts and the filter work, and exits 0 if they do.
 STAGE = r"""
-import ctypes, json, os, resource, sys, traceback
+import ctypes, json, os, resource, struct, sys, traceback
 cfg = json.loads(sys.argv[1])
 libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
 if cfg["result_fd"] not in (-1, 3):  # the result channel is fd 3 from here on
     os.dup2(cfg["result_fd"], 3)
     os.close(cfg["result_fd"])
@@ -30,12 +33,42 @@ def setup():
     for path in ("/var/tmp", "/dev/shm", "/run/lock"):
         if os.path.isdir(path):
             mount(b"/tmp", path, None, 4096, None)  # bind
+    if os.path.isdir("/sys"):  # an empty read-only directory hides the host's devices
+        mount(b"kworkflow-sys", "/sys", b"tmpfs", 1 | 2 | 4 | 8, b"size=4k,mode=0555")
     return "/tmp"
+
+def no_new_user_namespaces():
+    program = cfg["seccomp"]
+    if program is None:
+        return
+    code = b"".join(struct.pack("HBBI", *instruction) for instruction in program)
+    buffer = ctypes.create_string_buffer(code, len(code))
+    fprog = struct.pack("HxxxxxxQ", len(program), ctypes.addressof(buffer))  # struct sock_fprog
+    header = ctypes.create_string_buffer(fprog, len(fprog))
+    if libc.prctl(22, 2, ctypes.addressof(header), 0, 0) != 0:  # PR_SET_SECCOMP, MODE_FILTER
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP)")
+
+def low_priority():
+    os.setpriority(os.PRIO_PROCESS, 0, cfg["nice"])
+    try:  # with autogroups, a session's weight is its autogroup's: the sandbox has its own
+        with open("/proc/self/autogroup", "w") as f:
+            f.write(str(cfg["nice"]))
+    except OSError:
+        pass
+
+def probe():
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+    no_new_user_namespaces()
+    if cfg["seccomp"] is not None:  # unshare(CLONE_NEWUSER) must now fail with EPERM
+        if libc.unshare(0x10000000) != -1 or ctypes.get_errno() != 1:
+            raise OSError(0, "the seccomp filter let unshare(CLONE_NEWUSER) through")
 
 def child(cwd):
     os.chdir(cwd)
     for name, value in cfg["limits"].items():
         resource.setrlimit(getattr(resource, name), tuple(value))
+    low_priority()
     uid = cfg["uid"]
     if uid is not None:
         os.setgroups([])
@@ -43,6 +76,7 @@ def child(cwd):
         os.setresuid(uid, uid, uid)
     if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+    no_new_user_namespaces()
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": cwd, "TMPDIR": cwd}
     py = cfg["python"]
     os.execve(py, [py, "-I", "-S", "-u", "-c", cfg["bootstrap"]], env)
@@ -60,6 +94,7 @@ def main():
     try:
         cwd = setup()
         if cfg["probe"]:
+            probe()
             return 0
         pid = os.fork()
     except Exception as exc:

@@ -10,9 +10,11 @@ Errors (all but ``SandboxError`` are never retried: running the same code again 
 same thing):
 
     InvalidInput        ``language`` other than ``python``, or a malformed ``source``/``memory_mb``
+    LimitExceeded       ``memory_mb`` or the step's timeout over this worker's ``limits.code``
     CodeError           the code raised (the message is its traceback), did not set ``output``,
                         set one that is not JSON, exited or crashed
-    CodeTimeout         the code ran longer than the step's ``timeout`` (wall clock or CPU)
+    CodeTimeout         the code ran longer than the step's ``timeout`` (wall clock or CPU), or
+                        used more CPU time than ``limits.code.max_cpu_seconds``
     CodeMemoryExceeded  the code needed more than ``memory_mb`` (default 256)
     SandboxError        the sandbox itself could not start the code (retryable)
 """
@@ -30,9 +32,11 @@ from temporalio.exceptions import ApplicationError
 
 from activities import _sandbox
 from activities.base import step_activity
+from activities.config import current_config
 from activities.contract import StepCall
+from interpreter.limits import CODE_DEFAULT_MEMORY_MB, CodeLimits, code_excesses
 
-DEFAULT_MEMORY_MB = 256
+DEFAULT_MEMORY_MB = CODE_DEFAULT_MEMORY_MB
 """The code's address-space limit when the step sets no ``memory_mb``."""
 DEFAULT_TIMEOUT = timedelta(minutes=5)
 """Used only when the activity was started without a start-to-close timeout."""
@@ -54,17 +58,22 @@ async def code(call: StepCall) -> Any:
     """Run the step's source in the sandbox and return the value it set as ``output``.
 
     Raises:
-        ApplicationError: ``InvalidInput``, ``CodeError``, ``CodeTimeout``,
+        ApplicationError: ``InvalidInput``, ``LimitExceeded``, ``CodeError``, ``CodeTimeout``,
             ``CodeMemoryExceeded`` (none retried) or ``SandboxError`` (retried).
     """
     params = _params(call)
-    timeout = (activity.info().start_to_close_timeout or DEFAULT_TIMEOUT).total_seconds()
-    memory_mb = params.memory_mb or DEFAULT_MEMORY_MB
+    limits = current_config().limits.code
+    attempt = activity.info().start_to_close_timeout or DEFAULT_TIMEOUT
+    _check_limits(call, params, attempt, limits)
+    timeout = attempt.total_seconds()
+    memory_mb = limits.memory_mb(params.memory_mb)
+    cpu_seconds = min(timeout, limits.max_cpu_seconds)
     finished = await _sandbox.run(
         params.source,
         params.input,
         timeout=timeout,
         memory_mb=memory_mb,
+        cpu_seconds=cpu_seconds,
         heartbeat=activity.heartbeat,
     )
     for name, text in (("stdout", finished.stdout), ("stderr", finished.stderr)):
@@ -73,7 +82,7 @@ async def code(call: StepCall) -> Any:
     result = finished.result
     if not finished.timed_out and result.get("status") == "ok" and "output" in result:
         return result["output"]
-    error_type, message = failure(finished, timeout, memory_mb)
+    error_type, message = failure(finished, timeout, memory_mb, cpu_seconds)
     raise ApplicationError(
         message,
         {"stdout": finished.stdout, "stderr": finished.stderr},
@@ -97,11 +106,23 @@ _MESSAGES: dict[str, tuple[str, str]] = {
 """Error type and message for each status the code's process (or the stage) reports."""
 
 
-def failure(finished: _sandbox.Finished, timeout: float, memory_mb: int) -> tuple[str, str]:
-    """The error type and message of a run that did not produce an ``output``."""
+def failure(
+    finished: _sandbox.Finished, timeout: float, memory_mb: int, cpu_seconds: float | None = None
+) -> tuple[str, str]:
+    """The error type and message of a run that did not produce an ``output``.
+
+    Args:
+        finished: What the sandbox reported.
+        timeout: The attempt's timeout, in seconds.
+        memory_mb: The code's memory limit.
+        cpu_seconds: The code's CPU limit (default: the timeout).
+    """
     limit = f"{timeout:g}s (the step's timeout)"
     if finished.timed_out:
         return "CodeTimeout", f"the code ran longer than {limit}"
+    cpu = timeout if cpu_seconds is None else cpu_seconds
+    if cpu < timeout:
+        limit = f"{cpu:g}s (this worker's limits.code.max_cpu_seconds)"
     result = finished.result
     status = result.get("status")
     if status in _MESSAGES:
@@ -117,8 +138,8 @@ def failure(finished: _sandbox.Finished, timeout: float, memory_mb: int) -> tupl
     if not isinstance(signum, int) and finished.exit_code is not None and finished.exit_code < 0:
         signum = -finished.exit_code
     if isinstance(signum, int):
-        cpu = result.get("cpu", 0)
-        if signum == signal.SIGXCPU or (signum == signal.SIGKILL and cpu >= math.ceil(timeout)):
+        used = result.get("cpu", 0)
+        if signum == signal.SIGXCPU or (signum == signal.SIGKILL and used >= math.ceil(cpu)):
             return "CodeTimeout", f"the code used more CPU time than {limit}"
         return "CodeError", f"the code's process was killed by {_signal_name(signum)}"
     code = finished.exit_code
@@ -130,6 +151,18 @@ def _signal_name(signum: int) -> str:
         return signal.Signals(signum).name
     except ValueError:
         return f"signal {signum}"
+
+
+def _check_limits(
+    call: StepCall, params: CodeParams, attempt: timedelta, limits: CodeLimits
+) -> None:
+    """Refuse, never retried, a step that asks for more than this worker allows."""
+    excesses = code_excesses(params.memory_mb, attempt, limits)
+    if excesses:
+        what = "; ".join(e.describe() for e in excesses)
+        raise ApplicationError(
+            f"code step `{call.ref.step}`: {what}", type="LimitExceeded", non_retryable=True
+        )
 
 
 def _params(call: StepCall) -> CodeParams:

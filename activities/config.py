@@ -22,6 +22,8 @@ Read on the worker, never sent through workflow history. The file is YAML, found
       allow: [10.20.0.0/16]                  # hosts, *.domains, IPs, CIDRs, for every tenant
       tenants: {acme: [crm.internal]}        # and per tenant
     tool_modules: [mycompany.tools]          # modules whose @tool functions are registered
+    limits:                                  # operator maxima (interpreter/limits.py)
+      code: {max_memory_mb: 1024, max_timeout: 15m, max_cpu_seconds: 600}
 
 ``KWORKFLOW_TOOL_MODULES`` (comma-separated) adds tool modules.
 """
@@ -37,6 +39,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from activities.errors import ConfigError
+from interpreter.limits import Limits
 
 DEFAULT_CONFIG_FILE = "kworkflow.worker.yaml"
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -131,6 +134,8 @@ class WorkerConfig(BaseModel):
     secrets: dict[str, str | SecretGrant] = Field(default_factory=dict)
     egress: EgressConfig = Field(default_factory=EgressConfig)
     tool_modules: list[str] = Field(default_factory=list)
+    limits: Limits = Field(default_factory=Limits)
+    """What a definition may ask for; lint, publish and the activities check it."""
 
     def provider(self, name: str | None) -> tuple[str, Provider]:
         """The named provider, or the default one.

@@ -70,7 +70,9 @@ def create_app(
         if client is None:
             app.state.client = await connect(settings.temporal)
         if store is None:
-            opened = await run_in_threadpool(DefinitionStore, settings.database_url)
+            opened = await run_in_threadpool(
+                DefinitionStore, settings.database_url, settings.limits
+            )
             app.state.store = opened
         await ensure_search_attributes(app.state.client)
         if settings.single_tenant:

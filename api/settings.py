@@ -4,6 +4,9 @@ Read from the environment by :meth:`ApiSettings.from_env`; tests build :class:`A
 directly. Tenant keys come from ``KWORKFLOW_API_KEYS`` (``key1=tenant1,key2=tenant2``) or from
 the YAML or JSON mapping (key -> tenant) in the file named by ``KWORKFLOW_API_KEYS_FILE``.
 Without any key the API is single-tenant (tenant ``default``) and serves loopback only.
+The operator's ``limits`` that publish checks come from the worker configuration file
+(``KWORKFLOW_CONFIG``, else ``kworkflow.worker.yaml`` if present; see :mod:`activities.config`),
+so the API refuses what the workers would refuse.
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ from typing import Any
 
 import yaml
 
+from activities.config import load_config
+from activities.errors import ConfigError
 from client.connect import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, Settings
+from interpreter.limits import Limits
 from interpreter.request import DEFAULT_TASK_QUEUE
 
 DEFAULT_HOST = "127.0.0.1"
@@ -61,6 +67,8 @@ class ApiSettings:
         query_timeout: Seconds a query of a run may take before the API gives up on it.
         cancel_grace: Seconds a cancelled ``stalled`` run is given before it is terminated
             (``KWORKFLOW_CANCEL_GRACE``).
+        limits: The operator's limits a published definition must keep (the worker
+            configuration's ``limits``).
     """
 
     address: str = DEFAULT_ADDRESS
@@ -76,6 +84,7 @@ class ApiSettings:
     events_keepalive: float = 15.0
     query_timeout: float = 5.0
     cancel_grace: float = 5.0
+    limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
         check_keys(self.api_keys)
@@ -120,6 +129,10 @@ class ApiSettings:
             raise ApiSettingsError(
                 f"KWORKFLOW_CANCEL_GRACE is not a number of seconds up to 3600: {grace_text!r}"
             )
+        try:
+            limits = load_config(env.get("KWORKFLOW_CONFIG") or None).limits
+        except ConfigError as exc:
+            raise ApiSettingsError(str(exc)) from None
         return cls(
             address=temporal.address,
             namespace=temporal.namespace,
@@ -129,6 +142,7 @@ class ApiSettings:
             host=env.get("KWORKFLOW_API_HOST") or DEFAULT_HOST,
             port=port,
             cancel_grace=grace,
+            limits=limits,
         )
 
 

@@ -7,6 +7,11 @@ exits 1 with the reason. The API keeps its definitions in ``registry.db`` beside
 database unless ``KWORKFLOW_DATABASE_URL`` says otherwise; the worker and the API keep large
 payloads in ``blobs/`` there unless ``KWORKFLOW_BLOB_DIR`` says otherwise; the API listens on
 ``KWORKFLOW_API_HOST`` (default 127.0.0.1).
+
+The stack's state is private to its user, wherever the checkout lives: the command and every
+process it starts run with umask 077, so each file they create (``temporal.db``,
+``registry.db``, ``temporal.log``, blobs) is 0600, and the data directory is made 0700, files
+left by an earlier run made 0600 too (:func:`make_private`).
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CLIError
 from client.connect import Settings
 from client.devserver import dev_server_command
 
+PRIVATE_UMASK = 0o077
+"""The umask of ``kworkflow dev`` and its children: files 0600, directories 0700."""
 STOP_GRACE = 10.0
 """Seconds a child has to exit after SIGTERM before it is killed."""
 LOG_TAIL_LINES = 20
@@ -111,14 +118,36 @@ def dev_command(args: argparse.Namespace) -> int:
                 f"Temporal server or `kworkflow dev` running? Stop it or choose another port "
                 f"with {flag}"
             )
+    os.umask(PRIVATE_UMASK)
     try:
-        options.db_filename.parent.mkdir(parents=True, exist_ok=True)
+        make_private(options)
     except OSError as exc:
         raise CLIError(
             f"cannot create {options.db_filename.parent} for the server's data: "
             f"{exc.strerror or exc}"
         ) from None
     return asyncio.run(run_stack(options))
+
+
+def make_private(options: DevOptions) -> None:
+    """Create the data directory 0700 if needed, and make the stack's files in it 0600.
+
+    A directory that already exists is made 0700 too when it is kworkflow's own
+    (``.kworkflow``, the default); another one (``--db-filename ./temporal.db``) is left alone.
+
+    Raises:
+        OSError: The directory cannot be created or changed.
+    """
+    directory = options.db_filename.parent
+    created = not directory.exists()
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if created or directory.name == ".kworkflow":
+        directory.chmod(0o700)
+    for path in (options.db_filename, directory / "registry.db", options.log_path):
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            file = path.with_name(path.name + suffix)
+            if file.is_file() and not file.is_symlink():
+                file.chmod(0o600)
 
 
 def port_in_use(ip: str, port: int) -> bool:

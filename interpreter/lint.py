@@ -7,9 +7,10 @@ are the child's steps). Rules, by code: ``duplicate_id``, ``unknown_step``, ``cy
 ``unreachable``, ``cel``, ``template``, ``unknown_reference``, ``reference``,
 ``branch_target``, ``branch_edge``, ``failed_edge``, ``empty_aggregate``, ``aggregate_from``,
 ``inner_kind``, ``regex`` (a literal ``matches`` pattern RE2 cannot compile), ``tool_args``
-(static ``args`` that break the ``input_schema`` of the tool in ``tools:``). A tool that is not
-in ``tools:`` is not a finding: it may be registered on the worker, and an unknown tool fails
-its step at run time with a non-retryable ``UnknownTool``.
+(static ``args`` that break the ``input_schema`` of the tool in ``tools:``), ``limit`` (a code
+step's ``memory_mb`` or ``timeout`` over the operator's :class:`~interpreter.limits.Limits`). A
+tool that is not in ``tools:`` is not a finding: it may be registered on the worker, and an
+unknown tool fails its step at run time with a non-retryable ``UnknownTool``.
 """
 
 from __future__ import annotations
@@ -18,15 +19,20 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from interpreter.durations import parse_duration
 from interpreter.errors import DefinitionError, ExpressionError, InputError, Problem
 from interpreter.expr import has_template, regex_literals, step_references, template_expressions
 from interpreter.inputs import prepare_input
+from interpreter.limits import DEFAULT_LIMITS, Limits, code_excesses
 from interpreter.loader import document_order, load_document
+from interpreter.options import DEFAULT_TIMEOUT
 from interpreter.schemas import regex_problem
 from interpreter.spec import (
     INNER_FORBIDDEN_KINDS,
     AggregateStep,
     BranchStep,
+    CodeStep,
+    Defaults,
     Definition,
     ParallelStep,
     StepSpec,
@@ -41,17 +47,21 @@ Check = Callable[[Definition], list[Problem]]
 """A check that needs more than the definition (the publishing tenant, the worker's grants)."""
 
 
-def lint(definition: Definition, extra: Check | None = None) -> list[Problem]:
+
+def lint(
+    definition: Definition, limits: Limits | None = None, extra: Check | None = None
+) -> list[Problem]:
     """Every finding about a loaded definition, in document order.
 
     Args:
         definition: A definition that loaded (see :mod:`interpreter.loader`).
+        limits: The operator's limits to check steps against (default: :data:`DEFAULT_LIMITS`).
         extra: More findings to add (e.g. the tenant's secret grants at publish).
 
     Returns:
         The problems; an empty list means the definition is clean.
     """
-    linter = _Linter(definition.tools)
+    linter = _Linter(definition.tools, definition.defaults, limits or DEFAULT_LIMITS)
     linter.graph(definition, "", None, definition.output)
     if extra is not None:
         linter.problems.extend(extra(definition))
@@ -60,13 +70,17 @@ def lint(definition: Definition, extra: Check | None = None) -> list[Problem]:
 
 
 def lint_text(
-    text: str, source: str | None = None, extra: Check | None = None
+    text: str,
+    source: str | None = None,
+    limits: Limits | None = None,
+    extra: Check | None = None,
 ) -> tuple[Definition | None, list[Problem]]:
     """Load YAML text and lint it; every problem carries its line and column.
 
     Args:
         text: The YAML document.
         source: A name for it, for messages.
+        limits: As for :func:`lint`.
         extra: More findings to add, as for :func:`lint`.
 
     Returns:
@@ -78,7 +92,7 @@ def lint_text(
         definition = load_document(document)
     except DefinitionError as exc:
         return None, exc.problems
-    located = [document.locate(p) for p in lint(definition, extra)]
+    located = [document.locate(p) for p in lint(definition, limits, extra)]
     return definition, sorted(located, key=lambda p: (p.line or 0, p.column or 0, p.path))
 
 
@@ -146,9 +160,11 @@ class _Scope:
 class _Linter:
     """Collects problems while walking a definition and its inline subflows."""
 
-    def __init__(self, tools: dict[str, ToolDef]) -> None:
+    def __init__(self, tools: dict[str, ToolDef], defaults: Defaults, limits: Limits) -> None:
         self.problems: list[Problem] = []
         self.tools = tools
+        self.defaults = defaults
+        self.limits = limits
 
     def add(self, path: str, code: str, message: str, step: str | None = None) -> None:
         self.problems.append(Problem(path, message, step=step, code=code))
@@ -263,7 +279,14 @@ class _Linter:
                 message = f"step `{spec.id}` can never run: {dead[spec.id]}"
                 self.add(f"{prefix}steps[{i}]", "unreachable", message, owner or spec.id)
 
-    def spec(self, spec: StepSpec, path: str, scope: _Scope, self_id: str | None) -> None:
+    def spec(
+        self,
+        spec: StepSpec,
+        path: str,
+        scope: _Scope,
+        self_id: str | None,
+        outer_timeout: tuple[str, str] | None = None,
+    ) -> None:
         """The expressions of one step spec and of the inner specs it holds.
 
         Args:
@@ -271,12 +294,15 @@ class _Linter:
             path: Its path.
             scope: What its expressions may read.
             self_id: The spec's own id (None for inner specs): its ``repeat.until`` may read it.
+            outer_timeout: The path and value of the enclosing ``parallel``'s ``timeout``.
         """
         step = scope.step
         for name, value in _value_fields(spec):
             self.templates(value, f"{path}.{name}", scope)
         if isinstance(spec, ToolStep):
             self.tool_args(spec, path, step)
+        if isinstance(spec, CodeStep):
+            self.code_limits(spec, path, step, outer_timeout)
         if spec.repeat is not None:
             self.cel(spec.repeat.until, f"{path}.repeat.until", scope.plus(self_id))
         if isinstance(spec, AggregateStep) and spec.expr is not None:
@@ -290,11 +316,12 @@ class _Linter:
                 (f"{path}.{format_path(['branches', name])}", b)
                 for name, b in (spec.branches or {}).items()
             ]
+            outer = (f"{path}.timeout", spec.timeout) if spec.timeout else outer_timeout
             for inner_path, inner_spec in inner:
                 if inner_spec.kind in INNER_FORBIDDEN_KINDS:
                     message = f"a {inner_spec.kind} step cannot run inside `parallel`"
                     self.add(f"{inner_path}.kind", "inner_kind", message, step)
-                self.spec(inner_spec, inner_path, scope, None)
+                self.spec(inner_spec, inner_path, scope, None, outer)
         if spec.compensate is not None:
             comp = spec.compensate
             if isinstance(comp, BranchStep):
@@ -315,6 +342,28 @@ class _Linter:
             where = "args" + (exc.path if exc.path[:1] in ("", "[") else f".{exc.path}")
             message = f"`{where}`: {exc.reason} (input_schema of tool `{spec.tool}`)"
             self.add(f"{path}.args", "tool_args", message, step)
+
+    def code_limits(
+        self, spec: CodeStep, path: str, step: str | None, outer: tuple[str, str] | None
+    ) -> None:
+        """``memory_mb`` and the attempt's timeout within the operator's code limits."""
+        layers = [
+            (f"{path}.timeout", spec.timeout),
+            outer,
+            ("defaults.timeout", self.defaults.timeout),
+        ]
+        where, timeout = next(((w, t) for w, t in filter(None, layers) if t), (path, None))
+        try:
+            attempt = parse_duration(timeout) if timeout else DEFAULT_TIMEOUT
+        except (ValueError, OverflowError):
+            return  # the loader reports a duration it cannot read
+        for excess in code_excesses(spec.memory_mb, attempt, self.limits.code):
+            field_path = f"{path}.memory_mb" if excess.field == "memory_mb" else where
+            message = excess.describe()
+            if excess.field == "timeout" and field_path != f"{path}.timeout":
+                source = "the default" if timeout is None else f"from `{field_path}`"
+                message += f"; {source} applies to this code step: give it a shorter `timeout`"
+            self.add(field_path, "limit", message, step)
 
     def branch(self, topology: Topology, spec: BranchStep, path: str, step: str) -> None:
         """Case targets and ``default`` must be successors of the branch."""

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any, Literal, NoReturn
 
 from interpreter.errors import DefinitionError, Problem
+from interpreter.limits import Limits
 from interpreter.lint import Check, lint, lint_text
 from interpreter.loader import load_data
 from interpreter.spec import Definition
@@ -29,7 +30,7 @@ FORMATS: tuple[Format, ...] = ("yaml", "json")
 
 
 def check(
-    text: str, fmt: Format, tenant: str | None = None
+    text: str, fmt: Format, tenant: str | None = None, limits: Limits | None = None
 ) -> tuple[Definition | None, list[Problem]]:
     """Load and lint a definition text.
 
@@ -38,6 +39,7 @@ def check(
         fmt: Which of the two ``text`` is.
         tenant: Who publishes it: its secret grants are checked too (the worker
             configuration's, :mod:`activities.secret_grants`).
+        limits: The operator's limits the definition must keep (default: the defaults).
 
     Returns:
         The definition (None when it does not load) and every problem found; the definition
@@ -48,9 +50,9 @@ def check(
         return None, [too_large(size)]
     extra = _grants_check(tenant) if tenant is not None else None
     if fmt == "yaml":
-        definition, problems = lint_text(text, extra=extra)
+        definition, problems = lint_text(text, limits=limits, extra=extra)
     elif fmt == "json":
-        definition, problems = _lint_json(text, extra)
+        definition, problems = _lint_json(text, limits, extra)
     else:
         return None, [Problem("", f"unknown format {fmt!r}: yaml or json", code="format")]
     if definition is not None and not problems:
@@ -119,7 +121,9 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _lint_json(text: str, extra: Check | None = None) -> tuple[Definition | None, list[Problem]]:
+def _lint_json(
+    text: str, limits: Limits | None, extra: Check | None = None
+) -> tuple[Definition | None, list[Problem]]:
     if not text.strip():
         message = 'the document is empty: a definition starts with `{"kworkflow": 1, ...`'
         return None, [Problem("", message, 1, 1, code="empty")]
@@ -138,7 +142,7 @@ def _lint_json(text: str, extra: Check | None = None) -> tuple[Definition | None
         definition = load_data(data)
     except DefinitionError as exc:
         return None, exc.problems
-    return definition, lint(definition, extra)
+    return definition, lint(definition, limits, extra)
 
 
 def _too_deep() -> Problem:

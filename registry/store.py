@@ -51,6 +51,7 @@ from sqlalchemy.exc import (
 )
 
 from interpreter.errors import Problem
+from interpreter.limits import Limits
 from interpreter.spec import Definition
 from interpreter.topology import named_subflows
 from registry.errors import (
@@ -134,6 +135,27 @@ class VersionInfo:
     created_at: datetime
 
 
+def _create_private(database: Path) -> None:
+    """Create a SQLite file 0600 (its directory 0700) before SQLite does, if it is missing.
+
+    SQLite gives its journal and WAL files the database file's mode, so none of them is readable
+    by other users (a code step, say) whatever the process's umask. kworkflow's own directory
+    (``.kworkflow``, the default's) is made 0700 even if it exists.
+
+    Raises:
+        StoreUnavailable: The directory or the file cannot be created.
+    """
+    try:
+        database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if database.parent.name == ".kworkflow":
+            database.parent.chmod(0o700)
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreUnavailable(f"cannot create {database}: {exc.strerror or exc}") from None
+
+
 def default_url() -> str:
     """``$KWORKFLOW_DATABASE_URL``, else a SQLite file ``.kworkflow/registry.db`` under cwd."""
     configured = os.environ.get(DATABASE_URL_ENV, "").strip()
@@ -149,6 +171,8 @@ class DefinitionStore:
         url: A SQLAlchemy URL: ``sqlite:///path/registry.db`` (the directory is created) or
             ``postgresql+psycopg://user@host:port/db`` (``postgresql://`` means the same).
             Default: :func:`default_url`.
+        limits: The operator's limits every published definition must keep (default: the
+            defaults of :mod:`interpreter.limits`).
 
     Attributes:
         url: The database URL, password hidden.
@@ -158,12 +182,13 @@ class DefinitionStore:
         StoreUnavailable: The URL is not usable or the database cannot be reached.
     """
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, limits: Limits | None = None) -> None:
+        self.limits = limits
         target = _parse_url(url or default_url())
         self.url = target.render_as_string(hide_password=True)
         self.backend = target.get_backend_name()
         if self.backend == "sqlite" and target.database not in (None, "", ":memory:"):
-            Path(target.database or "").parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(target.database or ""))
         try:
             self._engine = create_engine(target, pool_pre_ping=True)
         except ArgumentError as exc:
@@ -194,7 +219,7 @@ class DefinitionStore:
     def validate(self, text: str, fmt: Format, tenant: str | None = None) -> list[Problem]:
         """Every problem a publish of ``text`` by ``tenant`` would be rejected for (empty: it
         would publish)."""
-        return check(text, fmt, tenant)[1]
+        return check(text, fmt, tenant, self.limits)[1]
 
     def publish(self, tenant: str, text: str, fmt: Format) -> Published:
         """Publish a definition as the next version of its name.
@@ -213,7 +238,7 @@ class DefinitionStore:
             PublishConflict: Concurrent publishes of the name took every version tried.
             StoreUnavailable: The database cannot be used.
         """
-        definition, problems = check(text, fmt, tenant)
+        definition, problems = check(text, fmt, tenant, self.limits)
         if any(p.code == "too_large" for p in problems):
             raise DefinitionTooLarge(problems)
         if problems or definition is None:

@@ -7,6 +7,7 @@ import errno
 import json
 import logging
 import os
+import shutil
 import tempfile
 import textwrap
 import uuid
@@ -397,3 +398,106 @@ async def test_concurrent_runs_do_not_see_each_other(client, task_queue, code_wo
     first, second = [await result(h) for h in handles]
     assert first["files"] == second["files"] == ["mine.txt"]
     assert first["uid"] != second["uid"]
+
+
+async def test_no_new_user_namespaces_and_no_host_sys(client, task_queue, code_worker, iso):
+    """The seccomp filter refuses CLONE_NEWUSER (unshare, clone; clone3 is ENOSYS, so threads and
+    processes come from clone); /sys is an empty directory; the code runs at nice 10."""
+    assert iso.syscall_filter and iso.private_tmp, "this machine should have the full sandbox"
+    source = """
+        import ctypes, os, subprocess, threading
+        libc = ctypes.CDLL(None, use_errno=True)
+        def call(*args):
+            result = libc.syscall(*args)
+            return [result, ctypes.get_errno() if result == -1 else 0]
+        output = {
+            "unshare": call(272, 0x10000000),                   # unshare(CLONE_NEWUSER)
+            "clone": call(56, 0x10000000 | 17, 0, 0, 0, 0),     # clone(CLONE_NEWUSER | SIGCHLD)
+            "clone3": call(435, 0, 0),
+            "unshare_net": call(272, 0x40000000),  # allowed by the filter, refused: no capability
+            "sys": os.listdir("/sys"),
+            "nice": os.getpriority(os.PRIO_PROCESS, 0),
+        }
+        try:
+            open("/sys/class/net/lo/address").read()
+        except OSError as exc:
+            output["sys_read"] = type(exc).__name__
+        thread = threading.Thread(target=lambda: None)
+        thread.start()
+        thread.join()
+        output["process"] = subprocess.run(["/bin/echo", "ok"], capture_output=True).stdout.decode()
+    """
+    assert os.uname().machine == "x86_64", "the system call numbers above are x86-64's"
+    out = await run(client, task_queue, flow(source), None)
+    assert out == {
+        "unshare": [-1, errno.EPERM],
+        "clone": [-1, errno.EPERM],
+        "clone3": [-1, errno.ENOSYS],
+        "unshare_net": [-1, errno.EPERM],
+        "sys": [],
+        "nice": _sandbox.CODE_NICE,
+        "sys_read": "FileNotFoundError",
+        "process": "ok\n",
+    }
+    await still_serves(client, task_queue)
+
+
+def outside_private_dirs() -> Path:
+    """A directory on the host's own disk, outside what the sandbox replaces (/tmp and co.)."""
+    for candidate in (Path(__file__).resolve().parents[2], Path.cwd(), Path("/var/lib")):
+        if not str(candidate).startswith(("/tmp/", "/var/tmp/", "/dev/shm/")):
+            return candidate
+    raise AssertionError("no directory outside /tmp to test with")
+
+
+async def test_the_code_cannot_read_kworkflows_own_state(client, task_queue, code_worker, iso):
+    """A registry database as a store creates it, wherever the checkout lives: 0600 in 0700,
+    owned by the worker's uid, so code (another uid) cannot open it, nor list its directory."""
+    if not iso.private_uid:
+        pytest.skip("only a root worker runs code under another uid")
+    from registry.store import DefinitionStore
+
+    base = Path(tempfile.mkdtemp(prefix=".kworkflow-test-", dir=outside_private_dirs()))
+    try:
+        base.chmod(0o755)  # a checkout as people have it: readable by all
+        database = base / ".kworkflow" / "registry.db"
+        DefinitionStore(f"sqlite:///{database}").close()
+        assert (database.stat().st_mode & 0o777, database.parent.stat().st_mode & 0o777) == (
+            0o600,
+            0o700,
+        )
+        source = """
+            def attempt(action, path):
+                try:
+                    action(path)
+                    return "read"
+                except OSError as exc:
+                    return type(exc).__name__
+            import os
+            output = [attempt(lambda p: open(p, "rb").read(), input[0]),
+                      attempt(os.listdir, input[1]), attempt(os.listdir, input[2])]
+        """
+        out = await run(
+            client, task_queue, flow(source), [str(database), str(database.parent), str(base)]
+        )
+        assert out == ["PermissionError", "PermissionError", "read"]
+    finally:
+        shutil.rmtree(base)
+
+
+def test_the_seccomp_filter_per_architecture() -> None:
+    """Each program checks the architecture first; x86-64 also refuses x32 numbers; AArch64
+    has its own system call numbers; an unknown machine gets no filter (and a warning)."""
+    from activities._seccomp import user_namespace_filter
+
+    x86 = user_namespace_filter("x86_64")
+    arm = user_namespace_filter("aarch64")
+    assert x86 is not None and arm is not None
+    assert [k for _, _, _, k in x86[:2]] == [4, 0xC000003E]  # load arch, compare
+    assert (0x35, 0x40000000) in [(code, k) for code, _, _, k in x86]  # x32: EPERM
+    assert [k for code, _, _, k in arm if code == 0x15] == [0xC00000B7, 97, 220, 435]
+    for program in (x86, arm):  # every jump lands inside the program
+        jumps = [(i, jt, jf) for i, (code, jt, jf, _) in enumerate(program) if code & 7 == 5]
+        assert all(i + 1 + max(jt, jf) < len(program) for i, jt, jf in jumps)
+        assert program[-2:] == [(6, 0, 0, 0x50000 | errno.EPERM), (6, 0, 0, 0x50000 | errno.ENOSYS)]
+    assert user_namespace_filter("riscv64") is None

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import time
 import uuid
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from cli.dev import DevOptions, make_private
 from client.devserver import temporal_binary
 from tests.cli import EXAMPLES, cli_argv, cli_env, free_port, kworkflow
 from tests.cli.devstack import STARTUP_TIMEOUT, alive, descendants, running_dev_stack, wait_for_text
@@ -73,8 +75,57 @@ def test_dev_stack_runs_answers_and_stops_cleanly(
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) == 0
     assert [pid for pid in children if alive(pid)] == []
-    assert (cwd / ".kworkflow" / "temporal.db").is_file()
-    assert (cwd / ".kworkflow" / "temporal.log").is_file()
+    data = cwd / ".kworkflow"
+    assert (data / "temporal.db").is_file()
+    assert (data / "temporal.log").is_file()
+    assert (data / "registry.db").is_file()
+    assert modes(data) == {".": 0o700} | {
+        e.name: 0o700 if e.is_dir() else 0o600 for e in data.iterdir()
+    }  # the databases (and their -wal/-shm files), the log: private to the stack's user
+
+
+def modes(directory: Path) -> dict[str, int]:
+    """The permission bits of a directory (``.``) and of every entry in it."""
+    found = {".": stat.S_IMODE(directory.stat().st_mode)}
+    return found | {e.name: stat.S_IMODE(e.lstat().st_mode) for e in directory.iterdir()}
+
+
+def test_dev_makes_its_data_private_even_when_an_older_run_left_it_readable(
+    tmp_path: Path,
+) -> None:
+    """``make_private`` (what ``kworkflow dev`` does first): 0700 for its own directory, 0600
+    for the files of the stack it finds there; another directory of the user's is left alone."""
+    data = tmp_path / ".kworkflow"
+    data.mkdir(mode=0o755)
+    for name in ("temporal.db", "temporal.db-wal", "registry.db", "temporal.log", "notes.txt"):
+        (data / name).write_text("x")
+        (data / name).chmod(0o644)
+    make_private(options(data / "temporal.db"))
+    assert modes(data) == {
+        ".": 0o700,
+        "temporal.db": 0o600,
+        "temporal.db-wal": 0o600,
+        "registry.db": 0o600,
+        "temporal.log": 0o600,
+        "notes.txt": 0o644,  # not the stack's
+    }
+    mine = tmp_path / "mine"
+    mine.mkdir(mode=0o755)
+    make_private(options(mine / "temporal.db"))
+    make_private(options(tmp_path / "new" / "temporal.db"))
+    assert (modes(mine)["."], modes(tmp_path / "new")["."]) == (0o755, 0o700)
+
+
+def options(db_filename: Path) -> DevOptions:
+    return DevOptions(
+        ip="127.0.0.1",
+        port=1,
+        ui_port=2,
+        db_filename=db_filename,
+        namespace="default",
+        task_queue="q",
+        startup_timeout=1,
+    )
 
 
 def test_dev_stops_everything_when_a_child_dies(
