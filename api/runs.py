@@ -224,6 +224,7 @@ async def start(
         version=published.version,
         tenant=tenant,
         subflows=subflows,
+        flow_limits=settings.limits.flow,
     )
     try:
         handle = await start_run(

@@ -11,6 +11,8 @@ from typing import Any
 
 from temporalio.service import RPCError
 
+from activities.config import current_config
+from activities.errors import ConfigError
 from cli.args import parse_input
 from cli.errors import (
     EXIT_FAILED,
@@ -31,9 +33,23 @@ from client.errors import (
 from client.start import new_run_id, pin_subflows, start_run, wait_result
 from interpreter.errors import DefinitionError, InputError
 from interpreter.inputs import prepare_input
+from interpreter.limits import FlowLimits
 from interpreter.lint import lint_text
 from interpreter.request import RunRequest
 from interpreter.spec import Definition
+
+
+def worker_flow_limits() -> FlowLimits:
+    """The flow limits of the worker configuration here (``KWORKFLOW_CONFIG``, else
+    ``kworkflow.worker.yaml``), which the run is started with.
+
+    Raises:
+        CLIError: The configuration cannot be read (exit 2).
+    """
+    try:
+        return current_config().limits.flow
+    except ConfigError as exc:
+        raise CLIError(str(exc)) from None
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -42,7 +58,9 @@ def run_command(args: argparse.Namespace) -> int:
     defn = load_checked(args.file)
     check_input(defn, value)
     subflows = pin(defn, [Path(args.file).parent, *args.lib])
-    request = RunRequest(definition=defn, input=value, subflows=subflows)
+    request = RunRequest(
+        definition=defn, input=value, subflows=subflows, flow_limits=worker_flow_limits()
+    )
 
     run_id = args.run_id or new_run_id(defn.name)
     try:

@@ -6,20 +6,30 @@ see :mod:`activities.config`); lint and publish check a definition against them
 worker checks each step again when it runs it, failing it with a non-retryable
 ``LimitExceeded``. Pure: no I/O, importable by the interpreter, lint, the API and the worker.
 
-Each kind of limit has its own section, so more can be added beside ``code`` (the run's
-``max_duration``, ``max_concurrency`` of a fan-out...) without changing the file's shape::
+Each kind of limit has its own section::
 
     limits:
       code:
         max_memory_mb: 1024      # the largest `memory_mb` a code step may ask for
         max_timeout: 15m         # the longest `timeout` of one code step attempt
         max_cpu_seconds: 600     # CPU time of one attempt, whatever its timeout
+      flow:
+        max_concurrency: 100     # items of one parallel step at once (also its default bound)
+        max_items: 10000         # items one for_each may fan out over
+        max_duration: 365d       # the longest duration a definition may write
+
+The ``flow`` limits are also checked inside the run (the workflow cannot read the worker's
+files, so whoever starts a run passes them in :attr:`interpreter.request.RunRequest.flow_limits`):
+a run over them fails at its start with ``LimitExceeded``, a ``for_each`` over more items fails
+its step.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -58,12 +68,37 @@ class CodeLimits(BaseModel):
         return asked if asked is not None else min(CODE_DEFAULT_MEMORY_MB, self.max_memory_mb)
 
 
+class FlowLimits(BaseModel):
+    """Maxima for the shape of a run: fan-out and durations.
+
+    Attributes:
+        max_concurrency: The most items of one ``parallel`` step that run at once: a
+            ``max_concurrency`` above it is refused, and a ``parallel`` without one runs at most
+            this many.
+        max_items: The most items a ``for_each`` may fan out over.
+        max_duration: The longest duration a definition may write (a run or step ``timeout``, a
+            human step's wait, a retry interval or ``max_duration``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_concurrency: int = Field(default=100, ge=1, le=10_000)
+    max_items: int = Field(default=10_000, ge=1, le=1_000_000)
+    max_duration: Duration = "365d"
+
+    @property
+    def max_duration_delta(self) -> timedelta:
+        """``max_duration`` as a duration."""
+        return parse_duration(self.max_duration)
+
+
 class Limits(BaseModel):
     """Every operator limit, by section (the ``limits:`` key of the worker configuration)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     code: CodeLimits = Field(default_factory=CodeLimits)
+    flow: FlowLimits = Field(default_factory=FlowLimits)
 
 
 DEFAULT_LIMITS = Limits()
@@ -112,6 +147,60 @@ def code_excesses(memory_mb: int | None, timeout: timedelta, limits: CodeLimits)
             Excess("timeout", format_duration(timeout), maximum, "limits.code.max_timeout")
         )
     return found
+
+
+def flow_limits(request: Any) -> FlowLimits:
+    """The flow limits a run was started with (the defaults when its starter gave none)."""
+    given = getattr(request, "flow_limits", None)
+    return given if isinstance(given, FlowLimits) else DEFAULT_LIMITS.flow
+
+
+DURATION_FIELDS = frozenset({"timeout", "initial_interval", "max_interval", "max_duration"})
+"""The keys of a definition whose values are durations."""
+
+
+def flow_excesses(data: Any, limits: FlowLimits, path: str = "") -> Iterator[tuple[str, Excess]]:
+    """Every place of a definition (as plain data, by alias) over the flow limits, with its
+    path (``steps[2].timeout``): durations, ``max_concurrency``, static ``for_each`` lists."""
+    if isinstance(data, list):
+        for index, item in enumerate(data):
+            yield from flow_excesses(item, limits, f"{path}[{index}]")
+        return
+    if not isinstance(data, dict):
+        return
+    for key, value in data.items():
+        where = f"{path}.{key}" if path else str(key)
+        if key in DURATION_FIELDS and isinstance(value, str):
+            excess = duration_excess(key, value, limits)
+            if excess is not None:
+                yield where, excess
+        elif key == "max_concurrency" and isinstance(value, int):
+            if value > limits.max_concurrency:
+                maximum = str(limits.max_concurrency)
+                setting = "limits.flow.max_concurrency"
+                yield where, Excess("max_concurrency", str(value), maximum, setting)
+        elif key == "for_each" and isinstance(value, list) and len(value) > limits.max_items:
+            yield where, items_excess(len(value), limits)
+        else:
+            yield from flow_excesses(value, limits, where)
+
+
+def duration_excess(field: str, value: str, limits: FlowLimits) -> Excess | None:
+    """The excess of a duration over ``max_duration``; None within it or unreadable (the
+    loader reports those)."""
+    try:
+        asked = parse_duration(value)
+    except (ValueError, OverflowError):
+        return None
+    if asked <= limits.max_duration_delta:
+        return None
+    maximum = format_duration(limits.max_duration_delta)
+    return Excess(field, value, maximum, "limits.flow.max_duration")
+
+
+def items_excess(count: int, limits: FlowLimits) -> Excess:
+    """``for_each`` over ``count`` items, above ``max_items``."""
+    return Excess("for_each", f"of {count} items", str(limits.max_items), "limits.flow.max_items")
 
 
 def format_duration(value: timedelta) -> str:

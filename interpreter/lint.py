@@ -8,7 +8,8 @@ are the child's steps). Rules, by code: ``duplicate_id``, ``unknown_step``, ``cy
 ``branch_target``, ``branch_edge``, ``failed_edge``, ``empty_aggregate``, ``aggregate_from``,
 ``inner_kind``, ``regex`` (a literal ``matches`` pattern RE2 cannot compile), ``tool_args``
 (static ``args`` that break the ``input_schema`` of the tool in ``tools:``), ``limit`` (a code
-step's ``memory_mb`` or ``timeout`` over the operator's :class:`~interpreter.limits.Limits`). A
+step's ``memory_mb`` or ``timeout``, a duration, a ``max_concurrency`` or a static ``for_each``
+over the operator's :class:`~interpreter.limits.Limits`). A
 tool that is not in ``tools:`` is not a finding: it may be registered on the worker, and an
 unknown tool fails its step at run time with a non-retryable ``UnknownTool``.
 """
@@ -23,7 +24,7 @@ from interpreter.durations import parse_duration
 from interpreter.errors import DefinitionError, ExpressionError, InputError, Problem
 from interpreter.expr import has_template, regex_literals, step_references, template_expressions
 from interpreter.inputs import prepare_input
-from interpreter.limits import DEFAULT_LIMITS, Limits, code_excesses
+from interpreter.limits import DEFAULT_LIMITS, Limits, code_excesses, flow_excesses
 from interpreter.loader import document_order, load_document
 from interpreter.options import DEFAULT_TIMEOUT
 from interpreter.schemas import regex_problem
@@ -47,7 +48,6 @@ Check = Callable[[Definition], list[Problem]]
 """A check that needs more than the definition (the publishing tenant, the worker's grants)."""
 
 
-
 def lint(
     definition: Definition, limits: Limits | None = None, extra: Check | None = None
 ) -> list[Problem]:
@@ -61,8 +61,12 @@ def lint(
     Returns:
         The problems; an empty list means the definition is clean.
     """
-    linter = _Linter(definition.tools, definition.defaults, limits or DEFAULT_LIMITS)
+    limits = limits or DEFAULT_LIMITS
+    linter = _Linter(definition.tools, definition.defaults, limits)
     linter.graph(definition, "", None, definition.output)
+    data = definition.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    for path, excess in flow_excesses(data, limits.flow):
+        linter.add(path, "limit", excess.describe())
     if extra is not None:
         linter.problems.extend(extra(definition))
     unique = dict.fromkeys(linter.problems)

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from interpreter.carry import Carry
+from interpreter.limits import FlowLimits
 from interpreter.spec import Definition
 
 WORKFLOW_NAME = "kworkflow"
@@ -41,6 +42,8 @@ class RunRequest(BaseModel):
             (:mod:`interpreter.carry`).
         event_limit: History events after which the run continues as new (default
             :data:`interpreter.carry.DEFAULT_EVENT_LIMIT`; Temporal may suggest it sooner).
+        flow_limits: The operator's flow limits, from the starter's worker configuration
+            (default: :class:`interpreter.limits.FlowLimits`'s defaults).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -53,6 +56,7 @@ class RunRequest(BaseModel):
     parent: str | None = None
     carry: Carry | None = None
     event_limit: int | None = Field(default=None, ge=100)
+    flow_limits: FlowLimits | None = None
 
 
 class RespondRequest(BaseModel):

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from interpreter.expr import Scope, compile_cel, resolve
     from interpreter.inputs import prepare_input
     from interpreter.kinds.base import Invocation
+    from interpreter.limits import flow_excesses, flow_limits
     from interpreter.request import (
         ATTEMPT_SIGNAL,
         STATUS_QUERY,
@@ -62,6 +63,8 @@ REPORT_PATCH = "run-report-activity"
 """Runs recorded before the end-of-run report activity existed replay without it."""
 CONTINUE_PATCH = "continue-as-new"
 """Runs recorded before continue-as-new existed never drain on replay."""
+FLOW_LIMITS_PATCH = "flow-limits"
+"""Runs recorded before the flow limits were checked in the run replay without them."""
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -168,6 +171,8 @@ class InterpreterWorkflow(HumanAnswers):
                 except InputError as exc:
                     raise RunFailure("InvalidInput", str(exc), {"path": exc.path}) from None
             self._run_input = run_input
+            if request.carry is None:
+                self._check_flow_limits()
             self._base_scope = Scope({"input": run_input, "run": self._run_info()})
             await self._drive()
             result = self._result()
@@ -186,6 +191,16 @@ class InterpreterWorkflow(HumanAnswers):
         self._finish("succeeded", result=result)
         await self._report()
         return result
+
+    def _check_flow_limits(self) -> None:
+        """Fail a run whose definition is over the operator's flow limits (a file run, or one
+        published before the limits were lowered)."""
+        data = self.definition.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        for path, excess in flow_excesses(data, flow_limits(self.request)):
+            if workflow.patched(FLOW_LIMITS_PATCH):
+                message = f"{path}: {excess.describe()}"
+                raise RunFailure("LimitExceeded", message, {"path": path})
+            return
 
     async def _drive(self) -> None:
         if self.request.carry is not None:

@@ -9,8 +9,12 @@ from temporalio import workflow
 
 from interpreter.kinds.base import Invocation, Runtime
 
+FLOW_LIMITS_PATCH = "flow-limits"
+"""The same patch as :data:`interpreter.workflow.FLOW_LIMITS_PATCH`."""
+
 with workflow.unsafe.imports_passed_through():
     from interpreter.carry import Resume, Suspended
+    from interpreter.limits import flow_limits, items_excess
     from interpreter.spec import ParallelStep
     from interpreter.state import StepError
 
@@ -20,7 +24,8 @@ async def run_parallel(runtime: Runtime, inv: Invocation, fields: dict[str, Any]
 
     One failed item fails the step and cancels the others, unless the inner spec has
     ``on_error: continue``: then that item's result is null. Items start in order; with
-    ``max_concurrency`` at most that many run at once. A top-level one suspends when the run
+    ``max_concurrency`` at most that many run at once; without it, at most the operator's
+    ``limits.flow.max_concurrency`` (100 by default). A top-level one suspends when the run
     continues as new: it starts no new item, waits for the running ones, and the next run runs
     the items that had not ended.
     """
@@ -33,12 +38,20 @@ async def run_parallel(runtime: Runtime, inv: Invocation, fields: dict[str, Any]
         items = fields["for_each"]
         if not isinstance(items, list):
             raise StepError("InvalidValue", f"for_each must be a list, got {type(items).__name__}")
+        limits = flow_limits(runtime.request)
+        if len(items) > limits.max_items and workflow.patched(FLOW_LIMITS_PATCH):
+            raise StepError("LimitExceeded", items_excess(len(items), limits).describe())
         assert spec.step is not None
         invocations = [
             inv.inner(spec.step, f"{inv.path}[{i}]", item=item, index=i)
             for i, item in enumerate(items)
         ]
-    results = await _run_all(runtime, inv, invocations, spec.max_concurrency)
+    bound = spec.max_concurrency
+    default = flow_limits(runtime.request).max_concurrency
+    # Runs recorded before the default bound ran every item at once: the patch keeps them so.
+    if bound is None and len(invocations) > default and workflow.patched(FLOW_LIMITS_PATCH):
+        bound = default
+    results = await _run_all(runtime, inv, invocations, bound)
     if spec.branches is not None:
         return dict(zip(names, results, strict=True))
     return results

@@ -57,6 +57,8 @@ async def run_subflow(runtime: Runtime, inv: Invocation, fields: dict[str, Any])
         tenant=runtime.request.tenant,
         subflows=runtime.request.subflows,
         parent=runtime.state.run_id,
+        event_limit=runtime.request.event_limit,
+        flow_limits=runtime.request.flow_limits,
     )
     return await run_child(
         runtime,
