@@ -68,6 +68,18 @@ def test_lint_prints_graph_findings_naming_the_step(tmp_path: Path) -> None:
     assert "'first'" in result.stderr
 
 
+def test_lint_locates_a_duration_too_large_for_a_timer(tmp_path: Path) -> None:
+    """Once `unexpected error: OverflowError`; now a finding with line and column."""
+    text = "kworkflow: 1\nname: forever\ntimeout: 99999999999d\nsteps:\n"
+    text += "  - {id: a, kind: aggregate, expr: '1'}\n"
+    path = write(tmp_path, "forever.yaml", text)
+    result = kworkflow("lint", path)
+    assert (result.code, result.stdout) == (1, "")
+    assert result.stderr.splitlines() == [
+        f"{path}:3:10: timeout: '99999999999d': a duration must be at most 100 years (36525d)"
+    ]
+
+
 def test_lint_goes_on_after_a_bad_file_and_fails(tmp_path: Path) -> None:
     bad = write(tmp_path, "bad.yaml", SCHEMA_MISTAKES)
     missing = str(tmp_path / "missing.yaml")
