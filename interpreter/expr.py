@@ -15,9 +15,10 @@ from typing import Any
 
 import celpy
 import lark
-from celpy.evaluation import Activation, Evaluator, celstr
+from celpy.evaluation import Activation, celstr
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
+from interpreter import celcost
 from interpreter._celvalues import (
     CelProblem,
     dump,
@@ -50,18 +51,20 @@ class Scope:
         values: Plain JSON values by top-level name (``input``, ``steps``, ``run``...). They
             are read, not copied, and their conversion is cached: make a new Scope (or a
             :meth:`child`) rather than changing them.
+        meter: Where evaluations in this scope (and its children) add up their cost.
     """
 
-    __slots__ = ("_cel", "_parent", "_values")
+    __slots__ = ("_cel", "_parent", "_values", "meter")
 
-    def __init__(self, values: Mapping[str, Any]) -> None:
+    def __init__(self, values: Mapping[str, Any], meter: celcost.Meter | None = None) -> None:
         self._values = values
         self._cel: dict[str, Any] = {}
         self._parent: Scope | None = None
+        self.meter = meter
 
     def child(self, **extra: Any) -> Scope:
         """A scope with ``extra`` names added (or shadowed) that reuses this one's conversions."""
-        scope = Scope(extra)
+        scope = Scope(extra, self.meter)
         scope._parent = self
         return scope
 
@@ -130,7 +133,8 @@ class Program:
             The result as a plain JSON value (bool, int, float, str, None, list or dict).
 
         Raises:
-            ExpressionError: The evaluation failed (unknown name, missing key, wrong types...).
+            ExpressionError: The evaluation failed (unknown name, missing key, wrong types...)
+                or cost more than :data:`interpreter.celcost.EXPRESSION_BUDGET`.
         """
         if self._path is not None:
             found, value = scope._lookup(self._path)
@@ -139,7 +143,9 @@ class Program:
         try:
             context = scope._context(self._names)
             try:
-                value = Evaluator(ast=self._ast, activation=_BASE).evaluate(context)
+                value = celcost.evaluate(self._ast, _BASE, context, scope.meter)
+            except celcost.CostExceeded as exc:
+                raise CelProblem(str(exc)) from None
             except Exception as exc:  # celpy raises CELEvalError and plain Python errors alike
                 raise CelProblem(eval_reason(exc)) from exc
             return json_value(value)

@@ -69,6 +69,7 @@ async def run_spec(runtime: Runtime, inv: Invocation) -> Any:
     """
     spec = inv.spec
     handler = HANDLERS[spec.kind]
+    await runtime.pace()
     if spec.repeat is None:
         fields = resolve_fields(runtime, inv)
         runtime.record_input(inv, fields)
@@ -81,6 +82,8 @@ async def run_spec(runtime: Runtime, inv: Invocation) -> Any:
     output: Any = None
     for iteration in range(spec.repeat.max_iterations):
         path = inv.path if iteration == 0 else f"{inv.path}#{iteration}"
+        if iteration > 0:
+            await runtime.pace()
         it = Invocation(
             spec=spec,
             step_id=inv.step_id,

@@ -22,11 +22,13 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.contract import RunRef
     from interpreter import graph
+    from interpreter.celcost import Meter
     from interpreter.durations import parse_duration
     from interpreter.errors import ExpressionError, InputError
     from interpreter.expr import Scope, compile_cel, resolve
     from interpreter.inputs import prepare_input
     from interpreter.kinds.base import Invocation
+    from interpreter.pacing import Pacer
     from interpreter.request import (
         ATTEMPT_SIGNAL,
         RESPOND,
@@ -55,6 +57,9 @@ with workflow.unsafe.imports_passed_through():
 
 REPORT_PATCH = "run-report-activity"
 """Runs recorded before the end-of-run report activity existed replay without it."""
+STEP_GUARD_PATCH = "step-internal-error"
+"""Runs recorded before an unexpected exception in a step failed that step (``InternalError``)
+replay as they ran: the exception ended the step's task unseen."""
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -85,6 +90,8 @@ class InterpreterWorkflow:
         self._failure: RunFailure | None = None
         self._changed = False
         self._base_scope: Scope | None = None
+        self._meter = Meter()  # the run's CEL cost and steps started, for pacing
+        self._pacer = Pacer(self._meter)
         self._scope: Scope | None = None
         self.trace_context: TraceContext = run_trace(_trace_carrier(info), info.run_id)
         """The run span's place in its trace: the parent of every activity and child workflow
@@ -196,7 +203,7 @@ class InterpreterWorkflow:
                 run_input = prepare_input(self.definition.input, request.input)
             except InputError as exc:
                 raise RunFailure("InvalidInput", str(exc), {"path": exc.path}) from None
-            self._base_scope = Scope({"input": run_input, "run": self._run_info()})
+            self._base_scope = Scope({"input": run_input, "run": self._run_info()}, self._meter)
             await self._drive()
             result = self._result()
         except RunFailure as failure:
@@ -328,6 +335,14 @@ class InterpreterWorkflow:
             step.status = "cancelled"
             self._ended(step)
             raise
+        except Exception as exc:  # a bug in a kind: the step fails visibly, never its task unseen
+            if not workflow.patched(STEP_GUARD_PATCH):
+                raise
+            workflow.logger.exception("step %r failed with an unexpected error", step.id)
+            error = StepError("InternalError", f"step '{step.id}': {type(exc).__name__}: {exc}")
+            step.status, step.error = "failed", error
+            if inv.spec.on_error == "fail" and self._failure is None:
+                self._failure = self._step_failure(step, error)
         self._ended(step)
 
     def _ended(self, step: StepState) -> None:
@@ -431,6 +446,10 @@ class InterpreterWorkflow:
     async def run_spec(self, inv: Invocation) -> Any:
         """Run an inner spec (a parallel item)."""
         return await run_spec(self, inv)
+
+    async def pace(self) -> None:
+        """Count a step starting; wait for a pause when the run has worked long enough."""
+        await self._pacer.pace()
 
     def run_ref(self, path: str) -> RunRef:
         """Who a step activity works for."""
