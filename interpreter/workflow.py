@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from interpreter.steps import run_spec
     from interpreter.topology import EdgePair, edge_pairs
+    from interpreter.values import describe, find_problem
     from telemetry import spans
     from telemetry.run_report import ACTIVITY as REPORT_ACTIVITY
     from telemetry.run_report import RunReport
@@ -60,6 +61,9 @@ REPORT_PATCH = "run-report-activity"
 STEP_GUARD_PATCH = "step-internal-error"
 """Runs recorded before an unexpected exception in a step failed that step (``InternalError``)
 replay as they ran: the exception ended the step's task unseen."""
+VALUES_PATCH = "refuse-uncarriable-values"
+"""Runs recorded before integers outside 64 bits (in the input or a step's output) were refused
+replay as they ran."""
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -200,7 +204,8 @@ class InterpreterWorkflow:
         """Execute the definition and return the run result."""
         try:
             try:
-                run_input = prepare_input(self.definition.input, request.input)
+                self._check_input(request.input)
+                run_input = prepare_input(self.definition.input, request.input, check_values=False)
             except InputError as exc:
                 raise RunFailure("InvalidInput", str(exc), {"path": exc.path}) from None
             self._base_scope = Scope({"input": run_input, "run": self._run_info()}, self._meter)
@@ -319,7 +324,11 @@ class InterpreterWorkflow:
         # No `finally`: when Temporal evicts a run it closes this coroutine with GeneratorExit,
         # and workflow APIs must not be called then.
         try:
-            step.output = await run_spec(self, inv)
+            output = await run_spec(self, inv)
+            problem = find_problem(output)
+            if problem is not None and workflow.patched(VALUES_PATCH):
+                raise StepError("InvalidOutput", f"{describe('output', problem[0])}: {problem[1]}")
+            step.output = output
             step.status = "succeeded"
         except StepError as exc:
             step.status, step.error = "failed", exc
@@ -344,6 +353,12 @@ class InterpreterWorkflow:
             if inv.spec.on_error == "fail" and self._failure is None:
                 self._failure = self._step_failure(step, error)
         self._ended(step)
+
+    def _check_input(self, value: Any) -> None:
+        """Refuse an input no run can carry (see :mod:`interpreter.values`)."""
+        problem = find_problem(value)
+        if problem is not None and workflow.patched(VALUES_PATCH):
+            raise InputError(*problem)
 
     def _ended(self, step: StepState) -> None:
         step.ended_at = workflow.now()

@@ -189,3 +189,15 @@ async def test_an_unexpected_error_is_a_json_500_without_its_traceback(
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
             response = await http.get("/boom")
     assert (response.status_code, response.json()) == (500, {"detail": "internal server error"})
+
+
+async def test_an_input_integer_beyond_64_bits_is_422_naming_the_path(api: Api) -> None:
+    api.publish(GREET)
+    async with api.http() as http:
+        response = await http.post(
+            "/v1/runs", json={"workflow": "greet", "input": {"name": "A", "ids": [1, 2**64]}}
+        )
+    assert (response.status_code, response.json()) == (
+        422,
+        {"detail": "input.ids[1]: 18446744073709551616 is outside the 64-bit integer range"},
+    )

@@ -7,13 +7,20 @@ out-of-range values refused where they enter, and unexpected errors that fail th
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
+import yaml
 from temporalio.api.enums.v1 import EventType
-from temporalio.worker import Replayer
+from temporalio.client import Client
+from temporalio.worker import Replayer, Worker
 
+from activities.code import code
+from activities.config import current_config
+from activities.tool import tool as tool_activity
 from interpreter.kinds import HANDLERS
-from interpreter.registration import DATA_CONVERTER, workflow_runner, workflows
+from interpreter.registration import DATA_CONVERTER, new_worker, workflow_runner, workflows
 from tests.support.runs import new_run_id, run, run_failure, status
 
 EXPONENTIAL = (
@@ -182,3 +189,135 @@ async def test_an_unexpected_error_with_on_error_continue_lets_the_run_go_on(
     assert out == {
         "report": {"type": "InternalError", "message": "step 'broken': KeyError: 'gone'"}
     }
+
+
+# ------------------------------------------------------------------------- out-of-range values
+
+
+async def test_an_input_integer_beyond_64_bits_is_invalid_input_naming_the_path(
+    client, task_queue, worker
+):
+    err, handle = await run_failure(
+        client,
+        task_queue,
+        """
+        kworkflow: 1
+        name: big-input
+        steps:
+          - {id: a, kind: aggregate, expr: "size(input.items)"}
+        """,
+        {"items": [1, 2**64]},
+    )
+    message = "input.items[1]: 18446744073709551616 is outside the 64-bit integer range"
+    assert (err.type, err.message, err.details[0]) == (
+        "InvalidInput",
+        message,
+        {"path": "items[1]"},
+    )
+    assert (await status(handle))["steps"]["a"]["status"] == "pending"
+
+
+async def test_a_step_output_integer_beyond_64_bits_fails_that_step(client, task_queue, worker):
+    """Once the value poisoned `steps` and the error blamed the next step's expression."""
+    err, handle = await run_failure(
+        client,
+        task_queue,
+        """
+        kworkflow: 1
+        name: big-output
+        steps:
+          - {id: huge, kind: code, source: "output = {'n': [2 ** 64]}"}
+          - {id: next, kind: aggregate, expr: "steps.huge.output.n"}
+        """,
+    )
+    error = {
+        "type": "InvalidOutput",
+        "message": "output.n[0]: 18446744073709551616 is outside the 64-bit integer range",
+    }
+    assert err.type == "StepFailed"
+    assert err.details[0] == {"step": "huge", "kind": "code", "attempts": 1, "error": error}
+    state = await status(handle)
+    assert state["steps"]["huge"]["status"] == "failed"
+    assert state["steps"]["huge"]["error"] == error
+    assert state["steps"]["huge"]["output"] is None
+    assert state["steps"]["next"]["status"] == "pending"
+
+
+@pytest.fixture
+async def code_worker(client: Client, task_queue: str) -> AsyncIterator[Worker]:
+    """A worker on this test's queue with the real ``code`` activity (its sandbox)."""
+    async with new_worker(client, task_queue, [code]) as w:
+        yield w
+
+
+@pytest.mark.parametrize(
+    ("source", "where", "reason"),
+    [
+        (
+            "x = 0\nfor _ in range(150):\n    x = [x]\noutput = x",
+            "output" + "[0]" * 100,
+            "is nested more than 100 levels deep",
+        ),
+    ],
+)
+async def test_an_output_no_run_can_carry_fails_at_once_never_retried(
+    client, task_queue, code_worker, source, where, reason
+):
+    """Deep nesting once failed to serialise and was retried, attempt after attempt."""
+    definition = {
+        "kworkflow": 1,
+        "name": "uncarriable",
+        "defaults": {"retry": {"max_attempts": 3, "initial_interval": "100ms"}},
+        "steps": [{"id": "calc", "kind": "code", "source": source}],
+    }
+    err, handle = await run_failure(client, task_queue, yaml.safe_dump(definition))
+    error = {"type": "UnserializableOutput", "message": f"step 'calc': {where}: {reason}"}
+    assert err.type == "StepFailed"
+    assert err.details[0] == {"step": "calc", "kind": "code", "attempts": 1, "error": error}
+    assert (await status(handle))["steps"]["calc"]["error"] == error
+
+
+@pytest.fixture
+async def tool_worker(
+    client: Client, task_queue: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Worker]:
+    """A worker with the real ``tool`` activity and the tools of tests.support.odd_tools."""
+    monkeypatch.setenv("KWORKFLOW_TOOL_MODULES", "tests.support.odd_tools")
+    current_config.cache_clear()
+    async with new_worker(client, task_queue, [tool_activity]) as w:
+        yield w
+    current_config.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "where", "reason"),
+    [
+        (
+            "ratio",
+            {"a": 0, "b": 0},
+            "output.ratio",
+            "nan is not a number JSON can carry (NaN and Infinity are not)",
+        ),
+        (
+            "ratio",
+            {"a": 1, "b": 0},
+            "output.ratio",
+            "inf is not a number JSON can carry (NaN and Infinity are not)",
+        ),
+        ("forged", {}, "output", "Unable to serialize unknown type: <class 'object'>"),
+    ],
+)
+async def test_a_tool_result_no_run_can_carry_fails_at_once(
+    client, task_queue, tool_worker, tool, args, where, reason
+):
+    """NaN and Infinity once became null without a word."""
+    definition = {
+        "kworkflow": 1,
+        "name": "odd-tools",
+        "defaults": {"retry": {"max_attempts": 3, "initial_interval": "100ms"}},
+        "steps": [{"id": "calc", "kind": "tool", "tool": tool, "args": args}],
+    }
+    err, handle = await run_failure(client, task_queue, yaml.safe_dump(definition))
+    error = {"type": "UnserializableOutput", "message": f"step 'calc': {where}: {reason}"}
+    assert err.details[0] == {"step": "calc", "kind": "tool", "attempts": 1, "error": error}
+    assert (await status(handle))["steps"]["calc"]["error"] == error
