@@ -72,6 +72,28 @@ async def test_an_exponential_expression_fails_its_step_with_expression_error(
     assert await _task_failures(handle) == []
 
 
+async def test_an_exponential_edge_condition_fails_the_run_naming_the_edge(
+    client, task_queue, worker
+):
+    err, handle = await run_failure(
+        client,
+        task_queue,
+        f"""
+        kworkflow: 1
+        name: costly-edge
+        steps:
+          - {{id: a, kind: aggregate, expr: "1"}}
+          - {{id: b, kind: aggregate, expr: "2"}}
+        edges:
+          - {{from: a, to: b, when: "size({EXPONENTIAL}) > 0"}}
+        """,
+    )
+    assert err.type == "EdgeConditionError"
+    assert str(err.message).startswith("edges[0] a -> b: when the expression is too costly")
+    assert err.details[0]["edge"] == 0
+    assert await _task_failures(handle) == []
+
+
 async def test_a_repeat_of_ten_thousand_iterations_completes(client, task_queue, worker):
     run_id = new_run_id()
     out = await run(
