@@ -176,6 +176,28 @@ def test_run_with_input_breaking_the_schema_names_the_property(
     assert result.stderr.startswith("kworkflow: input.name: ")
 
 
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (
+            '{"name": "Ada", "ratio": NaN}',
+            "input.ratio: nan is not a number JSON can carry (NaN and Infinity are not)",
+        ),
+        (
+            '{"name": "Ada", "id": 18446744073709551616}',
+            "input.id: 18446744073709551616 is outside the 64-bit integer range",
+        ),
+    ],
+)
+def test_run_with_input_no_run_can_carry_names_the_place(
+    unreachable_env: dict[str, str], given: str, message: str
+) -> None:
+    """NaN would have reached the run as null; a huge integer would have broken every CEL read."""
+    result = kworkflow("run", "examples/hello.yaml", "--input", given, env=unreachable_env)
+    assert (result.code, result.stdout) == (2, "")
+    assert result.stderr == f"kworkflow: {message}; the run was not started\n"
+
+
 def test_run_with_input_from_a_file(tmp_path: Path, unreachable_env: dict[str, str]) -> None:
     source = tmp_path / "input.json"
     source.write_text(json.dumps({"name": "Ada"}))
