@@ -21,7 +21,10 @@ from activities.config import current_config
 from activities.tool import tool as tool_activity
 from interpreter.kinds import HANDLERS
 from interpreter.registration import DATA_CONVERTER, new_worker, workflow_runner, workflows
-from tests.support.runs import new_run_id, run, run_failure, status
+from tests.support.runs import result, run, run_failure, start, status
+
+SCALE_TIMEOUT = 120.0
+"""The scale cases take 3-15 s on a loaded 2-core machine; a deadlock never ends."""
 
 EXPONENTIAL = (
     "[0,0,0,0,0,0,0,0,0,0].map(a, [0,0,0,0,0,0,0,0,0,0].map(b, [0,0,0,0,0,0,0,0,0,0]"
@@ -95,8 +98,7 @@ async def test_an_exponential_edge_condition_fails_the_run_naming_the_edge(
 
 
 async def test_a_repeat_of_ten_thousand_iterations_completes(client, task_queue, worker):
-    run_id = new_run_id()
-    out = await run(
+    handle = await start(
         client,
         task_queue,
         """
@@ -108,18 +110,15 @@ async def test_a_repeat_of_ten_thousand_iterations_completes(client, task_queue,
             expr: "iteration"
             repeat: {until: "output == 9999", max_iterations: 10000}
         """,
-        run_id=run_id,
     )
-    assert out == {"count": 9999}
-    handle = client.get_workflow_handle(run_id)
+    assert await result(handle, SCALE_TIMEOUT) == {"count": 9999}
     assert await _task_failures(handle) == []
     assert (await status(handle))["steps"]["count"]["iterations"] == 10000
     await _replays(handle)
 
 
 async def test_a_for_each_of_five_thousand_aggregate_items_completes(client, task_queue, worker):
-    run_id = new_run_id()
-    out = await run(
+    handle = await start(
         client,
         task_queue,
         """
@@ -132,10 +131,8 @@ async def test_a_for_each_of_five_thousand_aggregate_items_completes(client, tas
             step: {kind: aggregate, expr: "[item, item + 1].map(x, x * 2)"}
         """,
         {"items": list(range(5000))},
-        run_id=run_id,
     )
-    assert out == {"fan": [[i * 2, i * 2 + 2] for i in range(5000)]}
-    handle = client.get_workflow_handle(run_id)
+    assert await result(handle, SCALE_TIMEOUT) == {"fan": [[i * 2, i * 2 + 2] for i in range(5000)]}
     assert await _task_failures(handle) == []
     await _replays(handle)
 
