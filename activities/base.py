@@ -18,11 +18,13 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+from pydantic_core import PydanticSerializationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.contract import StepCall, StepResult, failure_details
 from interpreter.request import ATTEMPT_SIGNAL, AttemptReport
+from interpreter.values import describe, find_problem
 from telemetry import spans
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -40,7 +42,10 @@ def step_activity(
 
     The output is wrapped in :class:`StepResult` with the attempt number; an
     ``ApplicationError`` gets the attempt as its first detail; any other exception becomes a
-    retryable ``ApplicationError`` of its class name. Each attempt is a span
+    retryable ``ApplicationError`` of its class name. An output that no run can carry (NaN,
+    Infinity, an integer beyond 64 bits, nesting past :data:`interpreter.values.MAX_DEPTH`, a
+    value that is not JSON) fails at once with a non-retryable ``UnserializableOutput``: another
+    attempt would only produce it again. Each attempt is a span
     (``step <path>``) and is counted in the step metrics (:mod:`telemetry.spans`).
     """
 
@@ -58,18 +63,34 @@ def step_activity(
                     output = await fn(call)
                 except ApplicationError as exc:
                     raise with_attempt(exc, attempt) from exc
+                except PydanticSerializationError as exc:  # the same output every attempt
+                    raise unserializable(call, attempt, "output", str(exc)) from exc
                 except Exception as exc:
                     raise ApplicationError(
                         f"{type(exc).__name__}: {exc}",
                         failure_details(attempt),
                         type=type(exc).__name__,
                     ) from exc
+                problem = find_problem(output)
+                if problem is not None:
+                    where = describe("output", problem[0])
+                    raise unserializable(call, attempt, where, problem[1])
                 span.succeeded(output)
             return StepResult(output=output, attempt=attempt)
 
         return run
 
     return wrap
+
+
+def unserializable(call: StepCall, attempt: int, where: str, reason: str) -> ApplicationError:
+    """The non-retryable ``UnserializableOutput`` of a step whose output no run can carry."""
+    return ApplicationError(
+        f"step '{call.ref.step}': {where}: {reason}",
+        failure_details(attempt),
+        type="UnserializableOutput",
+        non_retryable=True,
+    )
 
 
 async def report_attempt(path: str, attempt: int) -> None:

@@ -7,6 +7,9 @@ from datetime import timedelta
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+MAX_DAYS = 36_525
+"""The longest duration a definition may write: 100 years (Temporal and Python's timedelta
+overflow not far beyond; no run sensibly waits longer)."""
 
 
 def parse_duration(text: str) -> timedelta:
@@ -19,7 +22,7 @@ def parse_duration(text: str) -> timedelta:
         The duration.
 
     Raises:
-        ValueError: ``text`` is not a duration, or is zero.
+        ValueError: ``text`` is not a duration, is zero, or is longer than 100 years.
     """
     if not isinstance(text, str):
         raise ValueError(f"a duration is a string such as '30s' or '2h', not {text!r}")
@@ -36,4 +39,6 @@ def parse_duration(text: str) -> timedelta:
         )
     if seconds <= 0:
         raise ValueError(f"{text!r}: a duration must be more than zero")
+    if seconds > MAX_DAYS * _UNITS["d"]:
+        raise ValueError(f"{text!r}: a duration must be at most 100 years ({MAX_DAYS}d)")
     return timedelta(seconds=seconds)

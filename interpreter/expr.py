@@ -20,6 +20,7 @@ from celpy import celtypes
 from celpy.evaluation import Activation, CELEvalError, Evaluator, celstr
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
+from interpreter import celcost
 from interpreter._celvalues import (
     CelProblem,
     dump,
@@ -73,18 +74,20 @@ class Scope:
         values: Plain JSON values by top-level name (``input``, ``steps``, ``run``...). They
             are read, not copied, and their conversion is cached: make a new Scope (or a
             :meth:`child`) rather than changing them.
+        meter: Where evaluations in this scope (and its children) add up their cost.
     """
 
-    __slots__ = ("_cel", "_parent", "_values")
+    __slots__ = ("_cel", "_parent", "_values", "meter")
 
-    def __init__(self, values: Mapping[str, Any]) -> None:
+    def __init__(self, values: Mapping[str, Any], meter: celcost.Meter | None = None) -> None:
         self._values = values
         self._cel: dict[str, Any] = {}
         self._parent: Scope | None = None
+        self.meter = meter
 
     def child(self, **extra: Any) -> Scope:
         """A scope with ``extra`` names added (or shadowed) that reuses this one's conversions."""
-        scope = Scope(extra)
+        scope = Scope(extra, self.meter)
         scope._parent = self
         return scope
 
@@ -166,7 +169,8 @@ class Program:
             The result as a plain JSON value (bool, int, float, str, None, list or dict).
 
         Raises:
-            ExpressionError: The evaluation failed (unknown name, missing key, wrong types...).
+            ExpressionError: The evaluation failed (unknown name, missing key, wrong types...)
+                or cost more than :data:`interpreter.celcost.EXPRESSION_BUDGET`.
         """
         if self._path is not None:
             found, value = scope._lookup(self._path)
@@ -177,7 +181,9 @@ class Program:
             try:
                 if self._ast is None:
                     self._ast = _parse(self.source)
-                value = Evaluator(ast=self._ast, activation=_BASE).evaluate(context)
+                value = celcost.evaluate(self._ast, _BASE, context, scope.meter)
+            except celcost.CostExceeded as exc:
+                raise CelProblem(str(exc)) from None
             except Exception as exc:  # celpy raises CELEvalError and plain Python errors alike
                 raise CelProblem(eval_reason(exc)) from exc
             return json_value(value)

@@ -14,15 +14,18 @@ import jsonschema
 
 from interpreter.errors import InputError, SchemaInvalid
 from interpreter.schemas import compile_schema, search
+from interpreter.values import find_problem
 from interpreter.yamldoc import format_path
 
 
-def prepare_input(schema: dict[str, Any] | None, value: Any) -> Any:
+def prepare_input(schema: dict[str, Any] | None, value: Any, *, check_values: bool = True) -> Any:
     """Apply the schema's defaults to the run input, then validate it (Draft 2020-12).
 
     Args:
         schema: The definition's ``input`` schema, or None.
         value: The run input as given (not modified).
+        check_values: Also refuse what no run can carry, with or without a schema: NaN,
+            Infinity, integers outside 64 bits, deep nesting (:mod:`interpreter.values`).
 
     Returns:
         The input with defaults filled in (a copy); with no schema, ``value`` itself
@@ -34,6 +37,8 @@ def prepare_input(schema: dict[str, Any] | None, value: Any) -> Any:
     """
     if value is None:
         value = {}
+    if check_values and (problem := find_problem(value)) is not None:
+        raise InputError(*problem)
     if schema is None:
         return value
     prepared = _with_defaults(schema, copy.deepcopy(value))

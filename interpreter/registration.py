@@ -11,6 +11,7 @@ from temporalio.converter import DataConverter
 from temporalio.worker import Interceptor, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from interpreter.pacing import pause
 from storage import data_converter_from_env
 from telemetry.run_report import report_run
 from telemetry.tracing import tracing_interceptors
@@ -88,7 +89,7 @@ def new_worker(
         client: A client connected with :func:`data_converter`.
         task_queue: The task queue to poll.
         activities: Step activities (``llm``, ``tool``, ``code``) and any others; the run-end
-            report is added to them.
+            report and the interpreter's pause (:mod:`interpreter.pacing`) are added to them.
         extra_workflows: Workflows to host beside the interpreter's (benchmarks, tests).
         run_report: The ``kworkflow.run_finished`` activity (default:
             :func:`telemetry.run_report.report_run`; tests slow it down).
@@ -104,7 +105,11 @@ def new_worker(
         client,
         task_queue=task_queue,
         workflows=[*workflows(), *extra_workflows],
-        activities=[*activities, *([] if run_report in activities else [run_report])],
+        activities=[
+            *activities,
+            *([] if run_report in activities else [run_report]),
+            *([] if pause in activities else [pause]),
+        ],
         interceptors=list(interceptors),
         **options,
     )

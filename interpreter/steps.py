@@ -70,6 +70,7 @@ async def run_spec(runtime: Runtime, inv: Invocation) -> Any:
     """
     spec = inv.spec
     handler = HANDLERS[spec.kind]
+    await runtime.pace()
     if spec.repeat is None:
         fields = resolve_fields(runtime, inv)
         runtime.record_input(inv, fields)
@@ -89,6 +90,8 @@ async def run_spec(runtime: Runtime, inv: Invocation) -> Any:
         if iteration > first and top_level and runtime.should_drain():
             raise Suspended(Resume(iteration=iteration, previous=previous))
         path = inv.path if iteration == 0 else f"{inv.path}#{iteration}"
+        if iteration > 0:
+            await runtime.pace()
         it = Invocation(
             spec=spec,
             step_id=inv.step_id,

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         carry_state,
         restore_state,
     )
+    from interpreter.celcost import Meter
     from interpreter.descendants import Descendants
     from interpreter.durations import parse_duration
     from interpreter.errors import ExpressionError, InputError
@@ -35,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from interpreter.inputs import prepare_input
     from interpreter.kinds.base import Invocation
     from interpreter.limits import flow_excesses, flow_limits
+    from interpreter.pacing import Pacer
     from interpreter.request import (
         ATTEMPT_SIGNAL,
         STATUS_QUERY,
@@ -53,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from interpreter.steps import run_spec
     from interpreter.topology import EdgePair, edge_pairs
+    from interpreter.values import describe, find_problem
     from interpreter.viewsize import bounded_view
     from telemetry import spans
     from telemetry.run_report import ACTIVITY as REPORT_ACTIVITY
@@ -65,6 +68,12 @@ CONTINUE_PATCH = "continue-as-new"
 """Runs recorded before continue-as-new existed never drain on replay."""
 FLOW_LIMITS_PATCH = "flow-limits"
 """Runs recorded before the flow limits were checked in the run replay without them."""
+STEP_GUARD_PATCH = "step-internal-error"
+"""Runs recorded before an unexpected exception in a step failed that step (``InternalError``)
+replay as they ran: the exception ended the step's task unseen."""
+VALUES_PATCH = "refuse-uncarriable-values"
+"""Runs recorded before integers outside 64 bits (in the input or a step's output) were refused
+replay as they ran."""
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -95,6 +104,8 @@ class InterpreterWorkflow(HumanAnswers):
         self._failure: RunFailure | None = None
         self._changed = False
         self._base_scope: Scope | None = None
+        self._meter = Meter()  # the run's CEL cost and steps started, for pacing
+        self._pacer = Pacer(self._meter)
         self._scope: Scope | None = None
         self._edge_index = {id(edge): index for index, edge in enumerate(self._edges)}
         self._draining = False
@@ -167,13 +178,16 @@ class InterpreterWorkflow(HumanAnswers):
                 run_input = request.carry.input
             else:
                 try:
-                    run_input = prepare_input(self.definition.input, request.input)
+                    self._check_input(request.input)
+                    run_input = prepare_input(
+                        self.definition.input, request.input, check_values=False
+                    )
                 except InputError as exc:
                     raise RunFailure("InvalidInput", str(exc), {"path": exc.path}) from None
             self._run_input = run_input
             if request.carry is None:
                 self._check_flow_limits()
-            self._base_scope = Scope({"input": run_input, "run": self._run_info()})
+            self._base_scope = Scope({"input": run_input, "run": self._run_info()}, self._meter)
             await self._drive()
             result = self._result()
         except RunFailure as failure:
@@ -307,7 +321,11 @@ class InterpreterWorkflow(HumanAnswers):
         # No `finally`: when Temporal evicts a run it closes this coroutine with GeneratorExit,
         # and workflow APIs must not be called then.
         try:
-            step.output = await run_spec(self, inv)
+            output = await run_spec(self, inv)
+            problem = find_problem(output)
+            if problem is not None and workflow.patched(VALUES_PATCH):
+                raise StepError("InvalidOutput", f"{describe('output', problem[0])}: {problem[1]}")
+            step.output = output
             step.status = "succeeded"
         except StepError as exc:
             step.status, step.error = "failed", exc
@@ -328,7 +346,21 @@ class InterpreterWorkflow(HumanAnswers):
             self._tasks.pop(step.id, None)
             self._changed = True
             return
+        except Exception as exc:  # a bug in a kind: the step fails visibly, never its task unseen
+            if not workflow.patched(STEP_GUARD_PATCH):
+                raise
+            workflow.logger.exception("step %r failed with an unexpected error", step.id)
+            error = StepError("InternalError", f"step '{step.id}': {type(exc).__name__}: {exc}")
+            step.status, step.error = "failed", error
+            if inv.spec.on_error == "fail" and self._failure is None:
+                self._failure = self._step_failure(step, error)
         self._ended(step)
+
+    def _check_input(self, value: Any) -> None:
+        """Refuse an input no run can carry (see :mod:`interpreter.values`)."""
+        problem = find_problem(value)
+        if problem is not None and workflow.patched(VALUES_PATCH):
+            raise InputError(*problem)
 
     def _ended(self, step: StepState) -> None:
         step.ended_at = workflow.now()
@@ -485,6 +517,10 @@ class InterpreterWorkflow(HumanAnswers):
     async def run_spec(self, inv: Invocation) -> Any:
         """Run an inner spec (a parallel item)."""
         return await run_spec(self, inv)
+
+    async def pace(self) -> None:
+        """Count a step starting; wait for a pause when the run has worked long enough."""
+        await self._pacer.pace()
 
     def run_ref(self, path: str) -> RunRef:
         """Who a step activity works for."""

@@ -105,5 +105,9 @@ class Runtime(Protocol):
         """Run an inner spec (resolve, repeat, dispatch) to its output."""
         ...
 
+    async def pace(self) -> None:
+        """Count a step or iteration starting; may wait so the workflow task ends in time."""
+        ...
+
 
 KindHandler = Callable[[Runtime, Invocation, dict[str, Any]], Awaitable[Any]]

@@ -222,3 +222,15 @@ async def test_an_input_against_an_evil_pattern_is_422_at_once_and_blocks_nobody
         {"detail": f"input.s: {long!r} does not match '^(a|a)+$'"},
     )
     assert health.status_code == 200
+
+
+async def test_an_input_integer_beyond_64_bits_is_422_naming_the_path(api: Api) -> None:
+    api.publish(GREET)
+    async with api.http() as http:
+        response = await http.post(
+            "/v1/runs", json={"workflow": "greet", "input": {"name": "A", "ids": [1, 2**64]}}
+        )
+    assert (response.status_code, response.json()) == (
+        422,
+        {"detail": "input.ids[1]: 18446744073709551616 is outside the 64-bit integer range"},
+    )

@@ -68,6 +68,18 @@ def test_lint_prints_graph_findings_naming_the_step(tmp_path: Path) -> None:
     assert "'first'" in result.stderr
 
 
+def test_lint_locates_a_duration_too_large_for_a_timer(tmp_path: Path) -> None:
+    """Once `unexpected error: OverflowError`; now a finding with line and column."""
+    text = "kworkflow: 1\nname: forever\ntimeout: 99999999999d\nsteps:\n"
+    text += "  - {id: a, kind: aggregate, expr: '1'}\n"
+    path = write(tmp_path, "forever.yaml", text)
+    result = kworkflow("lint", path)
+    assert (result.code, result.stdout) == (1, "")
+    assert result.stderr.splitlines() == [
+        f"{path}:3:10: timeout: '99999999999d': a duration must be at most 100 years (36525d)"
+    ]
+
+
 def test_lint_goes_on_after_a_bad_file_and_fails(tmp_path: Path) -> None:
     bad = write(tmp_path, "bad.yaml", SCHEMA_MISTAKES)
     missing = str(tmp_path / "missing.yaml")
@@ -162,6 +174,28 @@ def test_run_with_input_breaking_the_schema_names_the_property(
     assert (result.code, result.stdout) == (2, "")
     assert result.stderr == f"kworkflow: {caught.value}; the run was not started\n"
     assert result.stderr.startswith("kworkflow: input.name: ")
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (
+            '{"name": "Ada", "ratio": NaN}',
+            "input.ratio: nan is not a number JSON can carry (NaN and Infinity are not)",
+        ),
+        (
+            '{"name": "Ada", "id": 18446744073709551616}',
+            "input.id: 18446744073709551616 is outside the 64-bit integer range",
+        ),
+    ],
+)
+def test_run_with_input_no_run_can_carry_names_the_place(
+    unreachable_env: dict[str, str], given: str, message: str
+) -> None:
+    """NaN would have reached the run as null; a huge integer would have broken every CEL read."""
+    result = kworkflow("run", "examples/hello.yaml", "--input", given, env=unreachable_env)
+    assert (result.code, result.stdout) == (2, "")
+    assert result.stderr == f"kworkflow: {message}; the run was not started\n"
 
 
 def test_run_with_input_from_a_file(tmp_path: Path, unreachable_env: dict[str, str]) -> None:

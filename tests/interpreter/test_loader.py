@@ -216,6 +216,22 @@ def test_durations_patterns_bounds_and_literals() -> None:
     assert {p.step for p in found[2:]} == {"Plan"}
 
 
+def test_durations_over_one_hundred_years_are_refused_where_written() -> None:
+    """A huge duration is a located finding, not an OverflowError in the loader or the run."""
+    found = problems(
+        HEAD + "timeout: 99999999999d\nsteps:\n"
+        "  - {id: ask, kind: human, prompt: hi, timeout: 5000000d}\n"
+        "  - {id: call, kind: tool, tool: echo, retry: {max_interval: 36526d}}\n"
+    )
+    limit = "a duration must be at most 100 years (36525d)"
+    assert [(p.path, p.line, p.column, p.message) for p in found] == [
+        ("timeout", 3, 10, f"'99999999999d': {limit}"),
+        ("steps[0].timeout", 5, 49, f"'5000000d': {limit}"),
+        ("steps[1].retry.max_interval", 6, 62, f"'36526d': {limit}"),
+    ]
+    load_text(HEAD + "timeout: 36525d\nsteps:\n  - {id: a, kind: aggregate, expr: '1'}\n")
+
+
 def test_version_types_and_empty_lists() -> None:
     found = problems("kworkflow: 2\nname: 5\nsteps: []\n")
     assert [(p.path, p.message) for p in found] == [

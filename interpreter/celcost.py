@@ -1,0 +1,111 @@
+"""The cost of CEL evaluation: a budget per expression, and a meter of a run's work.
+
+Like cel-go's cost limit, cost counts what an evaluation does, not how long it takes, so it is
+deterministic and a replay spends exactly what the original run spent:
+
+- one unit per node of the expression evaluated (a macro such as ``map`` or ``all`` evaluates
+  its body once per element, so nested comprehensions pay for every iteration);
+- one more unit per :data:`BYTES_PER_UNIT` elements (characters, bytes, list items) of every
+  string or list that ``+`` builds.
+
+An expression that spends more than :data:`EXPRESSION_BUDGET` stops with :class:`CostExceeded`
+(the interpreter turns it into an ``ExpressionError``). A :class:`Meter` adds up what the
+evaluations of one run spent, so the workflow can pause before it passes Temporal's deadlock
+limit (see :mod:`interpreter.pacing`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lark
+from celpy.evaluation import Activation, Evaluator
+
+EXPRESSION_BUDGET = 30_000
+"""The most one evaluation of one expression may cost (a few tenths of a second of CPU on a
+loaded core: celpy spends 10-25 us per unit)."""
+BYTES_PER_UNIT = 100
+"""How many characters (or list items) a ``+`` may build per unit of cost."""
+
+
+class CostExceeded(Exception):
+    """An evaluation spent more than its budget."""
+
+    def __init__(self, budget: int) -> None:
+        super().__init__(
+            f"the expression is too costly: it was stopped after {budget:,} evaluation steps "
+            "(nested or long comprehensions?)"
+        )
+        self.budget = budget
+
+
+class Meter:
+    """What the evaluations of one run have cost so far, in units.
+
+    Attributes:
+        spent: The units spent, never reset.
+    """
+
+    __slots__ = ("spent",)
+
+    def __init__(self) -> None:
+        self.spent = 0
+
+    def charge(self, units: int) -> None:
+        """Add ``units`` of work done outside CEL (starting a step, an iteration)."""
+        self.spent += units
+
+
+class _Budget:
+    __slots__ = ("left", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.left = limit
+
+    def charge(self, units: int) -> None:
+        self.left -= units
+        if self.left < 0:
+            raise CostExceeded(self.limit)
+
+
+class _BoundedEvaluator(Evaluator):
+    """celpy's evaluator, charging every node it visits (and its macros' bodies) to a budget."""
+
+    def __init__(self, ast: lark.Tree[Any], activation: Activation, budget: _Budget) -> None:
+        super().__init__(ast=ast, activation=activation)
+        self._budget = budget
+
+    def _visit_tree(self, tree: lark.Tree[Any]) -> Any:
+        self._budget.charge(1)
+        return super()._visit_tree(tree)
+
+    def sub_evaluator(self, ast: lark.Tree[Any]) -> Evaluator:
+        return _BoundedEvaluator(ast, self.activation, self._budget)
+
+    def addition(self, tree: lark.Tree[Any]) -> Any:
+        value = super().addition(tree)
+        if len(tree.children) == 2 and isinstance(value, str | bytes | list):
+            self._budget.charge(len(value) // BYTES_PER_UNIT)
+        return value
+
+
+def evaluate(
+    ast: lark.Tree[Any],
+    activation: Activation,
+    context: dict[str, Any],
+    meter: Meter | None = None,
+    budget: int = EXPRESSION_BUDGET,
+) -> Any:
+    """Evaluate a compiled CEL expression within ``budget``, charging what it cost to ``meter``.
+
+    Raises:
+        CostExceeded: The evaluation cost more than ``budget``.
+        Exception: Whatever celpy raises for a failed evaluation.
+    """
+    bounded = _Budget(budget)
+    try:
+        return _BoundedEvaluator(ast, activation, bounded).evaluate(context)
+    finally:
+        if meter is not None:
+            meter.spent += bounded.limit - max(bounded.left, 0)
