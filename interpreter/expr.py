@@ -17,7 +17,7 @@ import celpy
 import lark
 import re2
 from celpy import celtypes
-from celpy.evaluation import Activation, CELEvalError, Evaluator, celstr
+from celpy.evaluation import Activation, CELEvalError, celstr
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
 from interpreter import celcost

@@ -21,14 +21,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.contract import RunRef
     from interpreter import graph
     from interpreter.answers import HumanAnswers
-    from interpreter.carry import (
-        DEFAULT_EVENT_LIMIT,
-        Resume,
-        Suspended,
-        carry_state,
-        restore_state,
-    )
+    from interpreter.carry import Resume, Suspended
     from interpreter.celcost import Meter
+    from interpreter.continuation import Continuation
     from interpreter.descendants import Descendants
     from interpreter.durations import parse_duration
     from interpreter.errors import ExpressionError, InputError
@@ -64,8 +59,6 @@ with workflow.unsafe.imports_passed_through():
 
 REPORT_PATCH = "run-report-activity"
 """Runs recorded before the end-of-run report activity existed replay without it."""
-CONTINUE_PATCH = "continue-as-new"
-"""Runs recorded before continue-as-new existed never drain on replay."""
 FLOW_LIMITS_PATCH = "flow-limits"
 """Runs recorded before the flow limits were checked in the run replay without them."""
 STEP_GUARD_PATCH = "step-internal-error"
@@ -77,7 +70,7 @@ replay as they ran."""
 
 
 @workflow.defn(name=WORKFLOW_NAME)
-class InterpreterWorkflow(HumanAnswers):
+class InterpreterWorkflow(HumanAnswers, Continuation):
     """Runs a definition as ``shared/dsl.md`` says; see the module docstring."""
 
     @workflow.init
@@ -115,15 +108,9 @@ class InterpreterWorkflow(HumanAnswers):
         self._descendants = Descendants()
         self._told = 0
         self._telling: set[asyncio.Task[None]] = set()
-        carry = request.carry
-        if carry is not None:
-            restore_state(self.state, carry)
-            self._decisions = {id(self._edges[i]): taken for i, taken in carry.decisions.items()}
-            self._resume = dict(carry.resume)
-            for snapshot in carry.descendants:
-                self._descendants.take(snapshot)
-            self._told = carry.told
-        self._first_run_id = carry.trace_run_id if carry is not None else info.run_id
+        self._first_run_id = info.run_id
+        if request.carry is not None:
+            self._restore(request.carry)
         self.trace_context: TraceContext = run_trace(_trace_carrier(info), self._first_run_id)
         """The run span's place in its trace: the parent of every activity and child workflow
         this run starts (telemetry.workflow_tracing)."""
@@ -370,59 +357,6 @@ class InterpreterWorkflow(HumanAnswers):
         self._changed = True
         self._tasks.pop(step.id, None)
         self.forget_descendants(step.id)
-
-    # ---- continue-as-new (interpreter.carry) ----------------------------------------------
-
-    def should_drain(self) -> bool:
-        """Whether the run drains for continue-as-new; decided once history is long enough
-        (Temporal suggests it, or :attr:`RunRequest.event_limit` events), then for good."""
-        if not self._draining:
-            info = workflow.info()
-            limit = self.request.event_limit or DEFAULT_EVENT_LIMIT
-            long = info.is_continue_as_new_suggested() or info.get_current_history_length() >= limit
-            if long and workflow.patched(CONTINUE_PATCH):
-                self._draining = True
-                self._changed = True
-        return self._draining
-
-    def may_suspend_waits(self) -> bool:
-        """Draining, and every step still running is a waiting human step."""
-        steps = self.state.steps
-        return self._draining and all(steps[sid].status == "waiting" for sid in self._tasks)
-
-    def _resume_suspended(self) -> None:
-        """Start again the steps the previous run suspended, where they stopped."""
-        resume, self._resume = self._resume, {}
-        for sid in self._order:
-            if sid in resume:
-                spec = self._specs[sid]
-                inv = Invocation(
-                    spec=spec,
-                    step_id=sid,
-                    path=sid,
-                    scope=self._current_scope(),
-                    layers=(spec,),
-                    resume=resume[sid],
-                )
-                self._tasks[sid] = asyncio.create_task(self._run_step(self.state.steps[sid], inv))
-
-    async def _continue_as_new(self) -> None:
-        """Hand the run's state to a new run of the same workflow id (never returns)."""
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        if self._telling:  # snapshots on their way to the parent go out first
-            await asyncio.gather(*self._telling)
-        carry = carry_state(
-            self.state,
-            input=self._run_input,
-            deadline=self._deadline,
-            trace_run_id=self._first_run_id,
-            continued=(self.request.carry.continued + 1) if self.request.carry else 1,
-            decisions={self._edge_index[key]: taken for key, taken in self._decisions.items()},
-            resume=self._resume,
-            descendants=list(self._descendants.snapshots.values()),
-            told=self._told,
-        )
-        workflow.continue_as_new(self.request.model_copy(update={"carry": carry}))
 
     def _step_failure(self, step: StepState, exc: StepError) -> RunFailure:
         tries = step.attempts
