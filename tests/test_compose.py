@@ -102,6 +102,8 @@ def test_workers_run_worker_py_twice_on_the_kworkflow_queue(services: dict[str, 
         "KWORKFLOW_BLOB_S3_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "kworkflow",
         "AWS_SECRET_ACCESS_KEY": _MINIO_PASSWORD,
+        "KWORKFLOW_CONFIG": "/etc/kworkflow/worker.yaml",
+        "KWORKFLOW_URL": "http://api:8000",
     }
 
 
@@ -185,3 +187,20 @@ def test_dockerfile_default_command_is_the_worker_compose_runs() -> None:
     cmd = [yaml.safe_load(args) for i, args in pairs if i == "CMD"]
     assert cmd == [["python", "worker.py"]]
     assert (ROOT / "worker.py").is_file()
+
+
+def test_api_and_workers_read_one_worker_configuration(services: dict[str, Any]) -> None:
+    """Secret grants and limits are checked at publish (API) and at run time (workers)."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    source = compose["configs"]["worker-config"]["file"]
+    from activities.config import load_config
+
+    config = load_config(ROOT / source)
+    assert config.limits.flow.max_concurrency == 100
+    for name in ("api", "worker"):
+        service = services[name]
+        [mounted] = service["configs"]
+        assert mounted == {"source": "worker-config", "target": "/etc/kworkflow/worker.yaml"}
+        env = _env(service)
+        assert env["KWORKFLOW_CONFIG"] == "/etc/kworkflow/worker.yaml"
+    assert _env(services["worker"])["KWORKFLOW_URL"] == "http://api:8000"
