@@ -10,10 +10,6 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-# The blob store of large payloads (storage/), shared by this process and the worker processes
-# tests start: a directory of the session's own, chosen before kworkflow's converter is built.
-os.environ.setdefault("KWORKFLOW_BLOB_DIR", tempfile.mkdtemp(prefix="kworkflow-test-blobs-"))
-
 import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -25,6 +21,24 @@ from interpreter.registration import DATA_CONVERTER, new_worker
 from tests.support.standins import STANDIN_ACTIVITIES
 
 BIN = Path(sys.executable).parent
+
+
+_OWN_BLOBS: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The blob store of large payloads (storage/), shared by this process and the worker
+    processes tests start: a directory of the session's own unless one is set. The store's
+    settings are read on first use, after this."""
+    if "KWORKFLOW_BLOB_DIR" not in os.environ:
+        _OWN_BLOBS.append(tempfile.mkdtemp(prefix="kworkflow-test-blobs-"))
+        os.environ["KWORKFLOW_BLOB_DIR"] = _OWN_BLOBS[0]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the session's own blob store: none is left behind in /tmp."""
+    for path in _OWN_BLOBS:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def temporal_binary() -> str:
