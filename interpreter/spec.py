@@ -1,4 +1,4 @@
-"""Pydantic models of the kworkflow/v1 YAML format (``shared/dsl.md``).
+"""Pydantic models of the kworkflow/v1 YAML format (``docs/dsl-choices.md`` for its open points).
 
 A :class:`Definition` is what the loader produces and what the interpreter workflow receives.
 Fields that hold *values* are typed ``Any``: a literal, or a string embedding ``${ expr }``,

@@ -71,7 +71,7 @@ replay as they ran."""
 
 @workflow.defn(name=WORKFLOW_NAME)
 class InterpreterWorkflow(HumanAnswers, Continuation):
-    """Runs a definition as ``shared/dsl.md`` says; see the module docstring."""
+    """Runs a kworkflow/v1 definition; see the module docstring."""
 
     @workflow.init
     def __init__(self, request: RunRequest) -> None:
