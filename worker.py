@@ -47,11 +47,13 @@ def activities_for_worker() -> list[Callable[..., Any]]:
     """
     from activities.code import code
     from activities.config import current_config
+    from activities.egress import policy_for
     from activities.llm import llm
     from activities.registry import load_tool_modules
     from activities.tool import tool
 
     load_tool_modules(current_config().all_tool_modules())
+    policy_for(None)  # a bad KWORKFLOW_EGRESS_ALLOW entry stops the worker here, not a step
     return [llm, tool, code]
 
 

@@ -189,3 +189,25 @@ async def test_temporal_http_api_is_out_of_reach_even_when_loopback_is_allowed(
         assert (
             "it is the address of the Temporal server or of the kworkflow API" in (error["message"])
         )
+
+
+def test_a_bad_allow_entry_stops_the_worker_at_start(tmp_path: Path) -> None:
+    """Not a step failure later: the worker exits 2 before it connects, saying which entry."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "KWORKFLOW_EGRESS_ALLOW": "127.0.0.1:9000,http://crm.internal",
+        "KWORKFLOW_CONFIG": str(tmp_path / "none.yaml"),
+    }
+    (tmp_path / "none.yaml").write_text("{}\n")
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "worker.py"], cwd=root, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stderr) == (
+        2,
+        "kworkflow: egress allow entry 'http://crm.internal' is not a host, *.domain, IP or CIDR\n",
+    )
