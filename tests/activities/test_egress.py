@@ -6,7 +6,10 @@ never arrives. The Temporal server's own HTTP API is the target the policy exist
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -193,10 +196,6 @@ async def test_temporal_http_api_is_out_of_reach_even_when_loopback_is_allowed(
 
 def test_a_bad_allow_entry_stops_the_worker_at_start(tmp_path: Path) -> None:
     """Not a step failure later: the worker exits 2 before it connects, saying which entry."""
-    import os
-    import subprocess
-    import sys
-
     env = {
         **os.environ,
         "KWORKFLOW_EGRESS_ALLOW": "127.0.0.1:9000,http://crm.internal",
