@@ -175,8 +175,7 @@ class HumanAnswers:
 
     def pending_entries(self) -> list[dict[str, Any]]:
         """Every human step waiting in this run or below it, as ``pending_human`` lists them."""
-        own = [p.view() for p in self.state.pending_human.values() if p.answer is None]
-        return own + self._descendants.entries()
+        return self.state.waiting() + self._descendants.entries()
 
     @workflow.signal(name=descendants.SIGNAL)
     def descendant_humans(self, snapshot: DescendantHumans) -> None:

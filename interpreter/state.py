@@ -171,6 +171,10 @@ class RunState:
         """The value of ``steps`` in CEL."""
         return {sid: s.cel_view() for sid, s in self.steps.items()}
 
+    def waiting(self) -> list[dict[str, Any]]:
+        """The ``pending_human`` entries of this run's own human steps still waiting."""
+        return [p.view() for p in self.pending_human.values() if p.answer is None]
+
     def view(self) -> dict[str, Any]:
         """The ``status`` query's answer."""
         return {
@@ -182,7 +186,7 @@ class RunState:
             "started_at": _iso(self.started_at),
             "ended_at": _iso(self.ended_at),
             "steps": {sid: s.status_view() for sid, s in self.steps.items()},
-            "pending_human": [p.view() for p in self.pending_human.values() if p.answer is None],
+            "pending_human": self.waiting(),
             "events": [e.view() for e in self.events],
             "last_seq": len(self.transitions),
             "result": self.result,
