@@ -127,6 +127,8 @@ def peers_python(venv: Path, reinstall: bool) -> Path:
     if not reinstall and marker.exists() and marker.read_text() == wanted:
         return python
     if venv.exists():
+        if not (venv / "pyvenv.cfg").exists():
+            raise SystemExit(f"{venv} exists and is not a virtual environment: not replacing it")
         shutil.rmtree(venv)
     print(f"installing {wanted} into {venv} ...", file=sys.stderr, flush=True)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
