@@ -62,8 +62,8 @@ from activities.secret_grants import grant_problem, referenced_secrets
 from interpreter.durations import parse_duration
 from interpreter.errors import ExpressionError, InputError, SchemaInvalid
 from interpreter.expr import Scope, parse_template
-from interpreter.inputs import prepare_input
-from interpreter.schemas import check_schema
+from interpreter.inputs import prepare_compiled
+from interpreter.schemas import compile_schema
 from interpreter.spec import ToolDef
 
 T = TypeVar("T")
@@ -133,8 +133,8 @@ def check_args(name: str, schema: dict[str, Any] | None, args: Any) -> Any:
     if schema is None:
         return {} if args is None else args
     try:
-        check_schema(schema)  # compiled once per schema (interpreter.schemas), RE2 regexes
-        return prepare_input(schema, args)
+        compiled = compile_schema(schema)  # once per schema (interpreter.schemas), RE2 regexes
+        return prepare_compiled(compiled, args)
     except SchemaInvalid as exc:
         message = f"tool '{name}': its input_schema is not a valid JSON Schema: {exc}"
         raise ApplicationError(message, type="InvalidToolSchema", non_retryable=True) from None

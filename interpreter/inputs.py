@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 
 from interpreter.errors import InputError, SchemaInvalid
-from interpreter.schemas import compile_schema, search
+from interpreter.schemas import Compiled, compile_schema, search
 from interpreter.values import find_problem
 from interpreter.yamldoc import format_path
 
@@ -35,15 +35,27 @@ def prepare_input(schema: dict[str, Any] | None, value: Any, *, check_values: bo
         InputError: The input breaks the schema; ``path`` names the property (``topic``,
             ``items[2].name``) and ``reason`` says what is wrong.
     """
-    if value is None:
-        value = {}
-    if check_values and (problem := find_problem(value)) is not None:
-        raise InputError(*problem)
+    value = _checked_value(value, check_values)
     if schema is None:
         return value
-    prepared = _with_defaults(schema, copy.deepcopy(value))
     try:
-        error = compile_schema(schema).best_error(prepared)
+        compiled = compile_schema(schema)
+    except SchemaInvalid as exc:
+        reason = exc.reason.replace("the schema", "the input schema", 1)
+        raise InputError("", reason) from None
+    return prepare_compiled(compiled, value, check_values=False)
+
+
+def prepare_compiled(compiled: Compiled, value: Any, *, check_values: bool = True) -> Any:
+    """:func:`prepare_input` with a schema already compiled (one cache lookup, not two).
+
+    Raises:
+        InputError: As :func:`prepare_input`.
+    """
+    value = _checked_value(value, check_values)
+    prepared = _with_defaults(compiled.schema, copy.deepcopy(value))
+    try:
+        error = compiled.best_error(prepared)
     except SchemaInvalid as exc:
         reason = exc.reason.replace("the schema", "the input schema", 1)
         raise InputError("", reason) from None
@@ -51,6 +63,14 @@ def prepare_input(schema: dict[str, Any] | None, value: Any, *, check_values: bo
         path, reason = _describe(error)
         raise InputError(format_path(path), reason)
     return prepared
+
+
+def _checked_value(value: Any, check_values: bool) -> Any:
+    if value is None:
+        value = {}
+    if check_values and (problem := find_problem(value)) is not None:
+        raise InputError(*problem)
+    return value
 
 
 def _with_defaults(schema: Any, value: Any) -> Any:

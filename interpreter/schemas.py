@@ -7,6 +7,11 @@ matching time is linear in the text: ``^(a|a)+$`` cannot stall a shared process.
 cannot compile (a backreference, a lookaround) makes the schema invalid. ``$ref`` resolves only
 inside the schema and the JSON Schema meta-schemas: nothing is fetched.
 
+A schema is checked against the meta-schema and compiled once (cached by content): every later
+use of the same schema, in a fresh dict or not, is a cache hit (:func:`cache_stats` counts).
+Validating an instance that is valid takes the native fast path of :mod:`interpreter._fastschema`
+where the schema allows it; errors always come from jsonschema.
+
 Deterministic and free of I/O (the workflow sandbox imports it): the only shared state is a
 bounded cache of compiled schemas, keyed by the schema's content.
 """
@@ -19,6 +24,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import re2
@@ -28,9 +34,10 @@ from jsonschema.validators import extend
 from referencing import Registry
 from referencing.exceptions import Unresolvable
 
+from interpreter._fastschema import FastCheck, fast_check
 from interpreter.errors import SchemaInvalid
 
-__all__ = ["Compiled", "check_schema", "compile_schema", "search"]
+__all__ = ["CacheStats", "Compiled", "cache_stats", "check_schema", "compile_schema", "search"]
 
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # a tenant's bad pattern is our error message, not a log line
@@ -241,11 +248,17 @@ class Compiled:
         schema: The schema (a private copy: changing the caller's dict changes nothing here).
     """
 
-    __slots__ = ("_validator", "schema")
+    __slots__ = ("_fast", "_validator", "schema")
 
     def __init__(self, schema: Any) -> None:
         self.schema = schema
         self._validator = _Validator(schema, registry=_NO_RETRIEVAL)
+        self._fast: FastCheck | None = fast_check(schema, search)
+
+    @property
+    def has_fast_path(self) -> bool:
+        """Whether valid instances are recognised natively (see :mod:`interpreter._fastschema`)."""
+        return self._fast is not None
 
     def errors(self, instance: Any) -> list[ValidationError]:
         """Every way ``instance`` breaks the schema (empty when it is valid).
@@ -254,6 +267,8 @@ class Compiled:
             SchemaInvalid: The schema cannot be applied: a ``$ref`` that does not resolve, or
                 references that never end.
         """
+        if self._fast is not None and self._fast(instance):
+            return []
         try:
             return list(self._validator.iter_errors(instance))
         except Unresolvable as exc:
@@ -273,8 +288,30 @@ class Compiled:
         return best_match(errors) if errors else None
 
 
+@dataclass(frozen=True)
+class CacheStats:
+    """How the compile cache has served (since the process started).
+
+    Attributes:
+        hits: Lookups answered from the cache.
+        builds: Schemas checked and compiled (a miss, or a schema that cannot be a key).
+        size: Entries held now (at most 256).
+    """
+
+    hits: int
+    builds: int
+    size: int
+
+
 _cache: OrderedDict[str, Compiled | SchemaInvalid] = OrderedDict()
 _lock = threading.Lock()
+_counts = {"hits": 0, "builds": 0}
+
+
+def cache_stats() -> CacheStats:
+    """The compile cache's counters: a schema used again is a hit, never a second build."""
+    with _lock:
+        return CacheStats(hits=_counts["hits"], builds=_counts["builds"], size=len(_cache))
 
 
 def compile_schema(schema: Any) -> Compiled:
@@ -292,6 +329,7 @@ def compile_schema(schema: Any) -> Compiled:
             found = _cache.get(key)
             if found is not None:
                 _cache.move_to_end(key)
+                _counts["hits"] += 1
         if found is None:
             found = _build(schema)
             with _lock:
@@ -306,6 +344,8 @@ def compile_schema(schema: Any) -> Compiled:
 
 
 def _build(schema: Any) -> Compiled | SchemaInvalid:
+    with _lock:
+        _counts["builds"] += 1
     if not isinstance(schema, dict | bool):
         return SchemaInvalid((), f"a JSON Schema is a mapping, not {type(schema).__name__}")
     problem = _first_problem(schema)

@@ -18,6 +18,7 @@ from activities.config import Price, current_config
 from activities.contract import RunRef, StepCall
 from activities.llm import llm, registered_tool
 from interpreter.registration import new_worker
+from interpreter.schemas import cache_stats
 from tests.support import standins
 from tests.support.openai_server import (  # noqa: F401 (openai_server is a fixture)
     OpenAIServer,
@@ -451,6 +452,22 @@ async def test_a_slow_reply_heartbeats(provider_env):
     result = await env.run(llm, call)
     assert result.output["text"] == "ok"
     assert len(beats) >= 3  # every 0.1 s (half the heartbeat timeout) for 0.5 s
+
+
+async def test_an_output_schema_is_compiled_once_for_every_call(provider_env):
+    """Checked when the request is built and applied to the answer: one build for all calls."""
+    schema = {**QUESTIONS, "description": "compiled once (test_llm)"}
+    provider_env.reply(*(completion(json.dumps({"questions": [q]})) for q in ("a", "b", "c")))
+    env = ActivityEnvironment()
+    before = cache_stats()
+    outputs = []
+    for _ in range(3):
+        params = {"model": "m", "prompt": "hi", "output_schema": json.loads(json.dumps(schema))}
+        call = StepCall(ref=RunRef(run_id="r", workflow="w", step="s"), kind="llm", params=params)
+        outputs.append((await env.run(llm, call)).output["data"])
+    after = cache_stats()
+    assert outputs == [{"questions": [q]} for q in ("a", "b", "c")]
+    assert (after.builds - before.builds, after.hits - before.hits) == (1, 5)
 
 
 def test_tool_calls_are_parsed_and_bad_arguments_are_output_errors():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from activities.errors import ConfigError
 from activities.registry import describe, load_tool_modules, registered_tool, tool
 from activities.tool import tool as tool_activity
 from interpreter.registration import new_worker
+from interpreter.schemas import cache_stats
 from tests.support import sample_tools
 from tests.support import tool_server as servers
 from tests.support.runs import new_run_id, run, run_failure, start, status
@@ -382,3 +384,34 @@ async def test_tool_args_against_an_evil_pattern_are_checked_at_once(
     message = f"tool 'evil': args.s: {long!r} does not match {evil!r}"
     assert step_failure(err) == (1, {"type": "InvalidToolArguments", "message": message})
     assert tool_server.calls() == []
+
+
+async def test_a_tool_schema_is_compiled_once_for_every_call(tool_server, worker_config) -> None:
+    """Each call decodes the definition's tools anew: the schema is looked up by content."""
+    env = ActivityEnvironment()
+    schema = {
+        "type": "object",
+        "description": "compiled once (test_tool)",
+        "required": ["company"],
+        "properties": {"company": {"type": "string"}, "limit": {"type": "integer", "default": 5}},
+    }
+    tools = json.dumps({"crm": {"url": f"{tool_server.url}/crm", "input_schema": schema}})
+
+    def call(args: Any) -> StepCall:
+        ref = RunRef(run_id="r", workflow="w", step="s")
+        params = {"tool": "crm", "args": args}
+        return StepCall(ref=ref, kind="tool", params=params, tools=json.loads(tools))
+
+    before = cache_stats()
+    outputs = [await env.run(tool_activity, call({"company": c})) for c in ("a", "b", "c")]
+    with pytest.raises(ApplicationError) as caught:
+        await env.run(tool_activity, call({"company": 7}))
+    after = cache_stats()
+    assert (after.builds - before.builds, after.hits - before.hits) == (1, 3)
+    assert [o.output["json"] for o in outputs] == [
+        {"company": c, "limit": 5} for c in ("a", "b", "c")
+    ]
+    assert (caught.value.type, caught.value.message) == (
+        "InvalidToolArguments",
+        "tool 'crm': args.company: 7 is not of type 'string'",
+    )
