@@ -29,7 +29,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api import stalls
+from api import runview, stalls
 from api.deps import get_store, get_tenant
 from api.limits import describe_size
 from api.schemas_runs import (
@@ -43,7 +43,6 @@ from api.schemas_runs import (
     RunStatus,
     RunSummaryOut,
     StartRunIn,
-    StepErrorOut,
     StepOut,
     encoded_json,
     tenant_of,
@@ -56,7 +55,6 @@ from interpreter.inputs import prepare_input
 from interpreter.render import render
 from interpreter.request import (
     RESPOND,
-    STATUS_QUERY,
     STEP_QUERY,
     WORKFLOW_NAME,
     RespondRequest,
@@ -69,6 +67,8 @@ from registry.store import DefinitionStore
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 
+MAX_STEPS_PAGE = 10_000
+"""Most steps one page of a run view may ask for."""
 UPDATE_TIMEOUT = timedelta(seconds=30)
 """How long answering a human step may take before the API answers 504."""
 
@@ -133,25 +133,16 @@ async def owned_run(
     return handle, description
 
 
-async def query_state(handle: WorkflowHandle[Any, Any], settings: ApiSettings) -> Any:
-    """The ``status`` query's answer, or None when no worker answered in time."""
-    try:
-        return await handle.query(STATUS_QUERY, rpc_timeout=_timeout(settings))
-    except Exception:  # no worker, a replay problem, a timeout: the view says steps: null
-        return None
-
-
 async def run_view(client: Client, settings: ApiSettings, run_id: str, tenant: str) -> RunOut:
-    """The view of one of the tenant's runs (``GET /v1/runs/{run_id}``); a run whose workflow
-    tasks keep failing is ``stalled``, with the failure as its error."""
+    """The view of one of the tenant's runs (``GET /v1/runs/{run_id}``): one describe, plus the
+    ``status`` query for a running run (:mod:`api.runview`); a run whose workflow tasks keep
+    failing is ``stalled``, with the failure as its error."""
     handle, description = await owned_run(client, settings, run_id, tenant)
-    state = await query_state(handle, settings)
-    view = RunOut.of(run_id, tenant, description, state if isinstance(state, dict) else None)
-    stall = await stalls.stall_error(client, description)
-    if stall is not None and view.status == "running":
-        view.status, view.error = "stalled", StepErrorOut.model_validate(stall)
+    state, source = await runview.read_state(client, handle, description, settings)
+    view = RunOut.of(run_id, tenant, description, state, source)
+    view = await runview.with_stall(client, description, view)
     if is_truncated(view.result) and view.status == "succeeded":
-        # The status query shows a large result as a marker: the run's own result is whole.
+        # The run's view shows a large result as a marker: the run's own result is whole.
         # A run that has decided its end may still be reporting it: wait that long at most.
         try:
             result = await asyncio.wait_for(handle.result(), settings.query_timeout)
@@ -242,12 +233,15 @@ async def start(
         if exc.status == RPCStatusCode.INVALID_ARGUMENT:
             raise HTTPException(422, f"Temporal refused the run: {exc.message}") from None
         raise
+    if created:  # Temporal has accepted it: answer without asking any worker
+        response.headers["Location"] = f"{router.prefix}/{run_id}"
+        return runview.initial_view(run_id, tenant, handle, definition, published.version)
     view = await run_view(client, settings, run_id, tenant)
-    if not created and view.workflow not in (None, definition.name):
+    if view.workflow not in (None, definition.name):
         raise HTTPException(
             409, f"run id '{run_id}' is taken by a run of workflow '{view.workflow}'"
         )
-    response.status_code = 201 if created else 200
+    response.status_code = 200
     response.headers["Location"] = f"{router.prefix}/{run_id}"
     return view
 
@@ -320,10 +314,25 @@ def _decode_token(text: str) -> bytes:
 
 @router.get("/{run_id}", response_model=RunOut, responses=_NO_RUN)
 async def get_run(
-    run_id: str, client: TemporalClient, settings: Settings, tenant: Tenant
+    run_id: str,
+    client: TemporalClient,
+    settings: Settings,
+    tenant: Tenant,
+    steps_page_size: Annotated[
+        int | None, Query(ge=1, le=MAX_STEPS_PAGE, description="Steps per page (default: all)")
+    ] = None,
+    steps_page_token: Annotated[
+        str | None,
+        Query(max_length=1024, description="`steps_next_page_token` of the previous page"),
+    ] = None,
 ) -> RunOut:
-    """A run: status, steps, pending human steps (prompt and form), result or error, usage."""
-    return await run_view(client, settings, run_id, tenant)
+    """A run: status, steps, pending human steps (prompt and form), result or error, usage.
+
+    The steps of a large run can be read page by page (`steps_page_size`, then
+    `steps_page_token`), in the definition's order; `steps_total` counts them all.
+    """
+    view = await run_view(client, settings, run_id, tenant)
+    return runview.paged(view, steps_page_size, steps_page_token)
 
 
 @router.get(
@@ -471,18 +480,9 @@ async def definition_and_statuses(
     Raises:
         RunNotFound: No such run for this tenant.
     """
-    handle, _ = await owned_run(client, settings, run_id, tenant)
-    definition = await started_definition(client, handle)
-    state = await query_state(handle, settings)
-    steps = state.get("steps") if isinstance(state, dict) else None
+    handle, description = await owned_run(client, settings, run_id, tenant)
+    definition = await runview.started_definition(client, handle)
+    state, source = await runview.read_state(client, handle, description, settings)
+    steps = state.get("steps") if source != "definition" else None
     statuses = {sid: s.get("status") for sid, s in steps.items()} if isinstance(steps, dict) else {}
     return definition, statuses
-
-
-async def started_definition(client: Client, handle: WorkflowHandle[Any, Any]) -> Definition:
-    """The definition the run was started with (its first history event's input)."""
-    async for event in handle.fetch_history_events(page_size=1):
-        payloads = event.workflow_execution_started_event_attributes.input.payloads
-        [request] = await client.data_converter.decode(payloads, [RunRequest])
-        return RunRequest.model_validate(request).definition
-    raise RunNotFound(handle.id)  # pragma: no cover - a described run has a history

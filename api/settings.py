@@ -64,7 +64,11 @@ class ApiSettings:
         max_input_bytes: Largest run input, JSON-encoded.
         events_poll_interval: Seconds between two ``transitions`` queries of an event stream.
         events_keepalive: Seconds of silence after which an event stream sends a comment.
-        query_timeout: Seconds a query of a run may take before the API gives up on it.
+        query_timeout: Seconds a query of a run may take before the API gives up on it (an
+            ended run without its final view: a worker replays its history to answer).
+        live_query_timeout: Seconds the ``status`` query of a running run may take before the
+            run view falls back to the definition's steps (workers hold running runs in their
+            cache and answer in milliseconds).
         cancel_grace: Seconds a cancelled ``stalled`` run is given before it is terminated
             (``KWORKFLOW_CANCEL_GRACE``).
         limits: The operator's limits a published definition must keep (the worker
@@ -83,6 +87,7 @@ class ApiSettings:
     events_poll_interval: float = 0.2
     events_keepalive: float = 15.0
     query_timeout: float = 5.0
+    live_query_timeout: float = 1.0
     cancel_grace: float = 5.0
     limits: Limits = field(default_factory=Limits)
 
