@@ -35,6 +35,8 @@ from interpreter.spec import Definition
 
 UNKNOWN = "unknown"
 """The status of a step whose state no one could read."""
+FIRST_TASK_EVENTS = 3
+"""The history of a run no worker has answered yet: started, workflow task scheduled, started."""
 
 
 def initial_view(
@@ -75,13 +77,23 @@ async def read_state(
     if final is not None:
         return final, "final"
     running = description.status == WorkflowExecutionStatus.RUNNING
+    if running and not_begun(description):  # exactly known: nothing has started yet
+        definition = await started_definition(client, handle)
+        return definition_state(definition, "pending"), "definition"
     if not stalls.is_stalled(description):  # a stalled run's worker cannot answer
         timeout = settings.live_query_timeout if running else settings.query_timeout
         state = await query_state(handle, timeout)
         if state is not None:
             return state, "live" if running and state.get("status") == "running" else "final"
     definition = await started_definition(client, handle)
-    return definition_state(definition), "definition"
+    return definition_state(definition, UNKNOWN), "definition"
+
+
+def not_begun(description: WorkflowExecutionDescription) -> bool:
+    """No workflow task of the run has completed: its history is only its start and its first
+    workflow task, scheduled or taken by a worker (no step has started; a worker that has not
+    taken the run up yet would only answer a query once it has)."""
+    return description.raw_description.workflow_execution_info.history_length <= FIRST_TASK_EVENTS
 
 
 async def final_view(description: WorkflowExecutionDescription) -> dict[str, Any] | None:
@@ -105,14 +117,13 @@ async def query_state(handle: WorkflowHandle[Any, Any], timeout: float) -> dict[
     return state if isinstance(state, dict) else None
 
 
-def definition_state(definition: Definition) -> dict[str, Any]:
-    """A state whose steps are the definition's, each ``unknown``, and nothing else known."""
-    return {
-        "steps": {
-            s.id or "": {"id": s.id or "", "kind": s.kind, "status": UNKNOWN}
-            for s in definition.steps
-        }
+def definition_state(definition: Definition, status: str) -> dict[str, Any]:
+    """A state whose steps are the definition's, each with ``status``, and nothing else known
+    (``last_seq`` 0 when nothing has started, else unknown)."""
+    steps = {
+        s.id or "": {"id": s.id or "", "kind": s.kind, "status": status} for s in definition.steps
     }
+    return {"steps": steps, "last_seq": 0 if status == "pending" else None}
 
 
 async def started_definition(client: Client, handle: WorkflowHandle[Any, Any]) -> Definition:

@@ -85,16 +85,16 @@ async def test_a_start_answers_201_with_pending_steps_without_any_worker(
         handle = client.get_workflow_handle(run_id)
         assert started["temporal_run_id"] == (await handle.describe()).run_id
 
-        # running, and no worker can say where it is: the definition's steps, unknown
+        # no worker has taken it up: its history says nothing has started, no query is asked
         response = await http.get(f"/v1/runs/{run_id}")
         assert response.status_code == 200, response.text
         view = response.json()
         assert view["status"] == "running"
-        assert statuses(view) == {"hello": "unknown", "ask": "unknown"}
+        assert statuses(view) == {"hello": "pending", "ask": "pending"}
         assert (view["steps_source"], view["steps_total"], view["last_seq"]) == (
             "definition",
             2,
-            None,
+            0,
         )
 
         # the same id again is that run, read as GET reads it
@@ -151,7 +151,7 @@ async def test_an_ended_run_is_read_whole_with_every_worker_stopped(
         assert view["steps"]["c"]["output"] == {"$truncated": True, "size": KB300 + 2}
 
 
-async def test_a_run_ended_without_its_final_view_falls_back_to_the_definition(
+async def test_a_run_no_worker_answers_for_shows_its_steps_unknown(
     bare_api: Api, client: Client, task_queue: str
 ) -> None:
     bare_api.publish(APPROVAL)
@@ -160,19 +160,30 @@ async def test_a_run_ended_without_its_final_view_falls_back_to_the_definition(
             run_id = (await start_run(http, "approval"))["id"]
             waiting = await wait_waiting(http, run_id, "review")
             assert waiting["steps_source"] == "live"
-            handle = client.get_workflow_handle(run_id)
-            await handle.terminate(reason="test")  # a terminated run keeps no final view
-            # a worker replays it to answer the query: its last state
-            view = (await http.get(f"/v1/runs/{run_id}")).json()
-            assert (view["status"], view["steps_source"]) == ("terminated", "final")
-            assert statuses(view) == {
+            assert statuses(waiting) == {
                 "prepare": "succeeded",
                 "review": "waiting",
                 "publish": "pending",
             }
+        every_unknown = {"prepare": "unknown", "review": "unknown", "publish": "unknown"}
+        view = (await http.get(f"/v1/runs/{run_id}")).json()
+        assert (view["status"], view["steps_source"], view["last_seq"]) == (
+            "running",
+            "definition",
+            None,
+        )
+        assert statuses(view) == every_unknown
+
+        await client.get_workflow_handle(run_id).terminate(reason="test")
+        # a terminated run keeps no final view, and no worker replays it for the query
         view = (await http.get(f"/v1/runs/{run_id}")).json()
         assert (view["status"], view["steps_source"]) == ("terminated", "definition")
-        assert statuses(view) == {"prepare": "unknown", "review": "unknown", "publish": "unknown"}
+        assert statuses(view) == every_unknown
+        async with new_worker(client, task_queue, STANDIN_ACTIVITIES):
+            # a worker replays it to answer the query: its last state
+            view = (await http.get(f"/v1/runs/{run_id}")).json()
+        assert (view["status"], view["steps_source"]) == ("terminated", "final")
+        assert statuses(view) == statuses(waiting)
 
 
 async def test_the_steps_of_a_run_come_page_by_page(api: Api, client: Client) -> None:
