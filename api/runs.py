@@ -63,7 +63,7 @@ from interpreter.request import (
 from interpreter.spec import NAME_PATTERN, Definition
 from interpreter.viewsize import is_truncated
 from registry.errors import NotFound
-from registry.store import DefinitionStore
+from registry.store import DefinitionStore, Published
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 
@@ -73,19 +73,19 @@ UPDATE_TIMEOUT = timedelta(seconds=30)
 """How long answering a human step may take before the API answers 504."""
 
 
-def get_client(request: Request) -> Client:
+async def get_client(request: Request) -> Client:
     """The app's Temporal client (``app.state.client``)."""
     client: Client = request.app.state.client
     return client
 
 
-def get_settings(request: Request) -> ApiSettings:
+async def get_settings(request: Request) -> ApiSettings:
     """The app's :class:`~api.settings.ApiSettings` (``app.state.settings``)."""
     settings: ApiSettings = request.app.state.settings
     return settings
 
 
-def get_actor(request: Request) -> str:
+async def get_actor(request: Request) -> str:
     """Who the caller answers human steps as (set by :class:`api.auth.TenantAuth`)."""
     actor = getattr(request.state, "actor", None)
     return actor if isinstance(actor, str) and actor else LOCAL_ACTOR
@@ -192,22 +192,9 @@ async def start(
     if size > settings.max_input_bytes:
         limit = describe_size(settings.max_input_bytes)
         raise HTTPException(413, f"the run input is larger than {limit} ({size} bytes)")
-    try:
-        published = await run_in_threadpool(store.get, tenant, body.workflow, body.version)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+    # off the event loop, in one hop: a large input against a large schema takes a while
+    published, subflows = await run_in_threadpool(_to_start, store, tenant, body)
     definition = published.definition
-    try:
-        # off the event loop: a large input against a large schema takes a while to check
-        await run_in_threadpool(prepare_input, definition.input, body.input)
-    except InputError as exc:
-        raise HTTPException(422, str(exc)) from None
-    try:
-        subflows = await run_in_threadpool(store.resolve_subflows, tenant, definition)
-    except NotFound as exc:
-        raise HTTPException(
-            422, f"a subflow of {definition.name!r} cannot be found: {exc}"
-        ) from None
     run_id = f"{tenant}:{body.run_id or idempotency_key or new_run_id(definition.name)}"
     request = RunRequest(
         definition=definition,
@@ -244,6 +231,32 @@ async def start(
     response.status_code = 200
     response.headers["Location"] = f"{router.prefix}/{run_id}"
     return view
+
+
+def _to_start(
+    store: DefinitionStore, tenant: str, body: StartRunIn
+) -> tuple[Published, dict[str, Definition]]:
+    """The published definition a start names, its input checked, and its pinned subflows.
+
+    Raises:
+        HTTPException: 404 no such workflow or version; 422 a bad input or a missing subflow.
+    """
+    try:
+        published = store.get(tenant, body.workflow, body.version)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    definition = published.definition
+    try:
+        prepare_input(definition.input, body.input)
+    except InputError as exc:
+        raise HTTPException(422, str(exc)) from None
+    try:
+        subflows = store.resolve_subflows(tenant, definition)
+    except NotFound as exc:
+        raise HTTPException(
+            422, f"a subflow of {definition.name!r} cannot be found: {exc}"
+        ) from None
+    return published, subflows
 
 
 @router.get("", response_model=RunListOut, responses={422: {"model": ErrorOut}})
@@ -481,7 +494,7 @@ async def definition_and_statuses(
         RunNotFound: No such run for this tenant.
     """
     handle, description = await owned_run(client, settings, run_id, tenant)
-    definition = await runview.started_definition(client, handle)
+    definition = await runview.started_definition(client, handle, description.run_id)
     state, source = await runview.read_state(client, handle, description, settings)
     steps = state.get("steps") if source != "definition" else None
     statuses = {sid: s.get("status") for sid, s in steps.items()} if isinstance(steps, dict) else {}

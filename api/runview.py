@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,6 +36,8 @@ from interpreter.spec import Definition
 
 UNKNOWN = "unknown"
 """The status of a step whose state no one could read."""
+DEFINITIONS_KEPT = 256
+"""How many runs' definitions the API keeps in memory for the next reads."""
 FIRST_TASK_EVENTS = 3
 """The history of a run no worker has answered yet: started, workflow task scheduled, started."""
 
@@ -78,14 +81,14 @@ async def read_state(
         return final, "final"
     running = description.status == WorkflowExecutionStatus.RUNNING
     if running and not_begun(description):  # exactly known: nothing has started yet
-        definition = await started_definition(client, handle)
+        definition = await started_definition(client, handle, description.run_id)
         return definition_state(definition, "pending"), "definition"
     if not stalls.is_stalled(description):  # a stalled run's worker cannot answer
         timeout = settings.live_query_timeout if running else settings.query_timeout
         state = await query_state(handle, timeout)
         if state is not None:
             return state, "live" if running and state.get("status") == "running" else "final"
-    definition = await started_definition(client, handle)
+    definition = await started_definition(client, handle, description.run_id)
     return definition_state(definition, UNKNOWN), "definition"
 
 
@@ -126,13 +129,29 @@ def definition_state(definition: Definition, status: str) -> dict[str, Any]:
     return {"steps": steps, "last_seq": 0 if status == "pending" else None}
 
 
-async def started_definition(client: Client, handle: WorkflowHandle[Any, Any]) -> Definition:
-    """The definition the run was started with (its first history event's input)."""
+async def started_definition(
+    client: Client, handle: WorkflowHandle[Any, Any], temporal_run_id: str | None = None
+) -> Definition:
+    """The definition the run was started with (its first history event's input); kept for
+    the next reads of the same execution (``temporal_run_id``: a run's definition never
+    changes)."""
+    key = (handle.id, temporal_run_id) if temporal_run_id else None
+    if key is not None and key in _DEFINITIONS:
+        _DEFINITIONS.move_to_end(key)
+        return _DEFINITIONS[key]
     async for event in handle.fetch_history_events(page_size=1):
         payloads = event.workflow_execution_started_event_attributes.input.payloads
         [request] = await client.data_converter.decode(payloads, [RunRequest])
-        return RunRequest.model_validate(request).definition
+        definition = RunRequest.model_validate(request).definition
+        if key is not None:
+            _DEFINITIONS[key] = definition
+            while len(_DEFINITIONS) > DEFINITIONS_KEPT:
+                _DEFINITIONS.popitem(last=False)
+        return definition
     raise LookupError(handle.id)  # pragma: no cover - a described run has a history
+
+
+_DEFINITIONS: OrderedDict[tuple[str, str], Definition] = OrderedDict()
 
 
 async def with_stall(

@@ -121,10 +121,11 @@ class Stack:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.url = f"http://127.0.0.1:{port}"
 
-    def start(self, long_steps: int, live_timeout: float | None) -> None:
+    def start(self, long_steps: int, live_timeout: float | None, worker: bool) -> None:
         common = [sys.executable, str(Path(__file__).resolve()), "--code", str(self.code)]
         common += ["--address", self.address, "--task-queue", self.task_queue]
-        self.procs.append(subprocess.Popen([*common, "--role", "worker"]))
+        if worker:
+            self.procs.append(subprocess.Popen([*common, "--role", "worker"]))
         api = [*common, "--role", "api", "--port", str(self.port), "--db", str(self.db)]
         api += ["--long-steps", str(long_steps)]
         if live_timeout is not None and self.label == "after":
@@ -151,7 +152,7 @@ async def wait_up(http: Any, url: str) -> None:
 
 
 async def measure(
-    temporal: Any, stack: Stack, clients: int, runs: int, long_steps: int
+    temporal: Any, stack: Stack, clients: int, runs: int, long_steps: int, long_run: bool
 ) -> dict[str, Any]:
     """Drive one stack: the concurrent load, then the long run."""
     import httpx
@@ -188,6 +189,8 @@ async def measure(
         await asyncio.gather(*(client() for _ in range(clients)))
         load_seconds = time.perf_counter() - t0
 
+        if not long_run:
+            return result(stack, clients, runs, load_seconds, posts, gets, unknown, errors, None)
         started = (await http.post("/v1/runs", json={"workflow": "long"})).json()
         run_id = started["id"]
         t0 = time.perf_counter()
@@ -198,6 +201,30 @@ async def measure(
         long_view = (await http.get(f"/v1/runs/{run_id}")).json()
         long_get = time.perf_counter() - t0
     steps = long_view.get("steps")
+    long = {
+        "steps": long_steps,
+        "run_seconds": round(long_run_seconds, 1),
+        "get_ms": round(long_get * 1000, 1),
+        "status": long_view.get("status"),
+        "steps_present": isinstance(steps, dict) and not unknown_steps(long_view),
+        "steps_count": len(steps) if isinstance(steps, dict) else None,
+        "steps_source": long_view.get("steps_source"),
+    }
+    return result(stack, clients, runs, load_seconds, posts, gets, unknown, errors, long)
+
+
+def result(
+    stack: Stack,
+    clients: int,
+    runs: int,
+    load_seconds: float,
+    posts: list[float],
+    gets: list[float],
+    unknown: dict[str, int],
+    errors: list[str],
+    long: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The figures of one stack."""
     return {
         "label": stack.label,
         "clients": clients,
@@ -208,15 +235,7 @@ async def measure(
         "post_unknown_share": unknown["post"] / max(len(posts), 1),
         "get_unknown_share": unknown["get"] / max(len(gets), 1),
         "errors": errors[:5],
-        "long": {
-            "steps": long_steps,
-            "run_seconds": round(long_run_seconds, 1),
-            "get_ms": round(long_get * 1000, 1),
-            "status": long_view.get("status"),
-            "steps_present": isinstance(steps, dict) and not unknown_steps(long_view),
-            "steps_count": len(steps) if isinstance(steps, dict) else None,
-            "steps_source": long_view.get("steps_source"),
-        },
+        "long": long,
     }
 
 
@@ -233,6 +252,8 @@ def report(results: list[dict[str, Any]]) -> str:
                 f"{100 * r[f'{route}_unknown_share']:.1f}%"
             )
         long = r["long"]
+        if long is None:
+            continue
         lines.append(
             f"  GET of an ended {long['steps']}-step run: {long['get_ms']} ms, status "
             f"{long['status']}, steps present: {long['steps_present']} ({long['steps_count']}"
@@ -264,11 +285,14 @@ async def main(args: argparse.Namespace) -> None:
         try:
             for offset, (label, code) in enumerate(checkouts):
                 stack = Stack(label, code, address, args.port + offset, Path(tmp))
-                stack.start(args.long_steps, args.live_query_timeout)
+                stack.start(args.long_steps, args.live_query_timeout, not args.without_worker)
                 try:
                     results.append(
-                        await measure(env.client, stack, args.clients, args.runs, args.long_steps)
-                    )
+                        await measure(
+                            env.client, stack, args.clients, args.runs, args.long_steps,
+                            long_run=not args.without_worker,
+                        )
+                    )  # fmt: skip
                 finally:
                     stack.stop()
         finally:
@@ -284,6 +308,9 @@ if __name__ == "__main__":
     parser.add_argument("--base", help="another checkout to measure first (main's, say)")
     parser.add_argument("--port", type=int, default=18100, help="the first API's port")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--without-worker", action="store_true", help="no worker: the API and Temporal alone"
+    )
     parser.add_argument(
         "--live-query-timeout", type=float, help="the API's live_query_timeout (default: its own)"
     )
