@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from temporalio.client import Client
 
+from api.settings import ApiSettings, ApiSettingsError
 from interpreter.finalview import FINAL_VIEW_MEMO
 from interpreter.registration import new_worker
 from tests.api.support import (
@@ -218,3 +219,14 @@ async def test_the_steps_of_a_run_come_page_by_page(api: Api, client: Client) ->
             )
         response = await http.get(f"/v1/runs/{run_id}?steps_page_size=0")
         assert response.status_code == 422
+
+
+def test_the_live_query_timeout_is_read_from_the_environment() -> None:
+    assert ApiSettings.from_env({}).live_query_timeout == 1.0
+    assert ApiSettings.from_env({"KWORKFLOW_LIVE_QUERY_TIMEOUT": "0.25"}).live_query_timeout == 0.25
+    for bad in ("soon", "0", "61", "nan"):
+        with pytest.raises(ApiSettingsError) as caught:
+            ApiSettings.from_env({"KWORKFLOW_LIVE_QUERY_TIMEOUT": bad})
+        assert str(caught.value) == (
+            f"KWORKFLOW_LIVE_QUERY_TIMEOUT is not a number of seconds from 0.01 to 60: {bad!r}"
+        )
