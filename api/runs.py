@@ -364,7 +364,7 @@ async def get_step(
     handle, _ = await owned_run(client, settings, run_id, tenant)
     try:
         answer = await handle.query(STEP_QUERY, step, rpc_timeout=_timeout(settings))
-    except Exception:  # no worker, a timeout: as for the run view's steps: null
+    except Exception:  # no worker, a timeout: the whole values need one
         raise HTTPException(
             503, f"the state of run '{run_id}' cannot be read now (no worker answered)"
         ) from None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -43,9 +44,10 @@ output: ${ steps.shout.output }
 
 
 def long_chain(n: int) -> str:
-    """A chain of ``n`` aggregate steps, each after the previous one."""
-    steps = "".join(f"  - {{id: s{i}, kind: aggregate, expr: '{i}'}}\n" for i in range(n))
-    return f"kworkflow: 1\nname: long\nsteps:\n{steps}"
+    """A chain of ``n`` no-op tool steps, each after the previous one (one workflow task each;
+    a chain of aggregates would run in one workflow task)."""
+    step = "  - {{id: s{0}, kind: tool, tool: noop, args: {{i: {0}}}}}\n"
+    return "kworkflow: 1\nname: long\nsteps:\n" + "".join(step.format(i) for i in range(n))
 
 
 # ---- the roles run in their own processes, over the checkout given by --code -------------
@@ -53,13 +55,20 @@ def long_chain(n: int) -> str:
 
 async def serve_worker(address: str, task_queue: str) -> None:
     """Run a worker of the interpreter on ``task_queue`` until killed."""
+    from temporalio import activity
     from temporalio.client import Client
 
     from interpreter.registration import DATA_CONVERTER, new_worker
 
+    @activity.defn(name="tool")
+    async def noop(call):  # type: ignore[no-untyped-def]  # a StepCall, read as JSON
+        """Every tool step returns its arguments at once (a StepResult, as JSON)."""
+        args = (call.get("params") or {}).get("args")
+        return {"output": args, "attempt": activity.info().attempt}
+
     client = await Client.connect(address, data_converter=DATA_CONVERTER)
-    print("worker from", sys.modules["interpreter.registration"].__file__, flush=True)
-    await new_worker(client, task_queue).run()
+    print("worker from", sys.modules["interpreter.registration"].__file__, file=sys.stderr)
+    await new_worker(client, task_queue, [noop]).run()
 
 
 async def serve_api(
@@ -81,7 +90,7 @@ async def serve_api(
     extra = {} if live_timeout is None else {"live_query_timeout": live_timeout}
     settings = ApiSettings(task_queue=task_queue, port=port, **extra)
     app = create_app(client=client, store=store, settings=settings)
-    print("api from", sys.modules["api.app"].__file__, flush=True)
+    print("api from", sys.modules["api.app"].__file__, file=sys.stderr)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     await uvicorn.Server(config).serve()
 
@@ -125,12 +134,12 @@ class Stack:
         common = [sys.executable, str(Path(__file__).resolve()), "--code", str(self.code)]
         common += ["--address", self.address, "--task-queue", self.task_queue]
         if worker:
-            self.procs.append(subprocess.Popen([*common, "--role", "worker"]))
+            self.procs.append(subprocess.Popen([*common, "--role", "worker"], stdout=sys.stderr))
         api = [*common, "--role", "api", "--port", str(self.port), "--db", str(self.db)]
         api += ["--long-steps", str(long_steps)]
         if live_timeout is not None and self.label == "after":
             api += ["--live-query-timeout", str(live_timeout)]
-        self.procs.append(subprocess.Popen(api))
+        self.procs.append(subprocess.Popen(api, stdout=sys.stderr))
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -152,9 +161,16 @@ async def wait_up(http: Any, url: str) -> None:
 
 
 async def measure(
-    temporal: Any, stack: Stack, clients: int, runs: int, long_steps: int, long_run: bool
+    temporal: Any,
+    stack: Stack,
+    clients: int,
+    runs: int,
+    long_steps: int,
+    long_run: bool,
+    long_timeout: float,
 ) -> dict[str, Any]:
-    """Drive one stack: the concurrent load, then the long run."""
+    """Drive one stack: the concurrent load, then the long run (waited for ``long_timeout``
+    seconds at most)."""
     import httpx
 
     limits = httpx.Limits(max_connections=clients * 2)
@@ -194,7 +210,8 @@ async def measure(
         started = (await http.post("/v1/runs", json={"workflow": "long"})).json()
         run_id = started["id"]
         t0 = time.perf_counter()
-        await temporal.get_workflow_handle(run_id).result()
+        with contextlib.suppress(TimeoutError):  # the view then says how far it got
+            await asyncio.wait_for(temporal.get_workflow_handle(run_id).result(), long_timeout)
         long_run_seconds = time.perf_counter() - t0
         await asyncio.sleep(2)  # the worker has let the ended run go from its cache
         t0 = time.perf_counter()
@@ -271,12 +288,17 @@ async def main(args: argparse.Namespace) -> None:
     from client.search_attributes import KEYS
     from interpreter.registration import DATA_CONVERTER
 
-    env = await WorkflowEnvironment.start_local(
-        data_converter=DATA_CONVERTER,
-        dev_server_existing_path=temporal_binary(),
-        dev_server_extra_args=FAST_DEV_SERVER_ARGS,
-        search_attributes=KEYS,
-    )
+    stdout = os.dup(1)
+    os.dup2(2, 1)  # the dev server's banner and log go to stderr: stdout is the figures
+    try:
+        env = await WorkflowEnvironment.start_local(
+            data_converter=DATA_CONVERTER,
+            dev_server_existing_path=temporal_binary(),
+            dev_server_extra_args=FAST_DEV_SERVER_ARGS,
+            search_attributes=KEYS,
+        )
+    finally:
+        os.dup2(stdout, 1)
     address = env.client.service_client.config.target_host
     checkouts = ([("before", Path(args.base).resolve())] if args.base else []) + [("after", HERE)]
     results = []
@@ -290,7 +312,7 @@ async def main(args: argparse.Namespace) -> None:
                     results.append(
                         await measure(
                             env.client, stack, args.clients, args.runs, args.long_steps,
-                            long_run=not args.without_worker,
+                            long_run=not args.without_worker, long_timeout=args.long_timeout,
                         )
                     )  # fmt: skip
                 finally:
@@ -305,6 +327,9 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--runs", type=int, default=10, help="runs started by each client")
     parser.add_argument("--long-steps", type=int, default=2000)
+    parser.add_argument(
+        "--long-timeout", type=float, default=900, help="seconds the long run may take"
+    )
     parser.add_argument("--base", help="another checkout to measure first (main's, say)")
     parser.add_argument("--port", type=int, default=18100, help="the first API's port")
     parser.add_argument("--json", action="store_true")
