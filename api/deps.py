@@ -1,4 +1,8 @@
-"""Request dependencies shared by the routers: the definitions store and the caller's tenant."""
+"""Request dependencies shared by the routers: the definitions store and the caller's tenant.
+
+Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency in its
+thread pool, a thread hop per dependency and request.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,12 @@ DEFAULT_TENANT = "default"
 """The tenant of a request that the app's auth middleware did not assign one."""
 
 
-def get_store(request: Request) -> DefinitionStore:
+async def get_store(request: Request) -> DefinitionStore:
     """The app's :class:`~registry.store.DefinitionStore` (``app.state.store``)."""
     return cast(DefinitionStore, request.app.state.store)
 
 
-def get_tenant(request: Request) -> str:
+async def get_tenant(request: Request) -> str:
     """The caller's tenant (``request.state.tenant``, set by the auth middleware).
 
     Returns:

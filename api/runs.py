@@ -29,7 +29,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api import stalls
+from api import runview, stalls
 from api.deps import get_store, get_tenant
 from api.limits import describe_size
 from api.schemas_runs import (
@@ -43,7 +43,6 @@ from api.schemas_runs import (
     RunStatus,
     RunSummaryOut,
     StartRunIn,
-    StepErrorOut,
     StepOut,
     encoded_json,
     tenant_of,
@@ -56,7 +55,6 @@ from interpreter.inputs import prepare_input
 from interpreter.render import render
 from interpreter.request import (
     RESPOND,
-    STATUS_QUERY,
     STEP_QUERY,
     WORKFLOW_NAME,
     RespondRequest,
@@ -65,27 +63,29 @@ from interpreter.request import (
 from interpreter.spec import NAME_PATTERN, Definition
 from interpreter.viewsize import is_truncated
 from registry.errors import NotFound
-from registry.store import DefinitionStore
+from registry.store import DefinitionStore, Published
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 
+MAX_STEPS_PAGE = 10_000
+"""Most steps one page of a run view may ask for."""
 UPDATE_TIMEOUT = timedelta(seconds=30)
 """How long answering a human step may take before the API answers 504."""
 
 
-def get_client(request: Request) -> Client:
+async def get_client(request: Request) -> Client:
     """The app's Temporal client (``app.state.client``)."""
     client: Client = request.app.state.client
     return client
 
 
-def get_settings(request: Request) -> ApiSettings:
+async def get_settings(request: Request) -> ApiSettings:
     """The app's :class:`~api.settings.ApiSettings` (``app.state.settings``)."""
     settings: ApiSettings = request.app.state.settings
     return settings
 
 
-def get_actor(request: Request) -> str:
+async def get_actor(request: Request) -> str:
     """Who the caller answers human steps as (set by :class:`api.auth.TenantAuth`)."""
     actor = getattr(request.state, "actor", None)
     return actor if isinstance(actor, str) and actor else LOCAL_ACTOR
@@ -133,25 +133,16 @@ async def owned_run(
     return handle, description
 
 
-async def query_state(handle: WorkflowHandle[Any, Any], settings: ApiSettings) -> Any:
-    """The ``status`` query's answer, or None when no worker answered in time."""
-    try:
-        return await handle.query(STATUS_QUERY, rpc_timeout=_timeout(settings))
-    except Exception:  # no worker, a replay problem, a timeout: the view says steps: null
-        return None
-
-
 async def run_view(client: Client, settings: ApiSettings, run_id: str, tenant: str) -> RunOut:
-    """The view of one of the tenant's runs (``GET /v1/runs/{run_id}``); a run whose workflow
-    tasks keep failing is ``stalled``, with the failure as its error."""
+    """The view of one of the tenant's runs (``GET /v1/runs/{run_id}``): one describe, plus the
+    ``status`` query for a running run (:mod:`api.runview`); a run whose workflow tasks keep
+    failing is ``stalled``, with the failure as its error."""
     handle, description = await owned_run(client, settings, run_id, tenant)
-    state = await query_state(handle, settings)
-    view = RunOut.of(run_id, tenant, description, state if isinstance(state, dict) else None)
-    stall = await stalls.stall_error(client, description)
-    if stall is not None and view.status == "running":
-        view.status, view.error = "stalled", StepErrorOut.model_validate(stall)
+    state, source = await runview.read_state(client, handle, description, settings)
+    view = RunOut.of(run_id, tenant, description, state, source)
+    view = await runview.with_stall(client, description, view)
     if is_truncated(view.result) and view.status == "succeeded":
-        # The status query shows a large result as a marker: the run's own result is whole.
+        # The run's view shows a large result as a marker: the run's own result is whole.
         # A run that has decided its end may still be reporting it: wait that long at most.
         try:
             result = await asyncio.wait_for(handle.result(), settings.query_timeout)
@@ -201,22 +192,9 @@ async def start(
     if size > settings.max_input_bytes:
         limit = describe_size(settings.max_input_bytes)
         raise HTTPException(413, f"the run input is larger than {limit} ({size} bytes)")
-    try:
-        published = await run_in_threadpool(store.get, tenant, body.workflow, body.version)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+    # off the event loop, in one hop: a large input against a large schema takes a while
+    published, subflows = await run_in_threadpool(_to_start, store, tenant, body)
     definition = published.definition
-    try:
-        # off the event loop: a large input against a large schema takes a while to check
-        await run_in_threadpool(prepare_input, definition.input, body.input)
-    except InputError as exc:
-        raise HTTPException(422, str(exc)) from None
-    try:
-        subflows = await run_in_threadpool(store.resolve_subflows, tenant, definition)
-    except NotFound as exc:
-        raise HTTPException(
-            422, f"a subflow of {definition.name!r} cannot be found: {exc}"
-        ) from None
     run_id = f"{tenant}:{body.run_id or idempotency_key or new_run_id(definition.name)}"
     request = RunRequest(
         definition=definition,
@@ -242,14 +220,43 @@ async def start(
         if exc.status == RPCStatusCode.INVALID_ARGUMENT:
             raise HTTPException(422, f"Temporal refused the run: {exc.message}") from None
         raise
+    if created:  # Temporal has accepted it: answer without asking any worker
+        response.headers["Location"] = f"{router.prefix}/{run_id}"
+        return runview.initial_view(run_id, tenant, handle, definition, published.version)
     view = await run_view(client, settings, run_id, tenant)
-    if not created and view.workflow not in (None, definition.name):
+    if view.workflow not in (None, definition.name):
         raise HTTPException(
             409, f"run id '{run_id}' is taken by a run of workflow '{view.workflow}'"
         )
-    response.status_code = 201 if created else 200
+    response.status_code = 200
     response.headers["Location"] = f"{router.prefix}/{run_id}"
     return view
+
+
+def _to_start(
+    store: DefinitionStore, tenant: str, body: StartRunIn
+) -> tuple[Published, dict[str, Definition]]:
+    """The published definition a start names, its input checked, and its pinned subflows.
+
+    Raises:
+        HTTPException: 404 no such workflow or version; 422 a bad input or a missing subflow.
+    """
+    try:
+        published = store.get(tenant, body.workflow, body.version)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    definition = published.definition
+    try:
+        prepare_input(definition.input, body.input)
+    except InputError as exc:
+        raise HTTPException(422, str(exc)) from None
+    try:
+        subflows = store.resolve_subflows(tenant, definition)
+    except NotFound as exc:
+        raise HTTPException(
+            422, f"a subflow of {definition.name!r} cannot be found: {exc}"
+        ) from None
+    return published, subflows
 
 
 @router.get("", response_model=RunListOut, responses={422: {"model": ErrorOut}})
@@ -320,10 +327,25 @@ def _decode_token(text: str) -> bytes:
 
 @router.get("/{run_id}", response_model=RunOut, responses=_NO_RUN)
 async def get_run(
-    run_id: str, client: TemporalClient, settings: Settings, tenant: Tenant
+    run_id: str,
+    client: TemporalClient,
+    settings: Settings,
+    tenant: Tenant,
+    steps_page_size: Annotated[
+        int | None, Query(ge=1, le=MAX_STEPS_PAGE, description="Steps per page (default: all)")
+    ] = None,
+    steps_page_token: Annotated[
+        str | None,
+        Query(max_length=1024, description="`steps_next_page_token` of the previous page"),
+    ] = None,
 ) -> RunOut:
-    """A run: status, steps, pending human steps (prompt and form), result or error, usage."""
-    return await run_view(client, settings, run_id, tenant)
+    """A run: status, steps, pending human steps (prompt and form), result or error, usage.
+
+    The steps of a large run can be read page by page (`steps_page_size`, then
+    `steps_page_token`), in the definition's order; `steps_total` counts them all.
+    """
+    view = await run_view(client, settings, run_id, tenant)
+    return runview.paged(view, steps_page_size, steps_page_token)
 
 
 @router.get(
@@ -342,7 +364,7 @@ async def get_step(
     handle, _ = await owned_run(client, settings, run_id, tenant)
     try:
         answer = await handle.query(STEP_QUERY, step, rpc_timeout=_timeout(settings))
-    except Exception:  # no worker, a timeout: as for the run view's steps: null
+    except Exception:  # no worker, a timeout: the whole values need one
         raise HTTPException(
             503, f"the state of run '{run_id}' cannot be read now (no worker answered)"
         ) from None
@@ -471,18 +493,9 @@ async def definition_and_statuses(
     Raises:
         RunNotFound: No such run for this tenant.
     """
-    handle, _ = await owned_run(client, settings, run_id, tenant)
-    definition = await started_definition(client, handle)
-    state = await query_state(handle, settings)
-    steps = state.get("steps") if isinstance(state, dict) else None
+    handle, description = await owned_run(client, settings, run_id, tenant)
+    definition = await runview.started_definition(client, handle, description.run_id)
+    state, source = await runview.read_state(client, handle, description, settings)
+    steps = state.get("steps") if source != "definition" else None
     statuses = {sid: s.get("status") for sid, s in steps.items()} if isinstance(steps, dict) else {}
     return definition, statuses
-
-
-async def started_definition(client: Client, handle: WorkflowHandle[Any, Any]) -> Definition:
-    """The definition the run was started with (its first history event's input)."""
-    async for event in handle.fetch_history_events(page_size=1):
-        payloads = event.workflow_execution_started_event_attributes.input.payloads
-        [request] = await client.data_converter.decode(payloads, [RunRequest])
-        return RunRequest.model_validate(request).definition
-    raise RunNotFound(handle.id)  # pragma: no cover - a described run has a history

@@ -1,8 +1,9 @@
 """Request and response bodies of the ``/v1/runs`` routes, and how a run's view is assembled.
 
 A run's view (:class:`RunOut`) joins Temporal's description of the run (status, times, search
-attributes) with the interpreter's ``status`` query (steps, pending human steps, result,
-error); token and cost totals are summed over the outputs of the steps that call models.
+attributes) with the run's state (steps, pending human steps, result, error) from its final view
+or its ``status`` query (:mod:`api.runview`); token and cost totals are summed over the outputs
+of the steps that call models.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ RunStatus = Literal[
     "continued_as_new",
 ]
 """``stalled``: running, but its workflow tasks keep failing (:mod:`api.stalls`)."""
+StepsSource = Literal["live", "final", "definition"]
+"""Where a view's steps came from (:mod:`api.runview`): ``live`` the running run's ``status``
+query, ``final`` the ended run's final view, ``definition`` the definition alone (no worker
+answered, or the run was just started)."""
 STATUS_OF: dict[WorkflowExecutionStatus, RunStatus] = {
     WorkflowExecutionStatus.RUNNING: "running",
     WorkflowExecutionStatus.COMPLETED: "succeeded",
@@ -110,7 +115,8 @@ class StepOut(BaseModel):
     id: str
     kind: str
     status: str = Field(
-        description="pending, running, waiting, succeeded, failed, skipped or cancelled"
+        description="pending, running, waiting, succeeded, failed, skipped or cancelled; "
+        "unknown when no worker could say (`steps_source` is `definition`)"
     )
     attempts: int = 0
     iterations: int = 0
@@ -143,8 +149,8 @@ class UsageOut(BaseModel):
 class RunOut(BaseModel):
     """A run: its status, steps, pending human steps, result or error, and what it spent.
 
-    ``steps`` is null when the run's state could not be queried (no worker answered);
-    the rest then comes from Temporal's description of the run.
+    ``steps`` is never null: when no worker could say, they are the definition's steps with
+    status ``unknown`` (``steps_source`` says where they came from; docs/api.md).
     """
 
     id: str = Field(description="The run id: the Temporal workflow id")
@@ -155,7 +161,12 @@ class RunOut(BaseModel):
     status: RunStatus
     started_at: datetime | None
     ended_at: datetime | None
-    steps: dict[str, StepOut] | None
+    steps: dict[str, StepOut] = Field(description="The run's steps (one page when paged)")
+    steps_source: StepsSource = Field(description="Where `steps` came from")
+    steps_total: int = Field(description="How many steps the run has (all pages)")
+    steps_next_page_token: str | None = Field(
+        default=None, description="Pass as `steps_page_token` for the next page of steps"
+    )
     pending_human: list[PendingHumanOut]
     result: Any = None
     error: StepErrorOut | None = None
@@ -170,11 +181,12 @@ class RunOut(BaseModel):
         tenant: str,
         description: WorkflowExecution,
         state: Mapping[str, Any] | None,
+        steps_source: StepsSource = "definition",
     ) -> RunOut:
-        """The view of a run from its description and its ``status`` query (None: unknown)."""
+        """The view of a run from its description and its state (None: unknown)."""
         attributes = description.typed_search_attributes
         usage, cost = totals(state)
-        steps = state.get("steps") if state else None
+        steps = (state.get("steps") if state else None) or {}
         status = STATUS_OF.get(description.status, "running") if description.status else "running"
         ended_at = description.close_time
         decided = (state or {}).get("status")
@@ -189,11 +201,9 @@ class RunOut(BaseModel):
             status=status,
             started_at=description.start_time,
             ended_at=ended_at,
-            steps=(
-                {sid: StepOut.model_validate(step) for sid, step in steps.items()}
-                if isinstance(steps, dict)
-                else None
-            ),
+            steps={sid: StepOut.model_validate(step) for sid, step in steps.items()},
+            steps_source=steps_source,
+            steps_total=len(steps),
             pending_human=[
                 PendingHumanOut.model_validate(p) for p in (state or {}).get("pending_human") or []
             ],

@@ -64,7 +64,11 @@ class ApiSettings:
         max_input_bytes: Largest run input, JSON-encoded.
         events_poll_interval: Seconds between two ``transitions`` queries of an event stream.
         events_keepalive: Seconds of silence after which an event stream sends a comment.
-        query_timeout: Seconds a query of a run may take before the API gives up on it.
+        query_timeout: Seconds a query of a run may take before the API gives up on it (an
+            ended run without its final view: a worker replays its history to answer).
+        live_query_timeout: Seconds the ``status`` query of a running run may take before the
+            run view falls back to the definition's steps (workers hold running runs in their
+            cache and answer in milliseconds; ``KWORKFLOW_LIVE_QUERY_TIMEOUT``).
         cancel_grace: Seconds a cancelled ``stalled`` run is given before it is terminated
             (``KWORKFLOW_CANCEL_GRACE``).
         limits: The operator's limits a published definition must keep (the worker
@@ -83,6 +87,7 @@ class ApiSettings:
     events_poll_interval: float = 0.2
     events_keepalive: float = 15.0
     query_timeout: float = 5.0
+    live_query_timeout: float = 1.0
     cancel_grace: float = 5.0
     limits: Limits = field(default_factory=Limits)
 
@@ -120,15 +125,8 @@ class ApiSettings:
             keys.update(parse_keys(env["KWORKFLOW_API_KEYS"]))
         if env.get("KWORKFLOW_API_KEYS_FILE"):
             keys.update(read_keys_file(Path(env["KWORKFLOW_API_KEYS_FILE"])))
-        grace_text = env.get("KWORKFLOW_CANCEL_GRACE") or "5"
-        try:
-            grace = float(grace_text)
-        except ValueError:
-            grace = -1.0
-        if not 0 <= grace <= 3600:
-            raise ApiSettingsError(
-                f"KWORKFLOW_CANCEL_GRACE is not a number of seconds up to 3600: {grace_text!r}"
-            )
+        grace = _seconds(env, "KWORKFLOW_CANCEL_GRACE", 5.0, low=0)
+        live_timeout = _seconds(env, "KWORKFLOW_LIVE_QUERY_TIMEOUT", 1.0, low=0.01, high=60)
         try:
             limits = load_config(env.get("KWORKFLOW_CONFIG") or None).limits
         except ConfigError as exc:
@@ -142,8 +140,31 @@ class ApiSettings:
             host=env.get("KWORKFLOW_API_HOST") or DEFAULT_HOST,
             port=port,
             cancel_grace=grace,
+            live_query_timeout=live_timeout,
             limits=limits,
         )
+
+
+def _seconds(
+    env: Mapping[str, str], name: str, default: float, low: float, high: float = 3600
+) -> float:
+    """A number of seconds from ``env[name]`` (``default`` when unset), ``low`` to ``high``.
+
+    Raises:
+        ApiSettingsError: It is not such a number.
+    """
+    text = env.get(name) or ""
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        raise ApiSettingsError(
+            f"{name} is not a number of seconds from {low:g} to {high:g}: {text!r}"
+        )
+    return value
 
 
 def parse_keys(text: str) -> dict[str, str]:

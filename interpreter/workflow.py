@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from interpreter.durations import parse_duration
     from interpreter.errors import ExpressionError, InputError
     from interpreter.expr import Scope, compile_cel, resolve
+    from interpreter.finalview import keep_final_view
     from interpreter.inputs import prepare_input
     from interpreter.kinds.base import Invocation
     from interpreter.limits import flow_excesses, flow_limits
@@ -394,6 +395,7 @@ class InterpreterWorkflow(HumanAnswers, Continuation):
                 step.status = "cancelled"
                 self.state.record(self.state.ended_at, "step_cancelled", step.id)
         self.state.record(self.state.ended_at, f"run_{status}", None, error=error)
+        keep_final_view(self.status)  # the API reads an ended run without a worker
         spans.run_ended(self.state.run_id)
 
     async def _report(self) -> None:

@@ -114,4 +114,15 @@ edges:
         {},
         [],
     ),
+    "final_view": (  # recorded with the final view kept in the memo (final-view-memo)
+        """
+kworkflow: 1
+name: replay-final-view
+steps:
+  - {id: a, kind: tool, tool: echo, args: {x: 1}}
+  - {id: b, kind: aggregate, expr: "steps.a.output.x + 1"}
+""",
+        {},
+        [],
+    ),
 }

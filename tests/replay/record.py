@@ -2,7 +2,10 @@
 
 Run after an intended change of the interpreter's commands (behind ``workflow.patched``):
 
-    .venv/bin/python -m tests.replay.record
+    .venv/bin/python -m tests.replay.record [CASE ...]
+
+Name cases to record only those (a new case), keeping the histories that older interpreters
+recorded.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ async def record_case(client: Client, name: str) -> dict[str, str]:
     return histories
 
 
-async def main() -> None:
+async def main(names: list[str]) -> None:
     env = await WorkflowEnvironment.start_local(
         data_converter=DATA_CONVERTER,
         dev_server_existing_path=temporal_binary(),
@@ -62,7 +65,7 @@ async def main() -> None:
     )
     HISTORIES.mkdir(exist_ok=True)
     async with new_worker(env.client, "replay", STANDIN_ACTIVITIES):
-        for name in CASES:
+        for name in names or CASES:
             for workflow_id, text in (await record_case(env.client, name)).items():
                 (HISTORIES / f"{workflow_id.replace('/', '.')}.json").write_text(text)
                 print(f"recorded {workflow_id}")
@@ -70,6 +73,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))
     sys.stdout.flush()
     os._exit(0)

@@ -67,7 +67,9 @@ export function runPage(view, runId) {
     const done = ids.filter((s) => DONE.has(statusOf(s))).length;
     bar.max = Math.max(ids.length, 1);
     bar.value = done;
-    barText.textContent = `${done} / ${ids.length} steps done`;
+    const unknown = run.steps_source === "definition" && run.last_seq == null;
+    barText.textContent = `${done} / ${ids.length} steps done` +
+      (unknown ? " (no worker answered: step statuses unknown)" : "");
     renderHead(head, run);
     actions.hidden = !["running", "stalled"].includes(run.status);
     fill(steps, ...ids.map((id) => stepRow(id, run.steps?.[id], statusOf(id))));
