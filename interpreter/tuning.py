@@ -5,9 +5,9 @@ in a burst (``bench/scale.py``), and an environment variable that changes it::
 
     KWORKFLOW_WORKFLOW_POLLERS=8        # concurrent polls for workflow tasks
     KWORKFLOW_ACTIVITY_POLLERS=8        # concurrent polls for activity tasks
-    KWORKFLOW_WORKFLOW_TASK_SLOTS=200   # workflow tasks in progress at once
-    KWORKFLOW_ACTIVITY_SLOTS=200        # activities (step attempts) running at once
-    KWORKFLOW_LOCAL_ACTIVITY_SLOTS=200  # local activities (the end-of-run report) at once
+    KWORKFLOW_WORKFLOW_TASK_SLOTS=100   # workflow tasks in progress at once
+    KWORKFLOW_ACTIVITY_SLOTS=100        # activities (step attempts) running at once
+    KWORKFLOW_LOCAL_ACTIVITY_SLOTS=100  # local activities (the end-of-run report) at once
     KWORKFLOW_WORKFLOW_CACHE=2000       # runs kept in memory between their workflow tasks
 
 docs/operations.md lists them with their defaults.
@@ -34,22 +34,25 @@ class Tuning:
     Attributes:
         workflow_pollers: Concurrent workflow task polls (at least 2). New runs arrive on the
             task queue itself, later tasks of a cached run on the worker's sticky queue; with
-            Temporal's default ratio one in five polls serves new runs, so kworkflow splits them
-            evenly: a burst of new runs is taken up as fast as the server hands them out.
+            Temporal's default (5 polls, one in five for new runs) one poll at a time serves
+            new runs, so kworkflow polls 8 at once split evenly: 4 for new runs.
         activity_pollers: Concurrent activity task polls (at least 1).
-        workflow_task_slots: Workflow tasks the worker holds at once (at least 2).
-        activity_slots: Activities running at once (at least 1).
+        workflow_task_slots: Workflow tasks the worker holds at once (at least 2). Workflow code
+            runs one task at a time in the worker's Python process; more slots only queue more.
+        activity_slots: Activities running at once (at least 1): each may be a ``code`` step's
+            process, up to its memory limit, so this bounds a worker's memory too.
         local_activity_slots: Local activities running at once (at least 1).
         workflow_cache: Runs kept in memory between workflow tasks (0: none, every task replays
-            its history). A run waiting on a person holds its place until it is evicted to make
-            room, after which its next task replays.
+            its history). Twice Temporal's 1,000, so that 1,000 active runs fit with room to
+            spare (an evicted run replays its whole history on its next task); a cached run
+            waiting on a person takes about 65 KB (bench/scale.py).
     """
 
     workflow_pollers: int = 8
     activity_pollers: int = 8
-    workflow_task_slots: int = 200
-    activity_slots: int = 200
-    local_activity_slots: int = 200
+    workflow_task_slots: int = 100
+    activity_slots: int = 100
+    local_activity_slots: int = 100
     workflow_cache: int = 2000
 
     @classmethod
