@@ -147,7 +147,7 @@ async def human_waiting(http_port: int = PORTS["worker_metrics"]) -> int:
 
 
 async def _serve_worker(address: str, task_queue: str, sdk_defaults: bool) -> None:
-    from bench.handwritten import HandChain, HandFanout
+    from bench.handwritten import HandChain, HandFanout, HandNothing
     from interpreter.registration import new_worker
     from worker import start_metrics
 
@@ -157,7 +157,7 @@ async def _serve_worker(address: str, task_queue: str, sdk_defaults: bool) -> No
     if sdk_defaults:
         options = _sdk_defaults()
     worker = new_worker(
-        client, task_queue, [noop], extra_workflows=[HandChain, HandFanout], **options
+        client, task_queue, [noop], extra_workflows=[HandChain, HandFanout, HandNothing], **options
     )
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
