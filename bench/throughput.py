@@ -90,7 +90,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     rounds: dict[str, list[dict]] = {case: [] for case in (*CASES, *FREE_CASES)}
     sizes = {**dict.fromkeys(CASES, args.runs), **dict.fromkeys(FREE_CASES, args.free_runs)}
     async with stack() as s:
-        for case in rounds:  # warm up: imports, caches, thread pools
+        for case in (c for c in rounds if sizes[c]):  # warm up: imports, caches, threads
             await one_round(s, case, min(sizes[case], 20), args.steps, args.concurrency)
         for _ in range(args.rounds):
             for case in rounds:
