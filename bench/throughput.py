@@ -89,7 +89,7 @@ async def one_round(s: Stack, case: str, runs: int, steps: int, concurrency: int
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     rounds: dict[str, list[dict]] = {case: [] for case in (*CASES, *FREE_CASES)}
     sizes = {**dict.fromkeys(CASES, args.runs), **dict.fromkeys(FREE_CASES, args.free_runs)}
-    async with stack() as s:
+    async with stack(sdk_defaults=args.sdk_defaults) as s:
         for case in (c for c in rounds if sizes[c]):  # warm up: imports, caches, threads
             await one_round(s, case, min(sizes[case], 20), args.steps, args.concurrency)
         for _ in range(args.rounds):
@@ -149,6 +149,7 @@ if __name__ == "__main__":
     parser.add_argument("--free-runs", type=int, default=200, help="activity-free runs at once")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of each case")
     parser.add_argument("--concurrency", type=int, default=200, help="start calls in flight")
+    parser.add_argument("--sdk-defaults", action="store_true", help="Temporal's worker defaults")
     parser.add_argument("--json", action="store_true")
     arguments = parser.parse_args()
     result = asyncio.run(main(arguments))

@@ -3,8 +3,8 @@
 Each setting has a default chosen for one worker on a small machine keeping up with runs started
 in a burst (``bench/scale.py``), and an environment variable that changes it::
 
-    KWORKFLOW_WORKFLOW_POLLERS=8        # concurrent polls for workflow tasks
-    KWORKFLOW_ACTIVITY_POLLERS=8        # concurrent polls for activity tasks
+    KWORKFLOW_WORKFLOW_POLLERS=5        # concurrent polls for workflow tasks
+    KWORKFLOW_ACTIVITY_POLLERS=5        # concurrent polls for activity tasks
     KWORKFLOW_WORKFLOW_TASK_SLOTS=100   # workflow tasks in progress at once
     KWORKFLOW_ACTIVITY_SLOTS=100        # activities (step attempts) running at once
     KWORKFLOW_LOCAL_ACTIVITY_SLOTS=100  # local activities (the end-of-run report) at once
@@ -32,10 +32,11 @@ class Tuning:
     """A worker's concurrency settings (module docstring; the attribute names the variable).
 
     Attributes:
-        workflow_pollers: Concurrent workflow task polls (at least 2). New runs arrive on the
-            task queue itself, later tasks of a cached run on the worker's sticky queue; with
-            Temporal's default (5 polls, one in five for new runs) one poll at a time serves
-            new runs, so kworkflow polls 8 at once split evenly: 4 for new runs.
+        workflow_pollers: Concurrent workflow task polls (at least 2; one in five polls the task
+            queue itself, where new runs arrive, the others the worker's sticky queue). Temporal's
+            5: on the embedded server more polls (8, half for new runs) took up a burst of new
+            runs no faster (the server is the limit, bench/scale.py), and twice a worker so set
+            stopped polling under load, so kworkflow keeps Temporal's.
         activity_pollers: Concurrent activity task polls (at least 1).
         workflow_task_slots: Workflow tasks the worker holds at once (at least 2). Workflow code
             runs one task at a time in the worker's Python process; more slots only queue more.
@@ -48,8 +49,8 @@ class Tuning:
             waiting on a person takes about 65 KB (bench/scale.py).
     """
 
-    workflow_pollers: int = 8
-    activity_pollers: int = 8
+    workflow_pollers: int = 5
+    activity_pollers: int = 5
     workflow_task_slots: int = 100
     activity_slots: int = 100
     local_activity_slots: int = 100
@@ -84,7 +85,6 @@ class Tuning:
         """The settings as :class:`temporalio.worker.Worker` arguments."""
         return {
             "workflow_task_poller_behavior": PollerBehaviorSimpleMaximum(self.workflow_pollers),
-            "nonsticky_to_sticky_poll_ratio": 0.5,
             "activity_task_poller_behavior": PollerBehaviorSimpleMaximum(self.activity_pollers),
             "max_concurrent_workflow_tasks": self.workflow_task_slots,
             "max_concurrent_activities": self.activity_slots,

@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 def test_defaults_and_values_from_the_environment() -> None:
     assert Tuning.from_env({}) == Tuning(
-        workflow_pollers=8,
-        activity_pollers=8,
+        workflow_pollers=5,
+        activity_pollers=5,
         workflow_task_slots=100,
         activity_slots=100,
         local_activity_slots=100,
@@ -68,8 +68,7 @@ async def test_new_worker_takes_the_settings_and_an_argument_wins(
     monkeypatch.setenv("KWORKFLOW_WORKFLOW_CACHE", "50")
     config = new_worker(client, task_queue, max_cached_workflows=0).config()
     assert config["workflow_task_poller_behavior"] == PollerBehaviorSimpleMaximum(6)
-    assert config["nonsticky_to_sticky_poll_ratio"] == 0.5
-    assert config["activity_task_poller_behavior"] == PollerBehaviorSimpleMaximum(8)
+    assert config["activity_task_poller_behavior"] == PollerBehaviorSimpleMaximum(5)
     assert config["max_concurrent_activities"] == 7
     assert config["max_concurrent_workflow_tasks"] == 100
     assert config["max_concurrent_local_activities"] == 100
