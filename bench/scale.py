@@ -107,7 +107,7 @@ async def active_phase(s: Stack, runs: int, steps: int, concurrency: int) -> dic
     }
 
 
-async def waiting_phase(s: Stack, runs: int, concurrency: int) -> dict[str, Any]:
+async def waiting_phase(s: Stack, runs: int, concurrency: int, stall: float) -> dict[str, Any]:
     request = RunRequest(definition=load_data(WAITING))
     prefix = f"waiting-{uuid.uuid4().hex[:6]}"
     before_db, before_waiting = s.db_bytes(), await human_waiting()
@@ -125,7 +125,7 @@ async def waiting_phase(s: Stack, runs: int, concurrency: int) -> dict[str, Any]
                 return
             await asyncio.sleep(0.05)
 
-    watcher = asyncio.ensure_future(watch())
+    watcher = asyncio.ensure_future(asyncio.wait_for(watch(), stall))
     handles = await bounded(
         [
             lambda i=i: start_run(s.client, request, s.task_queue, f"{prefix}-{i}")
@@ -153,8 +153,9 @@ async def waiting_phase(s: Stack, runs: int, concurrency: int) -> dict[str, Any]
         raise RuntimeError(f"run {handle.id} never took its answer")
 
     t1 = time.perf_counter()
-    await bounded([lambda h=h: respond(h) for h in handles], concurrency)
-    results = await asyncio.gather(*(h.result() for h in handles))
+    answers = bounded([lambda h=h: respond(h) for h in handles], concurrency)
+    await asyncio.wait_for(answers, stall)
+    results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), stall)
     answered = time.perf_counter() - t1
     assert results == [True] * runs, "every answered run returns its answer"
     return {
@@ -189,7 +190,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         if args.active:
             out["active"] = await active_phase(s, args.active, args.active_steps, args.concurrency)
         if args.waiting:
-            out["waiting"] = await waiting_phase(s, args.waiting, args.concurrency)
+            out["waiting"] = await waiting_phase(s, args.waiting, args.concurrency, args.give_up)
         out["worker_rss_peak_mib"] = rss_mib(s.worker.pid, "VmHWM")
     return out
 
@@ -227,6 +228,9 @@ if __name__ == "__main__":
     parser.add_argument("--waiting", type=int, default=10000, help="runs waiting on a person")
     parser.add_argument("--concurrency", type=int, default=200, help="client calls in flight")
     parser.add_argument("--sdk-defaults", action="store_true", help="Temporal's worker defaults")
+    parser.add_argument(
+        "--give-up", type=float, default=900, help="seconds the intake or the answers may take"
+    )
     parser.add_argument(
         "--sqlite-pragma",
         action="append",

@@ -35,8 +35,7 @@ class Tuning:
         workflow_pollers: Concurrent workflow task polls (at least 2; one in five polls the task
             queue itself, where new runs arrive, the others the worker's sticky queue). Temporal's
             5: on the embedded server more polls (8, half for new runs) took up a burst of new
-            runs no faster (the server is the limit, bench/scale.py), and twice a worker so set
-            stopped polling under load, so kworkflow keeps Temporal's.
+            runs no faster (the server is the limit, bench/scale.py), so kworkflow keeps them.
         activity_pollers: Concurrent activity task polls (at least 1).
         workflow_task_slots: Workflow tasks the worker holds at once (at least 2). Workflow code
             runs one task at a time in the worker's Python process; more slots only queue more.
