@@ -1,7 +1,8 @@
 """A kworkflow worker: runs the interpreter workflows and the step activities on one task queue.
 
 Run it as ``python worker.py`` or ``kworkflow worker``; configure it with ``TEMPORAL_ADDRESS``,
-``TEMPORAL_NAMESPACE`` and ``KWORKFLOW_TASK_QUEUE``; ``KWORKFLOW_METRICS_PORT`` (or
+``TEMPORAL_NAMESPACE`` and ``KWORKFLOW_TASK_QUEUE``, and how much it takes on at once with the
+``KWORKFLOW_*`` variables of :mod:`interpreter.tuning`; ``KWORKFLOW_METRICS_PORT`` (or
 ``--metrics-port``) serves Prometheus metrics, ``OTEL_EXPORTER_OTLP_ENDPOINT`` exports traces
 (docs/observability.md). Any number of workers may poll the same
 task queue: Temporal spreads the work among them. Ctrl-C or SIGTERM stops polling, lets running
@@ -25,6 +26,7 @@ from activities.errors import ConfigError
 from client.connect import Settings, connect
 from client.errors import ClientError
 from interpreter.registration import new_worker
+from interpreter.tuning import Tuning
 from storage import StorageError, close_stores
 from telemetry.metrics import start_metrics_server, temporal_runtime
 from telemetry.ports import add_metrics_port_option, parse_port
@@ -76,6 +78,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         stop = asyncio.Event()
         _stop_on_signals(stop)
     activities = activities_for_worker()  # a wrong configuration stops us before connecting
+    Tuning.from_env()  # and so does a wrong pollers, slots or cache setting
     setup_tracing("kworkflow-worker")  # exports only when OTEL_EXPORTER_OTLP_ENDPOINT is set
     client = await connect(settings)
     worker = new_worker(

@@ -56,3 +56,13 @@ class HandFanout:
             )
         )
         return [r.output for r in results]
+
+
+@workflow.defn(name="bench.nothing")
+class HandNothing:
+    """No activity at all: the baseline of activity-free runs (aggregate and branch only)."""
+
+    @workflow.run
+    async def run(self, n: int) -> int:
+        """Return at once."""
+        return n

@@ -26,6 +26,13 @@ DYNAMIC_CONFIG: dict[str, int | str] = {
 which adds a ~50 ms pause before each workflow task, and raising the rates removes it; eager
 activity dispatch hands an activity to the worker that scheduled it, saving a round trip."""
 
+SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
+"""How the dev server writes its SQLite file: a write-ahead log, synced at checkpoints rather
+than at every commit. The default (a rollback journal synced at each commit) makes every
+workflow task wait on the disk: on a 2-core machine, 10 no-op steps of 50 runs at once took
+56 s against 9 s with these, and runs started at 17/s against 75/s (bench/scale.py). A power
+loss may lose the last commits; a crash of the server loses nothing."""
+
 FAST_DEV_SERVER_ARGS: list[str] = [
     arg
     for key, value in DYNAMIC_CONFIG.items()
@@ -82,5 +89,6 @@ def dev_server_command(
         "--log-level",
         log_level,
         *FAST_DEV_SERVER_ARGS,
+        *(arg for pragma in SQLITE_PRAGMAS for arg in ("--sqlite-pragma", pragma)),
         *DEV_SERVER_FLAGS,
     ]

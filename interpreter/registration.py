@@ -12,6 +12,7 @@ from temporalio.worker import Interceptor, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from interpreter.pacing import pause
+from interpreter.tuning import Tuning
 from storage import data_converter_from_env
 from telemetry.run_report import report_run
 from telemetry.tracing import tracing_interceptors
@@ -95,9 +96,15 @@ def new_worker(
             :func:`telemetry.run_report.report_run`; tests slow it down).
         interceptors: Worker interceptors; default: Temporal's tracing interceptor when tracing
             is set up (:mod:`telemetry.tracing`) and the client does not carry it already.
-        **options: Passed to :class:`temporalio.worker.Worker`.
+        **options: Passed to :class:`temporalio.worker.Worker`; the pollers, slots and cache
+            not given here come from the environment (:class:`interpreter.tuning.Tuning`).
+
+    Raises:
+        activities.errors.ConfigError: A ``KWORKFLOW_*`` tuning variable is wrong.
     """
     options.setdefault("workflow_runner", workflow_runner())
+    for name, value in Tuning.from_env().worker_options().items():
+        options.setdefault(name, value)
     if interceptors is None:
         on_client = any(isinstance(i, TracingInterceptor) for i in client.config()["interceptors"])
         interceptors = [] if on_client else tracing_interceptors()

@@ -60,6 +60,9 @@ with workflow.unsafe.imports_passed_through():
 
 REPORT_PATCH = "run-report-activity"
 """Runs recorded before the end-of-run report activity existed replay without it."""
+LOCAL_REPORT_PATCH = "run-report-local"
+"""Runs recorded before the end-of-run report became a local activity (one more activity task
+and workflow task a run) replay with the activity they scheduled."""
 FLOW_LIMITS_PATCH = "flow-limits"
 """Runs recorded before the flow limits were checked in the run replay without them."""
 STEP_GUARD_PATCH = "step-internal-error"
@@ -399,13 +402,16 @@ class InterpreterWorkflow(HumanAnswers, Continuation):
         spans.run_ended(self.state.run_id)
 
     async def _report(self) -> None:
-        """One activity reports the run's end: its span and its count (telemetry.run_report).
+        """The run's end, reported by a local activity: its span and its count
+        (telemetry.run_report, which says what "once" means there).
 
         Telemetry never changes how a run ends: a report that cannot be made is dropped, and a
-        cancel request that arrives while it is made (the run has ended) is ignored; the report
-        is abandoned, not cancelled, so it still goes out.
+        cancel request that arrives while it is made is ignored (the run has ended; the report
+        is abandoned, not cancelled). Runs recorded before the local report replay with the
+        activity they scheduled (``REPORT_PATCH``), or without a report.
         """
-        if not workflow.patched(REPORT_PATCH):
+        local = workflow.patched(LOCAL_REPORT_PATCH)
+        if not local and not workflow.patched(REPORT_PATCH):
             return
         state = self.state
         report = RunReport(
@@ -419,14 +425,16 @@ class InterpreterWorkflow(HumanAnswers, Continuation):
             ended_at=state.ended_at or workflow.now(),
             **RunReport.ids(self.trace_context),
         )
+        options: dict[str, Any] = {
+            "start_to_close_timeout": timedelta(seconds=10),
+            "retry_policy": RetryPolicy(maximum_attempts=3),
+            "cancellation_type": ActivityCancellationType.ABANDON,
+        }
         try:
-            await workflow.execute_activity(
-                REPORT_ACTIVITY,
-                report,
-                start_to_close_timeout=timedelta(seconds=10),
-                retry_policy=RetryPolicy(maximum_attempts=3),
-                cancellation_type=ActivityCancellationType.ABANDON,
-            )
+            if local:
+                await workflow.execute_local_activity(REPORT_ACTIVITY, report, **options)
+            else:
+                await workflow.execute_activity(REPORT_ACTIVITY, report, **options)
         except ActivityError as exc:  # failed, or the wait cancelled (a late cancel request)
             if not is_cancelled_exception(exc):
                 workflow.logger.warning("the run's end was not reported (telemetry only)")

@@ -1,14 +1,33 @@
 """The end of a run, reported once: the ``run <workflow>`` span and the runs-finished count.
 
 Workflow code cannot make either exactly once (:mod:`telemetry.workflow_tracing` says why), so
-the interpreter ends every run with one small activity, :func:`report_run`. An activity runs
-only after the workflow task that scheduled it was accepted, once per attempt; a run that is
-replayed or answers a query never schedules it again. The span covers the whole run (from the
-run's start to its end) and has the id the run's activities already name as their parent.
+the interpreter ends every run with one small local activity, :func:`report_run`, run by the
+worker inside the run's last workflow task (no activity task, no workflow task more). Its
+result is recorded in the run's history with the run's end, so a run that is replayed or
+answers a query never runs it again, and runs recorded before it (an activity then) replay as
+they ran.
+
+What "once" means: once per end of a run that a worker computed. The end is recorded only when
+the server accepts that last workflow task, so in two races it is computed again, and reported
+again:
+
+- a signal, an update or a cancel request reaches the run while its last workflow task is in
+  progress: the server refuses the task, and the run goes on from its last recorded point (a
+  cancel request then ends it ``cancelled``);
+- the worker is lost between the report and the server accepting the task: another worker runs
+  the task again.
+
+A worker counts the same end of the same run (same Temporal run id, same status) once, however
+often it reports it (:data:`REMEMBERED` ends are remembered), so the first race adds a count
+only when the end changes (``succeeded`` then ``cancelled``: one of each), and the second adds
+one on the other worker. Both races are as wide as the last workflow task, a few milliseconds.
+The span covers the whole run (from the run's start to its end) and has the id the run's
+activities already name as their parent; a second report exports it again with the same ids.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
@@ -39,7 +58,10 @@ from telemetry.trace_context import TraceContext
 from telemetry.tracing import fixed_ids, tracer
 
 ACTIVITY = "kworkflow.run_finished"
-"""The activity's name (one activity per run, after the run's last step)."""
+"""The activity's name (one local activity per run, after the run's last step)."""
+REMEMBERED = 10_000
+"""How many ends of runs a worker remembers, not to count one twice (module docstring)."""
+_reported: OrderedDict[tuple[str, str], None] = OrderedDict()
 
 
 class RunReport(BaseModel):
@@ -74,7 +96,10 @@ class RunReport(BaseModel):
 
 @activity.defn(name=ACTIVITY)
 async def report_run(report: RunReport) -> None:
-    """Count the run's end and export its ``run <workflow>`` span (when tracing is on)."""
+    """Count the run's end and export its ``run <workflow>`` span (when tracing is on), unless
+    this worker has reported the same end of the same run already."""
+    if not _first_report((activity.info().workflow_run_id or report.run_id, report.status)):
+        return
     metrics.RUNS_FINISHED.labels(report.workflow, report.status).inc()
     attributes: dict[str, Any] = {
         RUN_ID: report.run_id,
@@ -106,6 +131,16 @@ async def report_run(report: RunReport) -> None:
         message = str((report.error or {}).get("message"))[:200]
         span.set_status(Status(StatusCode.ERROR, message))
     span.end(end_time=_ns(report.ended_at))
+
+
+def _first_report(key: tuple[str, str]) -> bool:
+    """Whether ``key`` (a Temporal run id and a status) is reported for the first time here."""
+    if key in _reported:
+        return False
+    _reported[key] = None
+    if len(_reported) > REMEMBERED:
+        _reported.popitem(last=False)
+    return True
 
 
 def _ns(moment: datetime) -> int:

@@ -3,15 +3,17 @@ waiting.
 
 Step attempts happen in activities, so :func:`step_attempt` (used by
 ``activities.base.step_activity``) gives one span per attempt, and replays never repeat them.
-The run's own span and its end's count come from an activity too (:mod:`telemetry.run_report`).
-The workflow side only keeps the human steps waiting: a set of (run, step), changed outside
-replay; adding or removing the same pair twice changes nothing, so work the SDK runs again
-outside replay (a query to an uncached run) cannot skew it.
+The run's own span and its end's count come from a local activity too
+(:mod:`telemetry.run_report`). The workflow side only keeps the human steps waiting: a set of
+(run, step) by run, changed outside replay and under a lock (the workflow tasks of different
+runs run in threads of their own); adding or removing the same pair twice changes nothing, so
+work the SDK runs again outside replay (a query to an uncached run) cannot skew it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -129,22 +131,24 @@ def _step_id(path: str) -> str:
 
 # ---- the workflow side (no effect on the run; nothing twice for a replay) ------------------
 
-_WAITING: set[tuple[str, str]] = set()
-"""(run id, step) of the human steps waiting in the runs this worker has run."""
+_WAITING: dict[str, set[str]] = {}
+"""The human steps waiting in the runs this worker has run, by run id. Workflow tasks of
+different runs run in threads of their own, so every change holds :data:`_LOCK`."""
+_LOCK = threading.Lock()
+_count = 0
+"""How many (run, step) pairs :data:`_WAITING` holds."""
 
 
 def run_ended(run_id: str) -> None:
     """The run ended: its human steps wait no more (not while replaying)."""
-    if not _replaying() and any(key[0] == run_id for key in _WAITING):
-        _WAITING.difference_update({key for key in _WAITING if key[0] == run_id})
-        metrics.HUMAN_WAITING.set(len(_WAITING))
+    if not _replaying():
+        _change(run_id, None, add=False)
 
 
 def human_opened(run_id: str, step: str) -> None:
     """A human step began waiting (not while replaying)."""
     if not _replaying():
-        _WAITING.add((run_id, step))
-        metrics.HUMAN_WAITING.set(len(_WAITING))
+        _change(run_id, step, add=True)
 
 
 def human_closed(run_id: str, step: str) -> None:
@@ -154,8 +158,29 @@ def human_closed(run_id: str, step: str) -> None:
     eviction as replay): the step still waits then.
     """
     if not _replaying():
-        _WAITING.discard((run_id, step))
-        metrics.HUMAN_WAITING.set(len(_WAITING))
+        _change(run_id, step, add=False)
+
+
+def _change(run_id: str, step: str | None, *, add: bool) -> None:
+    """Add or remove (run, step), or all of a run's steps (``step`` None); set the gauge."""
+    global _count
+    with _LOCK:
+        steps = _WAITING.get(run_id)
+        before = len(steps) if steps else 0
+        if add:
+            _WAITING.setdefault(run_id, set()).add(step or "")
+        elif steps is not None:
+            if step is None:
+                steps.clear()
+            else:
+                steps.discard(step)
+            if not steps:
+                del _WAITING[run_id]
+        after = len(_WAITING.get(run_id, ()))
+        if after == before:
+            return
+        _count += after - before
+        metrics.HUMAN_WAITING.set(_count)
 
 
 def _replaying() -> bool:

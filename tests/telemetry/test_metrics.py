@@ -161,9 +161,9 @@ def test_spans_are_exported_over_otlp_only_when_an_endpoint_is_set() -> None:
 async def test_a_run_that_reports_its_end_has_ended(
     client: Client, task_queue: str, tmp_path: Path
 ) -> None:
-    """The run has succeeded and reports its end (slowly): the API already shows it ended; a
-    cancel request then leaves its end alone, and the report, abandoned rather than cancelled,
-    still goes out."""
+    """The run has succeeded and reports its end (slowly, inside its last workflow task): the
+    API shows it ended once that task is done, a cancel request then leaves its end alone, and
+    the report went out once (a cancel during the report: tests/telemetry/test_run_report.py)."""
     reports: list[str] = []
     reporting = asyncio.Event()
 
