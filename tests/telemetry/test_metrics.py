@@ -183,6 +183,7 @@ async def test_a_run_that_reports_its_end_has_ended(
         api.publish("kworkflow: 1\nname: quick\nsteps: [{id: a, kind: aggregate, expr: '1'}]")
         run_id = (await http.post("/v1/runs", json={"workflow": "quick"})).json()["id"]
         await asyncio.wait_for(reporting.wait(), 10)
+        await result(client.get_workflow_handle(run_id))  # its last workflow task is done
         view = (await http.get(f"/v1/runs/{run_id}")).json()
         assert (view["status"], view["result"]) == ("succeeded", {"a": 1})
         assert view["ended_at"] is not None
