@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         AttemptReport,
         RunRequest,
     )
+    from interpreter.scheduling import Scheduler
     from interpreter.spec import Definition
     from interpreter.state import (
         RunFailure,
@@ -91,7 +92,9 @@ class InterpreterWorkflow(HumanAnswers, Continuation):
         self._order = [s.id or "" for s in self.definition.steps]
         self._specs = {s.id or "": s for s in self.definition.steps}
         self._edges: list[EdgePair] = edge_pairs(self.definition)
-        self._incoming = graph.incoming(self._edges)
+        self._scheduler = Scheduler(
+            self._order, self._edges, {s.id or "": s.join for s in self.definition.steps}
+        )
         self._decisions: dict[int, bool] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._failure: RunFailure | None = None
@@ -111,6 +114,7 @@ class InterpreterWorkflow(HumanAnswers, Continuation):
         self._first_run_id = info.run_id
         if request.carry is not None:
             self._restore(request.carry)
+        self._unfinished = {sid for sid, step in self.state.steps.items() if not step.done}
         self.trace_context: TraceContext = run_trace(_trace_carrier(info), self._first_run_id)
         """The run span's place in its trace: the parent of every activity and child workflow
         this run starts (telemetry.workflow_tracing)."""
@@ -217,7 +221,7 @@ class InterpreterWorkflow(HumanAnswers, Continuation):
             self._schedule()
             if self._failure is not None:
                 raise self._failure
-            if all(s.done for s in self.state.steps.values()):
+            if not self._unfinished:
                 return
             if self._draining and not self._tasks:
                 await self._continue_as_new()
@@ -239,25 +243,25 @@ class InterpreterWorkflow(HumanAnswers, Continuation):
             self._blocked = False
 
     def _schedule(self) -> None:
-        """Start every ready step and skip every step that cannot run, until nothing changes."""
-        progress = True
-        while progress and self._failure is None:
-            progress = False
-            for sid in self._order:
-                step = self.state.steps[sid]
-                if step.status != "pending":
-                    continue
-                decisions = [self._decide(e) for e in self._incoming.get(sid, [])]
-                verdict = graph.readiness(self._specs[sid].join, decisions)
-                if verdict == "run" and not self._draining:
-                    self._start(sid)
-                    progress = True
-                elif verdict == "skip":
-                    step.status = "skipped"
-                    step.ended_at = workflow.now()
-                    self.state.record(step.ended_at, "step_skipped", sid)
-                    self._scope = None
-                    progress = True
+        """Start every ready step and skip every step that cannot run, until nothing changes
+        (looking only at the steps whose incoming edges changed: interpreter.scheduling)."""
+        if self._failure is not None:
+            return
+        steps = self.state.steps
+        self._scheduler.schedule(
+            pending=lambda sid: steps[sid].status == "pending",
+            decide=self._decide,
+            start=None if self._draining else self._start,
+            skip=self._skip,
+        )
+
+    def _skip(self, sid: str) -> None:
+        step = self.state.steps[sid]
+        step.status = "skipped"
+        step.ended_at = workflow.now()
+        self.state.record(step.ended_at, "step_skipped", sid)
+        self._scope = None
+        self._unfinished.discard(sid)
 
     def _decide(self, edge: EdgePair) -> bool | None:
         key = id(edge)
@@ -356,6 +360,8 @@ class InterpreterWorkflow(HumanAnswers, Continuation):
         self._scope = None
         self._changed = True
         self._tasks.pop(step.id, None)
+        self._unfinished.discard(step.id)
+        self._scheduler.became_final(step.id)
         self.forget_descendants(step.id)
 
     def _step_failure(self, step: StepState, exc: StepError) -> RunFailure:
@@ -486,7 +492,7 @@ class InterpreterWorkflow(HumanAnswers, Continuation):
 
     def default_sources(self, step_id: str) -> list[str]:
         """Sources of the step's incoming edges, in ``steps`` order."""
-        return graph.default_sources(step_id, self._order, self._edges)
+        return self._scheduler.sources(step_id)
 
 
 def _top_level(inv: Invocation) -> bool:
