@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import reprlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import celpy
@@ -23,6 +23,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 from interpreter import celcost
 from interpreter._celvalues import (
     CelProblem,
+    converts,
     dump,
     equal,
     eval_reason,
@@ -67,6 +68,39 @@ _FUNCTIONS: dict[str, Any] = {"_==_": equal, "_!=_": not_equal, "size": _size, "
 _BASE = Activation(annotations=_ENV.annotations, functions=_FUNCTIONS)  # cloned, never changed
 
 
+class Entries:
+    """The CEL forms of the entries of a map whose entries are replaced, never changed in place
+    (``steps``: one view per step), each converted once per entry object.
+
+    A scope made with :meth:`Scope.with_entries` converts such a map from here: only the
+    entries an expression selects by name when that is all it does with the map
+    (``steps.a.output``, ``steps["a"]``), else every entry, each from this cache.
+    """
+
+    __slots__ = ("_cel",)
+
+    def __init__(self) -> None:
+        self._cel: dict[str, tuple[Any, Any, Any]] = {}  # key -> (entry, CEL key, CEL entry)
+
+    def convert(self, plain: Mapping[str, Any], keys: Iterable[str]) -> celtypes.MapType:
+        """The CEL map of ``plain`` restricted to ``keys`` (in their order).
+
+        Raises:
+            CelProblem, ValueError, TypeError: An entry holds a value CEL cannot use.
+        """
+        pairs: dict[Any, Any] = {}
+        cache = self._cel
+        for key in keys:
+            entry = plain[key]
+            cached = cache.get(key)
+            if cached is None or cached[0] is not entry:
+                cached = cache[key] = (entry, to_cel(key), to_cel(entry))
+            pairs[cached[1]] = cached[2]
+        cel_map = celtypes.MapType()
+        dict.update(cel_map, pairs)
+        return cel_map
+
+
 class Scope:
     """The names in scope for an evaluation, converted to CEL lazily, at most once per name.
 
@@ -77,18 +111,34 @@ class Scope:
         meter: Where evaluations in this scope (and its children) add up their cost.
     """
 
-    __slots__ = ("_cel", "_parent", "_values", "meter")
+    __slots__ = ("_activations", "_cel", "_entries", "_parent", "_values", "meter")
 
     def __init__(self, values: Mapping[str, Any], meter: celcost.Meter | None = None) -> None:
         self._values = values
-        self._cel: dict[str, Any] = {}
+        self._cel: dict[Any, Any] = {}  # CEL values by name (or by name and keys selected)
+        self._activations: dict[Any, Any] = {}
         self._parent: Scope | None = None
+        self._entries: tuple[str, Entries, bool] | None = None
         self.meter = meter
 
     def child(self, **extra: Any) -> Scope:
         """A scope with ``extra`` names added (or shadowed) that reuses this one's conversions."""
         scope = Scope(extra, self.meter)
         scope._parent = self
+        return scope
+
+    def with_entries(
+        self, name: str, value: Mapping[str, Any], entries: Entries, *, select: bool = True
+    ) -> Scope:
+        """A child scope with ``name`` bound to ``value``, converted through ``entries``.
+
+        Args:
+            select: Whether an expression that only selects entries by name may get a map of
+                just those; False when some entry cannot be converted (every evaluation
+                that reads ``name`` then fails as it did when the whole map was converted).
+        """
+        scope = self.child(**{name: value})
+        scope._entries = (name, entries, select)
         return scope
 
     def _lookup(self, path: tuple[str, ...]) -> tuple[bool, Any]:
@@ -109,8 +159,13 @@ class Scope:
             value = value[key]
         return (True, value) if is_cel_json(value) else (False, None)
 
-    def _context(self, names: tuple[str, ...]) -> dict[str, Any]:
-        """The CEL values of those of ``names`` that are in scope."""
+    def _context(self, names: tuple[str, ...], selected: tuple[str, ...] | None) -> dict[str, Any]:
+        """The CEL values of those of ``names`` that are in scope.
+
+        Args:
+            selected: The only keys of ``steps`` the expression reads, if it only selects
+                them by name (None: it may read all of it).
+        """
         context: dict[str, Any] = {}
         for name in names:
             scope = self
@@ -119,13 +174,38 @@ class Scope:
                     break
                 scope = scope._parent
             else:
-                if name not in scope._cel:
-                    try:
-                        scope._cel[name] = to_cel(scope._values[name])
-                    except (CelProblem, ValueError, TypeError) as exc:
-                        raise CelProblem(f"`{name}` holds a value CEL cannot use: {exc}") from None
-                context[name] = scope._cel[name]
+                entries = scope._entries
+                only = selected if name == "steps" and entries and entries[2] else None
+                key = name if only is None else (name, only)
+                if key not in scope._cel:
+                    scope._cel[key] = scope._convert(name, only)
+                context[name] = scope._cel[key]
         return context
+
+    def _convert(self, name: str, only: tuple[str, ...] | None) -> Any:
+        """The CEL value of this scope's ``name`` (with just the keys ``only``, if given)."""
+        value = self._values[name]
+        try:
+            if self._entries is None or self._entries[0] != name:
+                return to_cel(value)
+            keys = value if only is None else [k for k in only if k in value]
+            return self._entries[1].convert(value, keys)
+        except (CelProblem, ValueError, TypeError) as exc:
+            raise CelProblem(f"`{name}` holds a value CEL cannot use: {exc}") from None
+
+    def _activation(self, names: tuple[str, ...], selected: tuple[str, ...] | None) -> Any:
+        """An activation holding :meth:`_context`, made once per scope and what it holds (as
+        celpy makes one for each evaluation: a clone of the base one with the values loaded)."""
+        key = (names, selected)
+        activation = self._activations.get(key)
+        if activation is None:
+            context = self._context(names, selected)
+            activation = _BASE
+            if context:
+                activation = _BASE.clone()
+                activation.identifiers.load_values(context)
+            self._activations[key] = activation
+        return activation
 
 
 class Program:
@@ -135,7 +215,7 @@ class Program:
         source: The CEL source text.
     """
 
-    __slots__ = ("_ast", "_names", "_path", "_regexes", "_steps", "source")
+    __slots__ = ("_ast", "_names", "_path", "_regexes", "_selected", "_steps", "source")
 
     def __init__(self, source: str, ast: lark.Tree[Any] | None) -> None:
         self.source = source
@@ -145,16 +225,21 @@ class Program:
         names: set[str] = {path[0]} if plain else set()
         steps: set[str] = {path[1]} if plain and path[0] == "steps" and len(path) > 1 else set()
         regexes: list[tuple[int, str]] = []
+        uses = selections = 0  # of `steps`: every use, and those that select a step by name
         for tree in ast.iter_subtrees() if ast is not None else ():  # names, steps.<id>, regexes
             data = tree.data
             if data in ("ident", "dot_ident"):
                 names.add(str(tree.children[0]))
+                uses += str(tree.children[0]) == "steps"
             elif data in ("member_dot", "member_index"):
-                _step_reference(tree, steps)
+                selections += _step_reference(tree, steps)
             elif data in ("member_dot_arg", "ident_arg"):
                 _regex_literal(tree, regexes)
         self._names = tuple(sorted(names))
         self._steps = frozenset(steps)
+        # Only `steps.<id>` / `steps["<id>"]`: the evaluation needs those steps' views only.
+        only_selects = len(path) > 1 if plain else uses == selections
+        self._selected = tuple(sorted(steps)) if only_selects and "steps" in names else None
         self._regexes = tuple(pattern for _, pattern in sorted(regexes))
         simple = _PATH.match(source) is not None and path[0] not in _LITERALS
         self._path: tuple[str, ...] | None = tuple(path) if simple else None
@@ -177,11 +262,11 @@ class Program:
             if found:
                 return value
         try:
-            context = scope._context(self._names)
+            activation = scope._activation(self._names, self._selected)
             try:
                 if self._ast is None:
                     self._ast = _parse(self.source)
-                value = celcost.evaluate(self._ast, _BASE, context, scope.meter)
+                value = celcost.evaluate(self._ast, activation, None, scope.meter)
             except celcost.CostExceeded as exc:
                 raise CelProblem(str(exc)) from None
             except Exception as exc:  # celpy raises CELEvalError and plain Python errors alike
@@ -255,6 +340,11 @@ def _where(text: str, offset: int | None) -> str:
     if "\n" not in text:
         return f"column {column}"
     return f"line {text.count(chr(10), 0, offset) + 1}, column {column}"
+
+
+def cel_convertible(value: Any) -> bool:
+    """Whether a plain value can be given to CEL (an integer outside 64 bits cannot)."""
+    return converts(value)
 
 
 def to_json(value: Any) -> Any:
@@ -459,18 +549,24 @@ def regex_literals(source: str) -> list[str]:
     return list(compile_cel(source)._regexes)
 
 
-def _step_reference(tree: lark.Tree[Any], found: set[str]) -> None:
-    """Add the id a ``member_dot``/``member_index`` node reads from ``steps``, if it does."""
+def _step_reference(tree: lark.Tree[Any], found: set[str]) -> bool:
+    """Add the id a ``member_dot``/``member_index`` node reads from ``steps``, if it does.
+
+    Returns:
+        Whether the node selects a step by its id.
+    """
     if not _is_steps(tree.children[0]):
-        return
+        return False
     selector = tree.children[1]
     if tree.data == "member_dot":
         found.add(str(selector))  # steps.<id>
-        return
+        return True
     while isinstance(selector, lark.Tree) and len(selector.children) == 1:
         selector = selector.children[0]  # down to a literal: steps["<id>"]
     if isinstance(selector, lark.Token) and selector.type in ("STRING_LIT", "MLSTRING_LIT"):
         found.add(str(celstr(selector)))
+        return True
+    return False
 
 
 def _regex_literal(tree: lark.Tree[Any], found: list[tuple[int, str]]) -> None:

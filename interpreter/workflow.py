@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from interpreter.descendants import Descendants
     from interpreter.durations import parse_duration
     from interpreter.errors import ExpressionError, InputError
-    from interpreter.expr import Scope, compile_cel, resolve
+    from interpreter.expr import Entries, Scope, compile_cel, resolve
     from interpreter.inputs import prepare_input
     from interpreter.kinds.base import Invocation
     from interpreter.limits import flow_excesses, flow_limits
@@ -103,6 +103,7 @@ class InterpreterWorkflow(HumanAnswers, Continuation):
         self._meter = Meter()  # the run's CEL cost and steps started, for pacing
         self._pacer = Pacer(self._meter)
         self._scope: Scope | None = None
+        self._steps_cel = Entries()  # the CEL form of each step's view, converted once
         self._edge_index = {id(edge): index for index, edge in enumerate(self._edges)}
         self._draining = False
         self._deadline: datetime | None = None
@@ -451,7 +452,11 @@ class InterpreterWorkflow(HumanAnswers, Continuation):
     def _current_scope(self) -> Scope:
         if self._scope is None:
             assert self._base_scope is not None
-            self._scope = self._base_scope.child(steps=self.state.steps_view())
+            view = self.state.steps_view()
+            select = self.state.views_convert()
+            self._scope = self._base_scope.with_entries(
+                "steps", view, self._steps_cel, select=select
+            )
         return self._scope
 
     async def run_spec(self, inv: Invocation) -> Any:
