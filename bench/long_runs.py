@@ -94,21 +94,28 @@ async def record(env: WorkflowEnvironment, tq: str, n: int, path: Path) -> None:
     path.write_text(history.to_json())
 
 
-async def replay_cpu(path: Path, executor: ThreadPoolExecutor | None = None) -> float:
-    """The process CPU seconds one replay of the history in ``path`` takes."""
+async def replay_cpu(path: Path, executor: ThreadPoolExecutor | None = None) -> tuple[float, float]:
+    """The CPU seconds one replay of the history in ``path`` takes: the whole process's, and
+    the workflow thread's (the workflow code; the rest is the SDK and its Rust core)."""
     history = WorkflowHistory.from_json(path.stem, path.read_text())
+    own = executor is None
+    executor = executor or ThreadPoolExecutor(max_workers=1)
     replayer = Replayer(
         workflows=workflows(),
         workflow_runner=workflow_runner(),
         data_converter=DATA_CONVERTER,
         workflow_task_executor=executor,
     )
+    thread_start = executor.submit(time.thread_time).result()
     start = time.process_time()
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     cpu = time.process_time() - start
+    thread_cpu = executor.submit(time.thread_time).result() - thread_start
+    if own:
+        executor.shutdown()
     if result.replay_failure is not None:
         raise SystemExit(f"{path.name} does not replay: {result.replay_failure}")
-    return cpu
+    return cpu, thread_cpu
 
 
 async def for_each_wall(env: WorkflowEnvironment, tq: str, n: int) -> float:
@@ -120,7 +127,11 @@ async def for_each_wall(env: WorkflowEnvironment, tq: str, n: int) -> float:
 
 
 async def measure(args: argparse.Namespace, histories: Path) -> dict[str, dict[int, float]]:
-    results: dict[str, dict[int, float]] = {"replay_cpu_s": {}, "for_each_wall_s": {}}
+    results: dict[str, dict[int, float]] = {
+        "replay_cpu_s": {},
+        "replay_workflow_cpu_s": {},
+        "for_each_wall_s": {},
+    }
     chains = [n for n in args.chain if not (histories / f"chain-{n}.json").exists()]
     env = None
     if chains or args.for_each:
@@ -135,7 +146,9 @@ async def measure(args: argparse.Namespace, histories: Path) -> dict[str, dict[i
         await env.shutdown()
     await replay_cpu(histories / f"chain-{args.chain[0]}.json")  # warm up: imports, sandbox
     for n in args.chain:
-        results["replay_cpu_s"][n] = await replay_cpu(histories / f"chain-{n}.json")
+        cpu, workflow_cpu = await replay_cpu(histories / f"chain-{n}.json")
+        results["replay_cpu_s"][n] = cpu
+        results["replay_workflow_cpu_s"][n] = workflow_cpu
     return results
 
 
@@ -149,6 +162,8 @@ async def profile(path: Path, top: int) -> None:
     stats = pstats.Stats(profiler)
     stats.sort_stats("tottime").print_stats(top)
     stats.sort_stats("cumulative").print_stats(top)
+    if os.environ.get("LONG_RUNS_CALLERS"):
+        stats.print_callers(os.environ["LONG_RUNS_CALLERS"])
 
 
 def baseline(args: argparse.Namespace, histories: Path) -> dict[str, dict[int, float]]:
@@ -161,11 +176,18 @@ def baseline(args: argparse.Namespace, histories: Path) -> dict[str, dict[int, f
     return {k: {int(n): v for n, v in d.items()} for k, d in data.items()}
 
 
+LABELS = {
+    "replay_cpu_s": "chain replay CPU, process",
+    "replay_workflow_cpu_s": "chain replay CPU, workflow thread",
+    "for_each_wall_s": "for_each wall time",
+}
+
+
 def show(title: str, results: dict[str, dict[int, float]], base: dict | None) -> None:
     print(title)
-    for key, label in (("replay_cpu_s", "chain replay CPU"), ("for_each_wall_s", "for_each wall")):
+    for key, label in LABELS.items():
         for n, value in results[key].items():
-            line = f"  {label:<18}{n:>7,}  {value:8.3f} s"
+            line = f"  {label:<34}{n:>7,}  {value:8.3f} s"
             if base is not None and n in base[key]:
                 old = base[key][n]
                 line += f"   baseline {old:8.3f} s   ratio {old / value:6.1f}x"
