@@ -107,11 +107,14 @@ class _BoundedEvaluator(Evaluator):
 def evaluate(
     ast: lark.Tree[Any],
     activation: Activation,
-    context: dict[str, Any],
+    context: dict[str, Any] | None,
     meter: Meter | None = None,
     budget: int = EXPRESSION_BUDGET,
 ) -> Any:
     """Evaluate a compiled CEL expression within ``budget``, charging what it cost to ``meter``.
+
+    ``context`` is loaded into a clone of ``activation``; None evaluates in ``activation`` itself
+    (one made once for many evaluations).
 
     Raises:
         CostExceeded: The evaluation cost more than ``budget``.

@@ -21,7 +21,7 @@ what changed:
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 
 from interpreter.graph import Readiness
 from interpreter.topology import EdgePair
@@ -103,7 +103,7 @@ class Scheduler:
         finally:
             visits.close()
 
-    def _visits(self) -> Iterator[str]:
+    def _visits(self) -> Generator[str, None, None]:
         try:
             while self._next:
                 self._pass = sorted(self._next)  # a sorted list is a heap
