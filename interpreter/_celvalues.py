@@ -175,6 +175,25 @@ def to_cel(value: Any) -> Any:
         raise CelProblem(f"a {kind.__name__} is not a JSON value") from None
 
 
+def converts(value: Any) -> bool:
+    """Whether :func:`to_cel` takes ``value`` (of plain JSON values, only integers outside
+    64 bits fail)."""
+    kind = type(value)
+    if kind is str or kind is bool or kind is float or value is None:
+        return True
+    if kind is int:
+        return -(2**63) <= value < 2**63
+    if kind is dict:
+        return all(converts(k) and converts(v) for k, v in value.items())
+    if kind is list or kind is tuple:
+        return all(converts(item) for item in value)
+    try:
+        to_cel(value)
+    except (CelProblem, ValueError, TypeError):
+        return False
+    return True
+
+
 def json_value(value: Any) -> Any:
     if value is None or isinstance(value, bool):
         return value

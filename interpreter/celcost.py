@@ -56,6 +56,15 @@ class Meter:
         self.spent += units
 
 
+_PASS_THROUGH = frozenset(
+    {"expr", "conditionalor", "conditionaland", "relation", "addition", "multiplication", "unary",
+     "member"}
+)  # fmt: skip
+"""Grammar rules whose celpy method, given one child, returns that child's value (the chain
+``expr > conditionalor > ... > member`` around every operand). The evaluator goes straight to
+the child, still charging one unit per node, so a cost is what it was."""
+
+
 class _Budget:
     __slots__ = ("left", "limit")
 
@@ -78,6 +87,11 @@ class _BoundedEvaluator(Evaluator):
 
     def _visit_tree(self, tree: lark.Tree[Any]) -> Any:
         self._budget.charge(1)
+        children = tree.children
+        while tree.data in _PASS_THROUGH and len(children) == 1 and type(children[0]) is lark.Tree:
+            tree = children[0]  # what celpy's method returns: its only child's value
+            children = tree.children
+            self._budget.charge(1)
         return super()._visit_tree(tree)
 
     def sub_evaluator(self, ast: lark.Tree[Any]) -> Evaluator:
@@ -93,11 +107,14 @@ class _BoundedEvaluator(Evaluator):
 def evaluate(
     ast: lark.Tree[Any],
     activation: Activation,
-    context: dict[str, Any],
+    context: dict[str, Any] | None,
     meter: Meter | None = None,
     budget: int = EXPRESSION_BUDGET,
 ) -> Any:
     """Evaluate a compiled CEL expression within ``budget``, charging what it cost to ``meter``.
+
+    ``context`` is loaded into a clone of ``activation``; None evaluates in ``activation`` itself
+    (one made once for many evaluations).
 
     Raises:
         CostExceeded: The evaluation cost more than ``budget``.

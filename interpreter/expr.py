@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import re
 import reprlib
-from collections.abc import Mapping
 from typing import Any
 
 import celpy
@@ -21,18 +20,35 @@ from celpy.evaluation import Activation, CELEvalError, celstr
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
 from interpreter import celcost
+from interpreter._celscope import Entries, Scope
 from interpreter._celvalues import (
     CelProblem,
+    converts,
     dump,
     equal,
     eval_reason,
-    is_cel_json,
     json_value,
     not_equal,
-    to_cel,
 )
 from interpreter.errors import ExpressionError
 from interpreter.schemas import regex_problem, search
+
+__all__ = [
+    "Entries",
+    "Program",
+    "Scope",
+    "Template",
+    "cel_convertible",
+    "compile_cel",
+    "has_template",
+    "parse_template",
+    "regex_literals",
+    "render_text",
+    "resolve",
+    "step_references",
+    "template_expressions",
+    "to_json",
+]
 
 _ENV = celpy.Environment()  # builds celpy's process-wide parser once, at import
 _TOKENS = {"RPAR": ")", "RBRACE": "}", "RSQB": "]", "COMMA": ",", "COLON": ":"}
@@ -67,67 +83,6 @@ _FUNCTIONS: dict[str, Any] = {"_==_": equal, "_!=_": not_equal, "size": _size, "
 _BASE = Activation(annotations=_ENV.annotations, functions=_FUNCTIONS)  # cloned, never changed
 
 
-class Scope:
-    """The names in scope for an evaluation, converted to CEL lazily, at most once per name.
-
-    Args:
-        values: Plain JSON values by top-level name (``input``, ``steps``, ``run``...). They
-            are read, not copied, and their conversion is cached: make a new Scope (or a
-            :meth:`child`) rather than changing them.
-        meter: Where evaluations in this scope (and its children) add up their cost.
-    """
-
-    __slots__ = ("_cel", "_parent", "_values", "meter")
-
-    def __init__(self, values: Mapping[str, Any], meter: celcost.Meter | None = None) -> None:
-        self._values = values
-        self._cel: dict[str, Any] = {}
-        self._parent: Scope | None = None
-        self.meter = meter
-
-    def child(self, **extra: Any) -> Scope:
-        """A scope with ``extra`` names added (or shadowed) that reuses this one's conversions."""
-        scope = Scope(extra, self.meter)
-        scope._parent = self
-        return scope
-
-    def _lookup(self, path: tuple[str, ...]) -> tuple[bool, Any]:
-        """Follow a plain path (``item``, ``steps.a.output.x``) through the plain values.
-
-        Returns ``(False, None)`` where CEL would fail (unknown name, missing key, not a map),
-        so that the caller evaluates with CEL and reports its error.
-        """
-        scope: Scope | None = self
-        while scope is not None and path[0] not in scope._values:
-            scope = scope._parent
-        if scope is None:
-            return False, None
-        value = scope._values[path[0]]
-        for key in path[1:]:
-            if not isinstance(value, dict) or key not in value:
-                return False, None
-            value = value[key]
-        return (True, value) if is_cel_json(value) else (False, None)
-
-    def _context(self, names: tuple[str, ...]) -> dict[str, Any]:
-        """The CEL values of those of ``names`` that are in scope."""
-        context: dict[str, Any] = {}
-        for name in names:
-            scope = self
-            while name not in scope._values:
-                if scope._parent is None:
-                    break
-                scope = scope._parent
-            else:
-                if name not in scope._cel:
-                    try:
-                        scope._cel[name] = to_cel(scope._values[name])
-                    except (CelProblem, ValueError, TypeError) as exc:
-                        raise CelProblem(f"`{name}` holds a value CEL cannot use: {exc}") from None
-                context[name] = scope._cel[name]
-        return context
-
-
 class Program:
     """A compiled CEL expression; get one from :func:`compile_cel`.
 
@@ -135,7 +90,7 @@ class Program:
         source: The CEL source text.
     """
 
-    __slots__ = ("_ast", "_names", "_path", "_regexes", "_steps", "source")
+    __slots__ = ("_ast", "_names", "_path", "_regexes", "_selected", "_steps", "source")
 
     def __init__(self, source: str, ast: lark.Tree[Any] | None) -> None:
         self.source = source
@@ -145,16 +100,21 @@ class Program:
         names: set[str] = {path[0]} if plain else set()
         steps: set[str] = {path[1]} if plain and path[0] == "steps" and len(path) > 1 else set()
         regexes: list[tuple[int, str]] = []
+        uses = selections = 0  # of `steps`: every use, and those that select a step by name
         for tree in ast.iter_subtrees() if ast is not None else ():  # names, steps.<id>, regexes
             data = tree.data
             if data in ("ident", "dot_ident"):
                 names.add(str(tree.children[0]))
+                uses += str(tree.children[0]) == "steps"
             elif data in ("member_dot", "member_index"):
-                _step_reference(tree, steps)
+                selections += _step_reference(tree, steps)
             elif data in ("member_dot_arg", "ident_arg"):
                 _regex_literal(tree, regexes)
         self._names = tuple(sorted(names))
         self._steps = frozenset(steps)
+        # Only `steps.<id>` / `steps["<id>"]`: the evaluation needs those steps' views only.
+        only_selects = len(path) > 1 if plain else uses == selections
+        self._selected = tuple(sorted(steps)) if only_selects and "steps" in names else None
         self._regexes = tuple(pattern for _, pattern in sorted(regexes))
         simple = _PATH.match(source) is not None and path[0] not in _LITERALS
         self._path: tuple[str, ...] | None = tuple(path) if simple else None
@@ -177,11 +137,11 @@ class Program:
             if found:
                 return value
         try:
-            context = scope._context(self._names)
+            activation = scope._activation(self._names, self._selected, _BASE)
             try:
                 if self._ast is None:
                     self._ast = _parse(self.source)
-                value = celcost.evaluate(self._ast, _BASE, context, scope.meter)
+                value = celcost.evaluate(self._ast, activation, None, scope.meter)
             except celcost.CostExceeded as exc:
                 raise CelProblem(str(exc)) from None
             except Exception as exc:  # celpy raises CELEvalError and plain Python errors alike
@@ -255,6 +215,11 @@ def _where(text: str, offset: int | None) -> str:
     if "\n" not in text:
         return f"column {column}"
     return f"line {text.count(chr(10), 0, offset) + 1}, column {column}"
+
+
+def cel_convertible(value: Any) -> bool:
+    """Whether a plain value can be given to CEL (an integer outside 64 bits cannot)."""
+    return converts(value)
 
 
 def to_json(value: Any) -> Any:
@@ -459,18 +424,24 @@ def regex_literals(source: str) -> list[str]:
     return list(compile_cel(source)._regexes)
 
 
-def _step_reference(tree: lark.Tree[Any], found: set[str]) -> None:
-    """Add the id a ``member_dot``/``member_index`` node reads from ``steps``, if it does."""
+def _step_reference(tree: lark.Tree[Any], found: set[str]) -> bool:
+    """Add the id a ``member_dot``/``member_index`` node reads from ``steps``, if it does.
+
+    Returns:
+        Whether the node selects a step by its id.
+    """
     if not _is_steps(tree.children[0]):
-        return
+        return False
     selector = tree.children[1]
     if tree.data == "member_dot":
         found.add(str(selector))  # steps.<id>
-        return
+        return True
     while isinstance(selector, lark.Tree) and len(selector.children) == 1:
         selector = selector.children[0]  # down to a literal: steps["<id>"]
     if isinstance(selector, lark.Token) and selector.type in ("STRING_LIT", "MLSTRING_LIT"):
         found.add(str(celstr(selector)))
+        return True
+    return False
 
 
 def _regex_literal(tree: lark.Tree[Any], found: list[tuple[int, str]]) -> None:

@@ -69,24 +69,10 @@ def readiness(join: str, decisions: Sequence[bool | None]) -> Readiness:
     return "run" if any(decisions) else "skip"
 
 
-def incoming(edges: Sequence[EdgePair]) -> dict[str, list[EdgePair]]:
-    """Edges by target."""
-    result: dict[str, list[EdgePair]] = {}
-    for e in edges:
-        result.setdefault(e.target, []).append(e)
-    return result
-
-
 def sinks(step_ids: Sequence[str], edges: Sequence[EdgePair]) -> list[str]:
     """Steps with no outgoing edge, in ``steps`` order (they make the default run result)."""
     sources = {e.source for e in edges}
     return [s for s in step_ids if s not in sources]
-
-
-def default_sources(step_id: str, step_ids: Sequence[str], edges: Sequence[EdgePair]) -> list[str]:
-    """The sources of a step's incoming edges, in ``steps`` order (an aggregate's default)."""
-    mine = {e.source for e in edges if e.target == step_id}
-    return [s for s in step_ids if s in mine]
 
 
 def still_running(statuses: Mapping[str, str]) -> list[str]:

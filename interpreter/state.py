@@ -7,8 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from interpreter.expr import cel_convertible
+
 TERMINAL = frozenset({"succeeded", "failed", "skipped", "cancelled"})
 """Step statuses after which a step never changes again."""
+_CEL_FIELDS = frozenset({"status", "output", "error", "attempts"})
+"""The fields of a step that ``steps.<id>`` shows in CEL (see :meth:`StepState.cel_view`)."""
 
 
 @dataclass
@@ -66,6 +70,13 @@ class StepState:
     output: Any = None
     error: StepError | None = None
     progress: dict[str, int] | None = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name in _CEL_FIELDS:
+            changed = self.__dict__.get("_changed")  # set by the RunState holding this step
+            if changed is not None:
+                changed.add(self.id)
 
     @property
     def done(self) -> bool:
@@ -157,6 +168,13 @@ class RunState:
     transitions: list[dict[str, Any]] = field(default_factory=list)
     """Every step and run transition, in order; ``seq`` is the 1-based position."""
 
+    def __post_init__(self) -> None:
+        self._changed: set[str] = set()  # steps whose CEL view changed since the last one
+        self._views = {sid: s.cel_view() for sid, s in self.steps.items()}
+        self._unconvertible = {sid for sid, v in self._views.items() if not cel_convertible(v)}
+        for step in self.steps.values():
+            object.__setattr__(step, "_changed", self._changed)
+
     def record(self, at: datetime, type: str, step: str | None = None, **extra: Any) -> None:
         """Append a transition (``step_started``, ``step_retrying``, ``run_succeeded``...)."""
         entry = {"seq": len(self.transitions) + 1, "at": _iso(at), "type": type, "step": step}
@@ -168,8 +186,27 @@ class RunState:
         return self.transitions[max(seq, 0) :]
 
     def steps_view(self) -> dict[str, dict[str, Any]]:
-        """The value of ``steps`` in CEL."""
-        return {sid: s.cel_view() for sid, s in self.steps.items()}
+        """The value of ``steps`` in CEL, as the steps are now.
+
+        The views of unchanged steps are the same objects as in the previous answer (so their
+        CEL forms are converted once: :class:`interpreter.expr.Entries`); an answer is never
+        changed afterwards: a new one is a copy with the changed views replaced.
+        """
+        if self._changed:
+            views = dict(self._views)
+            for sid in self._changed:
+                views[sid] = view = self.steps[sid].cel_view()
+                if cel_convertible(view):
+                    self._unconvertible.discard(sid)
+                else:
+                    self._unconvertible.add(sid)
+            self._changed.clear()
+            self._views = views
+        return self._views
+
+    def views_convert(self) -> bool:
+        """Whether every view of :meth:`steps_view` can be given to CEL as it is."""
+        return not self._unconvertible
 
     def waiting(self) -> list[dict[str, Any]]:
         """The ``pending_human`` entries of this run's own human steps still waiting."""

@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from interpreter.descendants import Descendants
     from interpreter.durations import parse_duration
     from interpreter.errors import ExpressionError, InputError
-    from interpreter.expr import Scope, compile_cel, resolve
+    from interpreter.expr import Entries, Scope, compile_cel, resolve
     from interpreter.finalview import keep_final_view
     from interpreter.inputs import prepare_input
     from interpreter.kinds.base import Invocation
@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         AttemptReport,
         RunRequest,
     )
+    from interpreter.scheduling import Scheduler
     from interpreter.spec import Definition
     from interpreter.state import (
         RunFailure,
@@ -95,7 +96,9 @@ class InterpreterWorkflow(HumanAnswers, Continuation):
         self._order = [s.id or "" for s in self.definition.steps]
         self._specs = {s.id or "": s for s in self.definition.steps}
         self._edges: list[EdgePair] = edge_pairs(self.definition)
-        self._incoming = graph.incoming(self._edges)
+        self._scheduler = Scheduler(
+            self._order, self._edges, {s.id or "": s.join for s in self.definition.steps}
+        )
         self._decisions: dict[int, bool] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._failure: RunFailure | None = None
@@ -104,6 +107,7 @@ class InterpreterWorkflow(HumanAnswers, Continuation):
         self._meter = Meter()  # the run's CEL cost and steps started, for pacing
         self._pacer = Pacer(self._meter)
         self._scope: Scope | None = None
+        self._steps_cel = Entries()  # the CEL form of each step's view, converted once
         self._edge_index = {id(edge): index for index, edge in enumerate(self._edges)}
         self._draining = False
         self._deadline: datetime | None = None
@@ -115,6 +119,7 @@ class InterpreterWorkflow(HumanAnswers, Continuation):
         self._first_run_id = info.run_id
         if request.carry is not None:
             self._restore(request.carry)
+        self._unfinished = {sid for sid, step in self.state.steps.items() if not step.done}
         self.trace_context: TraceContext = run_trace(_trace_carrier(info), self._first_run_id)
         """The run span's place in its trace: the parent of every activity and child workflow
         this run starts (telemetry.workflow_tracing)."""
@@ -221,7 +226,7 @@ class InterpreterWorkflow(HumanAnswers, Continuation):
             self._schedule()
             if self._failure is not None:
                 raise self._failure
-            if all(s.done for s in self.state.steps.values()):
+            if not self._unfinished:
                 return
             if self._draining and not self._tasks:
                 await self._continue_as_new()
@@ -243,25 +248,25 @@ class InterpreterWorkflow(HumanAnswers, Continuation):
             self._blocked = False
 
     def _schedule(self) -> None:
-        """Start every ready step and skip every step that cannot run, until nothing changes."""
-        progress = True
-        while progress and self._failure is None:
-            progress = False
-            for sid in self._order:
-                step = self.state.steps[sid]
-                if step.status != "pending":
-                    continue
-                decisions = [self._decide(e) for e in self._incoming.get(sid, [])]
-                verdict = graph.readiness(self._specs[sid].join, decisions)
-                if verdict == "run" and not self._draining:
-                    self._start(sid)
-                    progress = True
-                elif verdict == "skip":
-                    step.status = "skipped"
-                    step.ended_at = workflow.now()
-                    self.state.record(step.ended_at, "step_skipped", sid)
-                    self._scope = None
-                    progress = True
+        """Start every ready step and skip every step that cannot run, until nothing changes
+        (looking only at the steps whose incoming edges changed: interpreter.scheduling)."""
+        if self._failure is not None:
+            return
+        steps = self.state.steps
+        self._scheduler.schedule(
+            pending=lambda sid: steps[sid].status == "pending",
+            decide=self._decide,
+            start=None if self._draining else self._start,
+            skip=self._skip,
+        )
+
+    def _skip(self, sid: str) -> None:
+        step = self.state.steps[sid]
+        step.status = "skipped"
+        step.ended_at = workflow.now()
+        self.state.record(step.ended_at, "step_skipped", sid)
+        self._scope = None
+        self._unfinished.discard(sid)
 
     def _decide(self, edge: EdgePair) -> bool | None:
         key = id(edge)
@@ -360,6 +365,8 @@ class InterpreterWorkflow(HumanAnswers, Continuation):
         self._scope = None
         self._changed = True
         self._tasks.pop(step.id, None)
+        self._unfinished.discard(step.id)
+        self._scheduler.became_final(step.id)
         self.forget_descendants(step.id)
 
     def _step_failure(self, step: StepState, exc: StepError) -> RunFailure:
@@ -455,7 +462,11 @@ class InterpreterWorkflow(HumanAnswers, Continuation):
     def _current_scope(self) -> Scope:
         if self._scope is None:
             assert self._base_scope is not None
-            self._scope = self._base_scope.child(steps=self.state.steps_view())
+            view = self.state.steps_view()
+            select = self.state.views_convert()
+            self._scope = self._base_scope.with_entries(
+                "steps", view, self._steps_cel, select=select
+            )
         return self._scope
 
     async def run_spec(self, inv: Invocation) -> Any:
@@ -496,7 +507,7 @@ class InterpreterWorkflow(HumanAnswers, Continuation):
 
     def default_sources(self, step_id: str) -> list[str]:
         """Sources of the step's incoming edges, in ``steps`` order."""
-        return graph.default_sources(step_id, self._order, self._edges)
+        return self._scheduler.sources(step_id)
 
 
 def _top_level(inv: Invocation) -> bool:

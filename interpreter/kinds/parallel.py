@@ -74,7 +74,15 @@ async def _run_all(
     slots = asyncio.Semaphore(limit) if limit else None
     runtime.set_progress(inv, progress)
 
+    finished = [0]  # items whose task has ended: what `all(t.done() ...)` counted, in O(1)
+
     async def one(index: int, item: Invocation) -> None:
+        try:
+            await run_one(index, item)
+        finally:
+            finished[0] += 1  # the last thing the task does: it is done from here on
+
+    async def run_one(index: int, item: Invocation) -> None:
         if slots is not None:
             await slots.acquire()
         if inv.suspendable and runtime.should_drain():  # the next run starts it
@@ -101,7 +109,7 @@ async def _run_all(
         asyncio.create_task(one(i, item)) for i, item in enumerate(invocations) if i not in ended
     ]
     try:
-        await workflow.wait_condition(lambda: bool(failure) or all(t.done() for t in tasks))
+        await workflow.wait_condition(lambda: bool(failure) or finished[0] == len(tasks))
     except asyncio.CancelledError:
         await _cancel(tasks)
         raise
