@@ -18,8 +18,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
 from client.devserver import FAST_DEV_SERVER_ARGS
+from client.start import start_run
 from interpreter.registration import DATA_CONVERTER, new_worker
-from interpreter.request import STEP_QUERY, WORKFLOW_NAME, RunRequest
+from interpreter.request import STEP_QUERY, RunRequest
 from tests.conftest import temporal_binary
 from tests.interpreter.test_continue_as_new import chain
 from tests.support.runs import load
@@ -54,9 +55,7 @@ async def test_a_new_worker_resumes_a_long_chain_without_timeouts(
     request = RunRequest(definition=load(chain(STEPS)), event_limit=ONE_HISTORY)
     first = new_worker(client, task_queue, STANDIN_ACTIVITIES)
     runner = asyncio.create_task(first.run())
-    handle = await client.start_workflow(
-        WORKFLOW_NAME, request, id=f"long-{uuid.uuid4()}", task_queue=task_queue
-    )
+    handle = await start_run(client, request, task_queue, f"long-{uuid.uuid4()}")
     marker = f"s{RESTART_AT}"
     for _ in range(1200):  # up to 2 minutes
         step = await handle.query(STEP_QUERY, marker)
