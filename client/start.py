@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +33,6 @@ from interpreter.topology import named_subflows
 from telemetry.metrics import RUNS_STARTED
 
 DEFINITION_SUFFIXES = (".yaml", ".yml")
-WORKFLOW_TASK_TIMEOUT = timedelta(seconds=60)
-"""How long one workflow task of a run may take (Temporal's default is 10 s): a worker that
-takes up a long run replays its whole history (up to the run's event limit) in one task, which
-takes over 10 s for a history of about a thousand steps. Continue-as-new keeps the value."""
 
 
 def pin_subflows(defn: Definition, search_dirs: Sequence[str | Path]) -> dict[str, Definition]:
@@ -120,7 +115,6 @@ async def start_run(
             request,
             id=workflow_id,
             task_queue=task_queue,
-            task_timeout=WORKFLOW_TASK_TIMEOUT,
             search_attributes=attributes,
             id_conflict_policy=id_conflict_policy,
             id_reuse_policy=id_reuse_policy,

@@ -3,8 +3,7 @@
 A new worker that takes over a run replays its whole history in one workflow task; when the
 interpreter's work per step grew with the run (it rescanned every step at each wake-up and
 rebuilt ``steps`` for CEL), replaying hundreds of steps took longer than Temporal's 10 s
-workflow task timeout and the run stalled in timeouts (runs now start with a 60 s one,
-``client.start.WORKFLOW_TASK_TIMEOUT``). The run here is one history (no
+workflow task timeout and the run stalled in timeouts. The run here is one history (no
 continue-as-new), on a dev server of its own that does not suggest continuing as new early.
 """
 
