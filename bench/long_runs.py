@@ -43,6 +43,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from activities.contract import StepCall, StepResult
+from bench.handwritten import HandChain
 from client.devserver import FAST_DEV_SERVER_ARGS, temporal_binary
 from interpreter.loader import load_data
 from interpreter.registration import DATA_CONVERTER, new_worker, workflow_runner, workflows
@@ -94,14 +95,27 @@ async def record(env: WorkflowEnvironment, tq: str, n: int, path: Path) -> None:
     path.write_text(history.to_json())
 
 
-async def replay_cpu(path: Path, executor: ThreadPoolExecutor | None = None) -> tuple[float, float]:
+async def record_hand(env: WorkflowEnvironment, tq: str, n: int, path: Path) -> None:
+    """Run the hand-written chain of ``n`` activities (bench/handwritten.py) and keep its
+    history in ``path``: the floor a replay of ``n`` steps costs with this SDK."""
+    handle = await env.client.start_workflow(
+        "bench.chain", n, id=f"hand-{n}-{uuid.uuid4()}", task_queue=tq
+    )
+    await handle.result()
+    path.write_text((await handle.fetch_history()).to_json())
+
+
+async def replay_cpu(
+    path: Path, executor: ThreadPoolExecutor | None = None, hand: bool = False
+) -> tuple[float, float]:
     """The CPU seconds one replay of the history in ``path`` takes: the whole process's, and
-    the workflow thread's (the workflow code; the rest is the SDK and its Rust core)."""
+    the workflow thread's (the workflow code; the rest is the SDK and its Rust core).
+    ``hand``: the history is the hand-written chain's."""
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     own = executor is None
     executor = executor or ThreadPoolExecutor(max_workers=1)
     replayer = Replayer(
-        workflows=workflows(),
+        workflows=[HandChain] if hand else workflows(),
         workflow_runner=workflow_runner(),
         data_converter=DATA_CONVERTER,
         workflow_task_executor=executor,
@@ -131,15 +145,20 @@ async def measure(args: argparse.Namespace, histories: Path) -> dict[str, dict[i
         "replay_cpu_s": {},
         "replay_workflow_cpu_s": {},
         "for_each_wall_s": {},
+        "hand_replay_cpu_s": {},
+        "hand_replay_workflow_cpu_s": {},
     }
     chains = [n for n in args.chain if not (histories / f"chain-{n}.json").exists()]
+    hands = [n for n in args.chain if not (histories / f"hand-{n}.json").exists()]
     env = None
-    if chains or args.for_each:
+    if chains or hands or args.for_each:
         env = await start_env()
         tq = f"bench-{uuid.uuid4()}"
-        async with new_worker(env.client, tq, [noop]):
+        async with new_worker(env.client, tq, [noop], extra_workflows=[HandChain]):
             for n in chains:
                 await record(env, tq, n, histories / f"chain-{n}.json")
+            for n in hands:
+                await record_hand(env, tq, n, histories / f"hand-{n}.json")
             await for_each_wall(env, tq, 20)  # warm up
             for n in args.for_each:
                 results["for_each_wall_s"][n] = await for_each_wall(env, tq, n)
@@ -149,6 +168,9 @@ async def measure(args: argparse.Namespace, histories: Path) -> dict[str, dict[i
         cpu, workflow_cpu = await replay_cpu(histories / f"chain-{n}.json")
         results["replay_cpu_s"][n] = cpu
         results["replay_workflow_cpu_s"][n] = workflow_cpu
+        cpu, workflow_cpu = await replay_cpu(histories / f"hand-{n}.json", hand=True)
+        results["hand_replay_cpu_s"][n] = cpu
+        results["hand_replay_workflow_cpu_s"][n] = workflow_cpu
     return results
 
 
@@ -179,6 +201,8 @@ def baseline(args: argparse.Namespace, histories: Path) -> dict[str, dict[int, f
 LABELS = {
     "replay_cpu_s": "chain replay CPU, process",
     "replay_workflow_cpu_s": "chain replay CPU, workflow thread",
+    "hand_replay_cpu_s": "hand-written replay CPU, process",
+    "hand_replay_workflow_cpu_s": "hand-written replay, workflow thread",
     "for_each_wall_s": "for_each wall time",
 }
 
@@ -208,6 +232,11 @@ async def main(args: argparse.Namespace) -> None:
         return
     print(f"cpus: {os.cpu_count()}, histories in {histories}")
     show("this code", results, base)
+    for n, hand in results["hand_replay_workflow_cpu_s"].items():
+        ours, hand_all = results["replay_workflow_cpu_s"][n], results["hand_replay_cpu_s"][n]
+        whole = results["replay_cpu_s"][n] / hand_all
+        print(f"  interpreted / hand-written replay, {n:,} steps: workflow thread "
+              f"{ours / hand:.2f}, process {whole:.2f}")  # fmt: skip
 
 
 def _sizes(text: str) -> list[int]:

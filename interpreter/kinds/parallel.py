@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from temporalio import workflow
@@ -11,6 +12,9 @@ from interpreter.kinds.base import Invocation, Runtime
 
 FLOW_LIMITS_PATCH = "flow-limits"
 """The same patch as :data:`interpreter.workflow.FLOW_LIMITS_PATCH`."""
+LAZY_START_PATCH = "parallel-lazy-start"
+"""A bounded ``parallel`` makes an item's task only when the item may start (runs recorded
+before it made every item's task at once, each waiting on a semaphore)."""
 
 with workflow.unsafe.imports_passed_through():
     from interpreter.carry import Resume, Suspended
@@ -71,9 +75,99 @@ async def _run_all(
             results[index] = value
             ended.add(index)
     failure: list[StepError] = []
-    slots = asyncio.Semaphore(limit) if limit else None
     runtime.set_progress(inv, progress)
 
+    async def run_item(index: int, item: Invocation) -> None:
+        progress["running"] += 1
+        try:
+            results[index] = await runtime.run_spec(item)
+            progress["succeeded"] += 1
+            ended.add(index)
+        except StepError as exc:
+            progress["failed"] += 1
+            ended.add(index)
+            if item.spec.on_error != "continue" and not failure:
+                failure.append(StepError(exc.type, f"{item.path}: {exc.message}", exc.attempts))
+        finally:
+            progress["running"] -= 1
+            runtime.set_progress(inv, progress)
+
+    order = [i for i in range(total) if i not in ended]
+    if limit is not None and workflow.patched(LAZY_START_PATCH):
+        tasks = await _run_lazily(runtime, inv, invocations, order, limit, run_item, failure)
+    else:
+        tasks = await _run_at_once(runtime, inv, invocations, order, limit, run_item, failure)
+    if failure:
+        raise failure[0]
+    for t in tasks:  # an unexpected error is a bug: let it fail the workflow task
+        if not t.cancelled() and t.exception() is not None:
+            raise t.exception()  # type: ignore[misc]
+    if len(ended) < total:  # drained before every item ran
+        raise Suspended(Resume(done={i: results[i] for i in sorted(ended)}))
+    return results
+
+
+_RunItem = Callable[[int, Invocation], Awaitable[None]]
+
+
+async def _run_lazily(
+    runtime: Runtime,
+    inv: Invocation,
+    invocations: list[Invocation],
+    order: list[int],
+    limit: int,
+    run_item: _RunItem,
+    failure: list[StepError],
+) -> list[asyncio.Task[None]]:
+    """Run the items of ``order``, at most ``limit`` at once, making an item's task when it may
+    start: each ending item starts the next. The work of a wake-up, of a drain for
+    continue-as-new and of a cancel is bounded by ``limit``, not by the items left."""
+    tasks: list[asyncio.Task[None]] = []
+    cursor = {"next": 0, "running": 0, "stopped": False}
+
+    def fill() -> None:
+        while cursor["next"] < len(order) and cursor["running"] < limit:
+            if failure or cursor["stopped"]:
+                return
+            if inv.suspendable and runtime.should_drain():  # the next run starts the rest
+                cursor["stopped"] = True
+                return
+            index = order[cursor["next"]]
+            cursor["next"] += 1
+            cursor["running"] += 1
+            tasks.append(asyncio.create_task(one(index, invocations[index])))
+
+    async def one(index: int, item: Invocation) -> None:
+        try:
+            await run_item(index, item)
+        finally:
+            cursor["running"] -= 1
+            fill()
+
+    fill()
+    try:
+        await workflow.wait_condition(lambda: bool(failure) or cursor["running"] == 0)
+    except asyncio.CancelledError:
+        cursor["stopped"] = True
+        await _cancel(tasks)
+        raise
+    cursor["stopped"] = True
+    await _cancel(tasks)
+    return tasks
+
+
+async def _run_at_once(
+    runtime: Runtime,
+    inv: Invocation,
+    invocations: list[Invocation],
+    order: list[int],
+    limit: int | None,
+    run_item: _RunItem,
+    failure: list[StepError],
+) -> list[asyncio.Task[None]]:
+    """Run the items of ``order`` with every task made at once (each waiting on a semaphore
+    when there is a ``limit``): how runs recorded before :data:`LAZY_START_PATCH` ran."""
+    slots = asyncio.Semaphore(limit) if limit else None
     finished = [0]  # items whose task has ended: what `all(t.done() ...)` counted, in O(1)
 
     async def one(index: int, item: Invocation) -> None:
@@ -89,39 +183,20 @@ async def _run_all(
             if slots is not None:
                 slots.release()
             return
-        progress["running"] += 1
         try:
-            results[index] = await runtime.run_spec(item)
-            progress["succeeded"] += 1
-            ended.add(index)
-        except StepError as exc:
-            progress["failed"] += 1
-            ended.add(index)
-            if item.spec.on_error != "continue" and not failure:
-                failure.append(StepError(exc.type, f"{item.path}: {exc.message}", exc.attempts))
+            await run_item(index, item)
         finally:
-            progress["running"] -= 1
-            runtime.set_progress(inv, progress)
             if slots is not None:
                 slots.release()
 
-    tasks = [
-        asyncio.create_task(one(i, item)) for i, item in enumerate(invocations) if i not in ended
-    ]
+    tasks = [asyncio.create_task(one(i, invocations[i])) for i in order]
     try:
         await workflow.wait_condition(lambda: bool(failure) or finished[0] == len(tasks))
     except asyncio.CancelledError:
         await _cancel(tasks)
         raise
     await _cancel(tasks)
-    if failure:
-        raise failure[0]
-    for t in tasks:  # an unexpected error is a bug: let it fail the workflow task
-        if not t.cancelled() and t.exception() is not None:
-            raise t.exception()  # type: ignore[misc]
-    if len(ended) < total:  # drained before every item ran
-        raise Suspended(Resume(done={i: results[i] for i in sorted(ended)}))
-    return results
+    return tasks
 
 
 async def _cancel(tasks: list[asyncio.Task[None]]) -> None:

@@ -114,6 +114,27 @@ edges:
         {},
         [],
     ),
+    "parallel_bounded": (  # recorded with items' tasks made as they start (parallel-lazy-start)
+        """
+kworkflow: 1
+name: replay-bounded
+steps:
+  - id: fan
+    kind: parallel
+    for_each: "${ [1, 2, 3, 4, 5] }"
+    max_concurrency: 2
+    step: {kind: tool, tool: echo, args: {i: "${ item }"}}
+  - id: tolerant
+    kind: parallel
+    for_each: "${ [1, 2, 3] }"
+    max_concurrency: 1
+    step: {kind: tool, tool: fail, args: {type: Boom, retryable: false}, on_error: continue}
+  - {id: total, kind: aggregate, expr: "size(steps.fan.output) + size(steps.tolerant.output)"}
+edges: [{from: fan, to: tolerant}, {from: tolerant, to: total}]
+""",
+        {},
+        [],
+    ),
     "final_view": (  # recorded with the final view kept in the memo (final-view-memo)
         """
 kworkflow: 1
