@@ -27,7 +27,7 @@ ignored on replay.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
@@ -36,9 +36,9 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from interpreter.state import RunEvent, RunState
 
-PAUSE = "pause"
+PAUSE: Final = "pause"
 """Name of the update and of the signal that pause a run."""
-RESUME = "resume"
+RESUME: Final = "resume"
 """Name of the update and of the signal that resume a paused run."""
 PAUSE_PATCH = "pause-resume"
 """Runs recorded before pause and resume existed replay without them."""
