@@ -178,6 +178,7 @@ def _add_remote_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         "--status",
         choices=(
             "running",
+            "paused",
             "stalled",
             "succeeded",
             "failed",
