@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 
 import pytest
@@ -13,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 from activities.tool import tool
 from interpreter.registration import new_worker
 from interpreter.request import RunRequest
+from tests.conftest import temporal_binary
 from tests.support.runs import load, new_run_id, result, start, status, wait_for, wait_for_step
 from tests.support.standins import STANDIN_ACTIVITIES
 from tests.support.tool_server import Reply, ToolServer, tool_server
@@ -225,3 +227,51 @@ async def test_pause_is_carried_across_continue_as_new(client: Client, task_queu
         assert described.run_id != handle.first_execution_run_id  # it continued as new
         await handle.execute_update("resume")
         assert await result(handle, 60.0) == 60
+
+
+async def test_temporal_cli_pauses_and_resumes(client: Client, task_queue: str, worker) -> None:
+    """`temporal workflow update execute --name pause` (with and without input) and the
+    `resume` signal through Temporal's own CLI; a refused update exits non-zero."""
+    handle = await start(
+        client,
+        task_queue,
+        """
+        kworkflow: 1
+        name: pause-temporal-cli
+        steps:
+          - {id: ask, kind: human, prompt: OK?}
+          - {id: after, kind: aggregate, expr: "1"}
+        """,
+    )
+    await wait_for_step(handle, "ask", "waiting")
+    target = client.service_client.config.target_host
+    base = [temporal_binary(), "-o", "json", "--address", target, "--namespace", client.namespace]
+
+    async def temporal(*args: str) -> tuple[int, str, str]:
+        process = await asyncio.create_subprocess_exec(
+            *base, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 30)
+        assert process.returncode is not None
+        return process.returncode, out.decode(), err.decode()
+
+    update = ["workflow", "update", "execute", "--workflow-id", handle.id, "--name"]
+    code, out, err = await temporal(*update, "pause", "--input", '{"by": "cli", "reason": "r"}')
+    assert code == 0, err
+    answer = json.loads(out)["result"]
+    assert (answer["changed"], answer["paused"]["reason"]) == (True, "r")
+    assert (await status(handle))["paused"]["by"] == "cli"
+    code, out, err = await temporal(*update, "pause")
+    assert (code, json.loads(out)["result"]["changed"]) == (0, False), err
+    code, out, err = await temporal(
+        *update, "resume", "--input", '{"reason": "' + "x" * 1001 + '"}'
+    )
+    assert code != 0
+    assert "reason: at most 1000 characters (got 1001)" in out + err
+    assert (await status(handle))["paused"]["by"] == "cli"
+    signal = ["workflow", "signal", "--workflow-id", handle.id, "--name", "resume"]
+    code, out, err = await temporal(*signal)
+    assert code == 0, err
+    await wait_for(handle, lambda s: s["paused"] is None, what="resumed")
+    await handle.execute_update("respond", {"step": "ask", "data": 1})
+    assert await result(handle) == {"after": 1}
