@@ -2,8 +2,9 @@
 paused run holds back.
 
 :class:`Pausing` is mixed into :class:`interpreter.workflow.InterpreterWorkflow`. A paused run
-starts no new step: steps that become ready wait (the scheduler is not asked, so it keeps them
-as candidates and visits them on resume, in the order it would have). Steps already running
+starts no new step: steps that become ready wait, and steps that cannot run are not skipped
+yet either (the scheduler is not asked, so it keeps them as candidates and visits them on
+resume, in the order it would have; an edge's ``when`` is evaluated then). Steps already running
 finish and their results are recorded, waiting human steps still take answers, timers and the
 run's ``timeout`` keep counting: a run that reaches its ``timeout`` while paused fails with
 ``RunTimeout`` as it would unpaused. A step already running is one step: a running
