@@ -3,9 +3,11 @@
 The stream polls the interpreter's ``transitions`` query from the last sequence number sent and
 sends each transition as ``id: <seq>``, ``event: <type>``, ``data: <the transition as JSON>``.
 A client that reconnects with ``Last-Event-ID`` (or ``?after=``) gets every transition after
-that one, so it misses nothing and sees nothing twice. The stream ends after the run's
-``run_*`` transition; a run that ended without one (terminated, or timed out by Temporal) ends
-the stream with an ``event: run_<status>`` that has no id. A run whose workflow tasks keep
+that one, so it misses nothing and sees nothing twice. ``run_paused`` and ``run_resumed`` are
+transitions like the others (with ``by`` and ``reason`` when given). The stream ends after the
+run's ending transition (``run_succeeded``, ``run_failed``, ``run_cancelled``); a run that
+ended without one (terminated, or timed out by Temporal) ends the stream with an
+``event: run_<status>`` that has no id. A run whose workflow tasks keep
 failing gets one ``event: run_stalled`` (no id, data ``{status, error}``) and the stream goes on:
 the run may recover when a fixed worker takes it up, or be cancelled. While nothing happens a
 comment (``: keep-alive``) is sent every ``events_keepalive`` seconds.
@@ -32,6 +34,8 @@ from interpreter.request import TRANSITIONS_QUERY
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 
+ENDING = frozenset({"run_succeeded", "run_failed", "run_cancelled"})
+"""The transitions after which a run never changes again (the stream ends after them)."""
 DESCRIBE_EVERY = 2.0
 """Seconds between two checks, while no transition comes, that the run has not ended."""
 
@@ -71,7 +75,7 @@ async def events(
     ] = None,
 ) -> StreamingResponse:
     """The run's transitions (step started, retrying, waiting, succeeded, failed, skipped,
-    cancelled; run succeeded, failed, cancelled) as Server-Sent Events."""
+    cancelled; run paused, resumed, succeeded, failed, cancelled) as Server-Sent Events."""
     handle, _ = await owned_run(client, settings, run_id, tenant)
     start = last_event_id if last_event_id is not None else after
     return StreamingResponse(
@@ -100,7 +104,7 @@ async def _stream(
             seq = int(transition["seq"])
             yield _event(transition)
             last_sent = loop.time()
-            if str(transition.get("type", "")).startswith("run_"):
+            if transition.get("type") in ENDING:
                 return
         now = loop.time()
         if not transitions and now - last_checked >= DESCRIBE_EVERY:
@@ -114,7 +118,7 @@ async def _stream(
                 for transition in await _transitions(handle, seq, query_timeout) or []:
                     seq = int(transition["seq"])
                     yield _event(transition)
-                    if str(transition.get("type", "")).startswith("run_"):
+                    if transition.get("type") in ENDING:
                         return
                 yield f"event: run_{ended}\ndata: {json.dumps({'status': ended})}\n\n"
                 return

@@ -19,6 +19,7 @@ from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import (
     Client,
+    WorkflowExecution,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowHandle,
@@ -52,6 +53,7 @@ from client.errors import RunAlreadyExists
 from client.start import new_run_id, start_run, started_new
 from interpreter.errors import InputError
 from interpreter.inputs import prepare_input
+from interpreter.pausing import PAUSED_MEMO
 from interpreter.render import render
 from interpreter.request import (
     RESPOND,
@@ -288,22 +290,32 @@ async def list_runs(
             raise HTTPException(422, "page_token is not valid") from None
         raise
     next_token = listing.next_page_token
-    runs = await _with_stalls(client, [RunSummaryOut.of(e) for e in listing.current_page or []])
-    if status == "stalled":
-        runs = [run for run in runs if run.status == "stalled"]
-    elif status == "running":
-        runs = [run for run in runs if run.status == "running"]
+    page = listing.current_page or []
+    summaries = [RunSummaryOut.of(e, paused=await _paused(e)) for e in page]
+    runs = await _with_stalls(client, summaries)
+    if status in ("stalled", "running", "paused"):
+        runs = [run for run in runs if run.status == status]
     return RunListOut(
         runs=runs,
         next_page_token=base64.urlsafe_b64encode(next_token).decode() if next_token else None,
     )
 
 
+async def _paused(execution: WorkflowExecution) -> bool:
+    """Whether a listed running run is paused, as its memo says (interpreter.pausing)."""
+    if execution.status != WorkflowExecutionStatus.RUNNING:
+        return False
+    try:
+        return bool(await execution.memo_value(PAUSED_MEMO, None))
+    except Exception:  # an unreadable memo: listed as running
+        return False
+
+
 async def _with_stalls(client: Client, runs: list[RunSummaryOut]) -> list[RunSummaryOut]:
     """The listed runs, the running ones that are stalled marked so (one describe each)."""
 
     async def mark(run: RunSummaryOut) -> RunSummaryOut:
-        if run.status != "running":
+        if run.status not in ("running", "paused"):
             return run
         try:
             description = await client.get_workflow_handle(run.id).describe()

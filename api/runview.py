@@ -159,7 +159,7 @@ async def with_stall(
 ) -> RunOut:
     """``view``, ``stalled`` with the failure as its error when the run's workflow tasks keep
     failing (the describe says so; only then is the history read for the failure)."""
-    if view.status != "running":
+    if view.status not in ("running", "paused"):
         return view
     stall = await stalls.stall_error(client, description)
     if stall is None:

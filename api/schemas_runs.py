@@ -25,6 +25,7 @@ RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$"
 
 RunStatus = Literal[
     "running",
+    "paused",
     "stalled",
     "succeeded",
     "failed",
@@ -33,7 +34,8 @@ RunStatus = Literal[
     "timed_out",
     "continued_as_new",
 ]
-"""``stalled``: running, but its workflow tasks keep failing (:mod:`api.stalls`)."""
+"""``paused``: running, but paused (:mod:`interpreter.pausing`): it starts no new step.
+``stalled``: running, but its workflow tasks keep failing (:mod:`api.stalls`)."""
 StepsSource = Literal["live", "final", "definition"]
 """Where a view's steps came from (:mod:`api.runview`): ``live`` the running run's ``status``
 query, ``final`` the ended run's final view, ``definition`` the definition alone (no worker
@@ -50,6 +52,7 @@ STATUS_OF: dict[WorkflowExecutionStatus, RunStatus] = {
 """A Temporal execution status as the API names it."""
 VISIBILITY_STATUS: dict[RunStatus, str] = {
     "running": "Running",
+    "paused": "Running",
     "stalled": "Running",
     "succeeded": "Completed",
     "failed": "Failed",
@@ -139,6 +142,14 @@ class PendingHumanOut(BaseModel):
     timeout_at: datetime | None = None
 
 
+class PausedOut(BaseModel):
+    """Since when, by whom and why a run is paused."""
+
+    since: datetime | None = None
+    by: str | None = None
+    reason: str | None = None
+
+
 class UsageOut(BaseModel):
     """Tokens spent by the run's model calls."""
 
@@ -159,6 +170,9 @@ class RunOut(BaseModel):
     version: int | None
     tenant: str
     status: RunStatus
+    paused: PausedOut | None = Field(
+        default=None, description="While the run is paused (status `paused`): since, by, reason"
+    )
     started_at: datetime | None
     ended_at: datetime | None
     steps: dict[str, StepOut] = Field(description="The run's steps (one page when paged)")
@@ -192,6 +206,9 @@ class RunOut(BaseModel):
         decided = (state or {}).get("status")
         if status == "running" and decided in DECIDED:  # only the report of its end is left
             status, ended_at = decided, (state or {}).get("ended_at")
+        paused = (state or {}).get("paused") if status == "running" else None
+        if paused:
+            status = "paused"
         return cls(
             id=run_id,
             temporal_run_id=description.run_id or None,
@@ -199,6 +216,7 @@ class RunOut(BaseModel):
             version=attributes.get(WORKFLOW_VERSION),
             tenant=tenant,
             status=status,
+            paused=PausedOut.model_validate(paused) if paused else None,
             started_at=description.start_time,
             ended_at=ended_at,
             steps={sid: StepOut.model_validate(step) for sid, step in steps.items()},
@@ -226,15 +244,15 @@ class RunSummaryOut(BaseModel):
     ended_at: datetime | None
 
     @classmethod
-    def of(cls, execution: WorkflowExecution) -> RunSummaryOut:
-        """A listed execution (from Temporal visibility)."""
+    def of(cls, execution: WorkflowExecution, paused: bool = False) -> RunSummaryOut:
+        """A listed execution (from Temporal visibility); ``paused``: its memo says so."""
         attributes = execution.typed_search_attributes
-        status = execution.status
+        status = STATUS_OF.get(execution.status, "running") if execution.status else "running"
         return cls(
             id=execution.id,
             workflow=attributes.get(WORKFLOW_NAME),
             version=attributes.get(WORKFLOW_VERSION),
-            status=STATUS_OF.get(status, "running") if status else "running",
+            status="paused" if paused and status == "running" else status,
             started_at=execution.start_time,
             ended_at=execution.close_time,
         )
@@ -257,6 +275,48 @@ class AnswerOut(BaseModel):
     data: Any
     actor: str | None
     responded_at: datetime | None
+
+
+class PauseIn(BaseModel):
+    """The optional body of the pause and resume routes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(
+        default=None, max_length=1000, description="Why, for the run's transition log"
+    )
+
+
+class PauseOut(BaseModel):
+    """What a pause or resume did to one run."""
+
+    run_id: str
+    status: RunStatus = Field(description="`paused` or `running` after the action")
+    paused: PausedOut | None
+    changed: bool = Field(description="False: the run already was paused (or running)")
+
+
+class BulkProblemOut(BaseModel):
+    """A run a bulk action skipped or could not act on."""
+
+    run_id: str
+    status_code: int = Field(description="What the one-run route would have answered")
+    detail: str
+
+
+class BulkActionOut(BaseModel):
+    """What a bulk pause or resume did to the running runs of a workflow."""
+
+    workflow: str
+    action: Literal["pause", "resume"]
+    matched: int = Field(description="Running runs of the workflow found")
+    changed: int = Field(description="Runs paused (or resumed) by this call")
+    unchanged: int = Field(description="Runs that already were paused (or running)")
+    skipped: int = Field(description="Runs that ended meanwhile, or are stalled (409)")
+    failed: int = Field(description="Runs that did not answer in time, or failed otherwise")
+    problems: list[BulkProblemOut] = Field(
+        description="The skipped and failed runs (the first 100), with why"
+    )
 
 
 def tenant_of(execution: WorkflowExecution) -> str | None:

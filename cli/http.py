@@ -208,6 +208,16 @@ class ApiClient:
         query = "?force=true" if force else ""
         return self._json("POST", f"/v1/runs/{_seg(run_id)}/cancel{query}")[1]
 
+    def act(self, action: str, run_id: str, reason: str | None = None) -> Any:
+        """``POST /v1/runs/{id}/pause`` (or ``resume``): ``{run_id, status, paused, changed}``."""
+        body = {"reason": reason} if reason is not None else None
+        return self._json("POST", f"/v1/runs/{_seg(run_id)}/{action}", body=body)[1]
+
+    def act_on_all(self, action: str, workflow: str, reason: str | None = None) -> Any:
+        """``POST /v1/workflows/{name}/runs/pause`` (or ``resume``): the counts."""
+        body = {"reason": reason} if reason is not None else None
+        return self._json("POST", f"/v1/workflows/{_seg(workflow)}/runs/{action}", body=body)[1]
+
     def events(self, run_id: str, last_event_id: str | None = None) -> Iterator[SseEvent]:
         """``GET /v1/runs/{id}/events``: the run's events, until the server ends the stream.
 

@@ -178,6 +178,7 @@ def _add_remote_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         "--status",
         choices=(
             "running",
+            "paused",
             "stalled",
             "succeeded",
             "failed",
@@ -199,6 +200,19 @@ def _add_remote_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     runs_show.add_argument("run", metavar="RUN")
     runs_show.add_argument("--json", action="store_true", help="print the raw run view")
     runs_show.set_defaults(command_ref="cli.remote:runs_show_command")
+    for action, what in (
+        ("pause", "Pause run RUN: it starts no new step (running steps finish, waiting human "
+         "steps still take answers, its timeout keeps counting); pausing a paused run changes "
+         "nothing. --workflow NAME pauses every running run of NAME."),
+        ("resume", "Resume run RUN where it stopped; resuming a running run changes nothing. "
+         "--workflow NAME resumes every paused run of NAME."),
+    ):  # fmt: skip
+        command = runs_commands.add_parser(action, help=f"{action} a run", description=what)
+        target = command.add_mutually_exclusive_group(required=True)
+        target.add_argument("run", metavar="RUN", nargs="?", help="the run")
+        target.add_argument("--workflow", metavar="NAME", help=f"{action} every run of NAME")
+        command.add_argument("--reason", metavar="TEXT", help="why, for the run's log")
+        command.set_defaults(command_ref="cli.remote:runs_action_command", action=action)
 
     respond = commands.add_parser(
         "respond",

@@ -26,6 +26,8 @@ TERMINAL_STATUSES = ("succeeded", "failed", "cancelled", "terminated", "timed_ou
 ENDED = {"cancelled": "was cancelled", "terminated": "was terminated", "timed_out": "timed out"}
 STALLED = "stalled"
 """Running, but its workflow tasks keep failing: following it stops, cancelling it ends it."""
+GOING_ON = ("run_paused", "run_resumed")
+"""Run events after which the run goes on: following it goes on too."""
 STEP_WIDTH = 10
 
 
@@ -116,6 +118,33 @@ def runs_show_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def runs_action_command(args: argparse.Namespace) -> int:
+    """``kworkflow runs pause|resume RUN`` (or ``--workflow NAME``): what was done, on stdout.
+
+    Exit 1 when the API refuses (an unknown run, an ended one) or a bulk action left runs out
+    that were not already as asked (``failed`` in the counts).
+    """
+    action = args.action
+    done = "paused" if action == "pause" else "resumed"
+    with ApiClient.from_env() as api:
+        if args.workflow is None:
+            answer = api.act(action, args.run, args.reason)
+            if answer.get("changed"):
+                print(f"run {args.run} {done}")
+            else:
+                print(f"run {args.run} was already {'paused' if action == 'pause' else 'running'}")
+            return EXIT_OK
+        counts = api.act_on_all(action, args.workflow, args.reason)
+    print(
+        f"{done} {counts['changed']} of {counts['matched']} running run(s) of {args.workflow} "
+        f"({counts['unchanged']} already {done if action == 'pause' else 'running'}, "
+        f"{counts['skipped']} skipped, {counts['failed']} failed)"
+    )
+    for problem in counts.get("problems") or []:
+        print(f"  {problem['run_id']}: {problem['detail']}", file=sys.stderr)
+    return EXIT_FAILED if counts["failed"] else EXIT_OK
+
+
 def respond_command(args: argparse.Namespace) -> int:
     """``kworkflow respond RUN STEP --data JSON``: answer a waiting human step."""
     data = parse_input(args.data, "--data")
@@ -170,7 +199,7 @@ def follow(api: ApiClient, run_id: str, out: TextIO) -> dict[str, Any]:
                 continue
             if isinstance(data, dict):
                 progress.show(event.event, data)
-            if event.event.startswith("run_"):
+            if event.event.startswith("run_") and event.event not in GOING_ON:
                 return api.get_run(run_id)
         view = api.get_run(run_id)
         if view.get("status") in (*TERMINAL_STATUSES, STALLED):
@@ -208,6 +237,9 @@ class Progress:
             return "retrying" + (f" ({', '.join(about)})" if about else "")
         if kind == "step_waiting":
             return self._waiting(str(data.get("path") or step))
+        if kind in GOING_ON:  # "paused by acme:ab12: deploy"
+            by = f" by {data['by']}" if data.get("by") else ""
+            return what + by + (f": {data['reason']}" if data.get("reason") else "")
         if kind == "step_succeeded" and step in self.started:
             return f"succeeded in {_seconds((at - self.started[step]).total_seconds())}"
         return f"{what}: {error}" if error else what

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from interpreter.descendants import DescendantHumans
+from interpreter.pausing import Paused
 from interpreter.state import PendingHuman, RunEvent, RunState, StepError, StepState
 
 DEFAULT_EVENT_LIMIT = 10_000
@@ -98,6 +99,8 @@ class Carry(BaseModel):
     """The latest snapshot of each child run's waiting people (interpreter.descendants)."""
     told: int = 0
     """How many snapshots this run had sent its parent."""
+    paused: Paused | None = None
+    """Set while the run is paused (interpreter.pausing)."""
 
 
 def carry_state(
@@ -111,6 +114,7 @@ def carry_state(
     resume: dict[str, Resume],
     descendants: list[DescendantHumans],
     told: int,
+    paused: Paused | None = None,
 ) -> Carry:
     """The :class:`Carry` of a draining run."""
     return Carry(
@@ -128,6 +132,7 @@ def carry_state(
         transitions=list(state.transitions),
         descendants=descendants,
         told=told,
+        paused=paused,
     )
 
 

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from interpreter.descendants import Descendants
     from interpreter.expr import Scope
     from interpreter.kinds.base import Invocation
+    from interpreter.pausing import Paused
     from interpreter.request import RunRequest
     from interpreter.spec import StepSpec
     from interpreter.state import RunState, StepState
@@ -48,6 +49,7 @@ class Continuation:
     _descendants: Descendants
     _told: int
     _telling: set[asyncio.Task[None]]
+    _paused: Paused | None
 
     def _current_scope(self) -> Scope:
         raise NotImplementedError
@@ -64,6 +66,7 @@ class Continuation:
             self._descendants.take(snapshot)
         self._told = carry.told
         self._first_run_id = carry.trace_run_id
+        self._paused = carry.paused
 
     def should_drain(self) -> bool:
         """Whether the run drains for continue-as-new; decided once history is long enough
@@ -113,5 +116,6 @@ class Continuation:
             resume=self._resume,
             descendants=list(self._descendants.snapshots.values()),
             told=self._told,
+            paused=self._paused,
         )
         workflow.continue_as_new(self.request.model_copy(update={"carry": carry}))

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from interpreter.kinds.base import Invocation
     from interpreter.limits import flow_excesses, flow_limits
     from interpreter.pacing import Pacer
+    from interpreter.pausing import Pausing
     from interpreter.request import (
         ATTEMPT_SIGNAL,
         STATUS_QUERY,
@@ -75,7 +76,7 @@ replay as they ran."""
 
 
 @workflow.defn(name=WORKFLOW_NAME)
-class InterpreterWorkflow(HumanAnswers, Continuation):
+class InterpreterWorkflow(HumanAnswers, Continuation, Pausing):
     """Runs a kworkflow/v1 definition; see the module docstring."""
 
     @workflow.init
@@ -137,7 +138,8 @@ class InterpreterWorkflow(HumanAnswers, Continuation):
         """Every step's status, attempts, timings, resolved input, output or error, plus the
         human steps waiting for an answer (those of subflows too, by path); values above a
         size are markers (:mod:`interpreter.viewsize`)."""
-        return bounded_view({**self.state.view(), "pending_human": self.pending_entries()})
+        view = {**self.state.view(), "pending_human": self.pending_entries()}
+        return bounded_view({**view, "paused": self.paused_view()})
 
     @workflow.query(name=STEP_QUERY)
     def step(self, step_id: str) -> dict[str, Any] | None:
@@ -250,7 +252,7 @@ class InterpreterWorkflow(HumanAnswers, Continuation):
     def _schedule(self) -> None:
         """Start every ready step and skip every step that cannot run, until nothing changes
         (looking only at the steps whose incoming edges changed: interpreter.scheduling)."""
-        if self._failure is not None:
+        if self._failure is not None or self.holding():  # paused: ready steps wait
             return
         steps = self.state.steps
         self._scheduler.schedule(

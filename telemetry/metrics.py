@@ -36,6 +36,19 @@ RUNS_FINISHED = Counter(
     ["workflow", "status"],
     registry=REGISTRY,
 )
+RUNS_PAUSED = Counter(
+    "kworkflow_runs_paused",
+    "Runs paused through the API (one-run or bulk), by workflow; a pause that found the run "
+    "already paused is not counted.",
+    ["workflow"],
+    registry=REGISTRY,
+)
+RUNS_RESUMED = Counter(
+    "kworkflow_runs_resumed",
+    "Paused runs resumed through the API, by workflow.",
+    ["workflow"],
+    registry=REGISTRY,
+)
 STEP_ATTEMPTS = Counter(
     "kworkflow_step_attempts",
     "Step activity attempts, by kind and outcome (succeeded, failed).",

@@ -32,6 +32,7 @@ RUN_KEYS = {
     "pending_human",
     "events",
     "last_seq",
+    "paused",
     "result",
     "error",
 }

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-# name -> (definition YAML, input, human answers as (step, data, via) sent once the step waits)
+# name -> (definition YAML, input, human answers as (step, data, via) sent once the step waits;
+# an entry ("@<update>:<step>=<status>", payload, via) sends update or signal <update> once
+# step <step> has status <status>)
 CASES: dict[str, tuple[str, Any, list[tuple[str, Any, str]]]] = {
     "chain_templates": (
         """
@@ -145,5 +147,27 @@ steps:
 """,
         {},
         [],
+    ),
+    "pause_resume": (  # paused while a human step waits, answered, resumed (pause-resume)
+        """
+kworkflow: 1
+name: replay-pause
+steps:
+  - {id: a, kind: tool, tool: echo, args: {x: 1}}
+  - {id: gate, kind: human, prompt: Go?}
+  - {id: b, kind: tool, tool: echo, args: {go: "${ steps.gate.output.data }"}}
+  - {id: c, kind: aggregate, expr: "steps.b.output.go"}
+edges:
+  - {from: a, to: gate}
+  - {from: gate, to: b}
+  - {from: b, to: c}
+""",
+        {},
+        [
+            ("@pause:gate=waiting", {"by": "recorder", "reason": "look first"}, "update"),
+            ("@pause:gate=waiting", {"by": "again"}, "signal"),
+            ("gate", {"go": True}, "update"),
+            ("@resume:gate=succeeded", {"by": "recorder"}, "signal"),
+        ],
     ),
 }

@@ -39,6 +39,16 @@ async def record_case(client: Client, name: str) -> dict[str, str]:
         WORKFLOW_NAME, request, id=f"replay-{name}", task_queue="replay"
     )
     for step, data, via in answers:
+        if step.startswith("@"):  # "@<update>:<step>=<status>": pause or resume
+            name, _, condition = step[1:].partition(":")
+            sid, _, wanted = condition.partition("=")
+            while (await handle.query("status"))["steps"][sid]["status"] != wanted:
+                await asyncio.sleep(0.05)
+            if via == "signal":
+                await handle.signal(name, data)
+            else:
+                await handle.execute_update(name, data)
+            continue
         while not any(p["step"] == step for p in (await handle.query("status"))["pending_human"]):
             await asyncio.sleep(0.05)
         payload = {"step": step, "data": data, "actor": "recorder"}

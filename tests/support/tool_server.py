@@ -36,6 +36,7 @@ class Reply:
         headers: Extra response headers (``Retry-After``...).
         delay: Seconds to wait before answering.
         echo: Answer with the echo of the request (as for an unscripted path).
+        hold: Wait until this event is set before answering (a call the test keeps open).
     """
 
     status: int = 200
@@ -44,6 +45,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     echo: bool = False
+    hold: threading.Event | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,8 @@ def _handler(server: ToolServer) -> type[BaseHTTPRequestHandler]:
                 at=time.monotonic(),
             )
             reply = server._next(request)
+            if reply.hold is not None:
+                reply.hold.wait(60.0)
             if reply.delay:
                 time.sleep(reply.delay)
             if reply.echo or (reply.json is None and reply.text is None and reply.status < 300):
