@@ -7,9 +7,10 @@ yet either (the scheduler is not asked, so it keeps them as candidates and visit
 resume, in the order it would have; an edge's ``when`` is evaluated then). Steps already running
 finish and their results are recorded, waiting human steps still take answers, timers and the
 run's ``timeout`` keep counting: a run that reaches its ``timeout`` while paused fails with
-``RunTimeout`` as it would unpaused. A step already running is one step: a running
-``parallel`` keeps starting its items, a running ``repeat`` its iterations, a running
-``subflow``'s child run is not paused.
+``RunTimeout`` as it would unpaused. A running ``parallel`` with a bound
+(``max_concurrency``, or the operator's default bound) starts no new item and a running
+``repeat`` no new iteration until the run resumes; a running ``subflow``'s child run is not
+paused.
 
 Both actions are idempotent: pausing a paused run, or resuming a running one, succeeds and
 changes nothing (``changed`` is false in the answer, no transition is recorded). The update's
@@ -91,6 +92,11 @@ class Pausing:
     def holding(self) -> bool:
         """Whether the run is paused: the scheduler is not asked to start anything."""
         return self._paused is not None
+
+    async def hold(self) -> None:
+        """Wait while the run is paused (a ``repeat`` before its next iteration)."""
+        if self._paused is not None:
+            await workflow.wait_condition(lambda: self._paused is None)
 
     def paused_view(self) -> dict[str, Any] | None:
         """The ``paused`` entry of the ``status`` query (None: not paused)."""

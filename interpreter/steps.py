@@ -87,6 +87,8 @@ async def run_spec(runtime: Runtime, inv: Invocation) -> Any:
         output = previous
     top_level = inv.path == inv.step_id
     for iteration in range(first, spec.repeat.max_iterations):
+        if iteration > first:
+            await runtime.hold()  # a paused run starts no new iteration
         if iteration > first and top_level and runtime.should_drain():
             raise Suspended(Resume(iteration=iteration, previous=previous))
         path = inv.path if iteration == 0 else f"{inv.path}#{iteration}"

@@ -93,6 +93,14 @@ class Runtime(Protocol):
         """The run's history is long: start no more work; suspend at the next safe point."""
         ...
 
+    def holding(self) -> bool:
+        """The run is paused: start no new item or iteration until it resumes."""
+        ...
+
+    async def hold(self) -> None:
+        """Wait while the run is paused."""
+        ...
+
     def may_suspend_waits(self) -> bool:
         """The run drains and only waiting human steps are left running: they may suspend."""
         ...

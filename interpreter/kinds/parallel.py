@@ -121,13 +121,14 @@ async def _run_lazily(
 ) -> list[asyncio.Task[None]]:
     """Run the items of ``order``, at most ``limit`` at once, making an item's task when it may
     start: each ending item starts the next. The work of a wake-up, of a drain for
-    continue-as-new and of a cancel is bounded by ``limit``, not by the items left."""
+    continue-as-new and of a cancel is bounded by ``limit``, not by the items left. A paused
+    run starts no item until it resumes."""
     tasks: list[asyncio.Task[None]] = []
     cursor = {"next": 0, "running": 0, "stopped": False}
 
     def fill() -> None:
         while cursor["next"] < len(order) and cursor["running"] < limit:
-            if failure or cursor["stopped"]:
+            if failure or cursor["stopped"] or runtime.holding():  # paused: resume fills
                 return
             if inv.suspendable and runtime.should_drain():  # the next run starts the rest
                 cursor["stopped"] = True
@@ -144,9 +145,24 @@ async def _run_lazily(
             cursor["running"] -= 1
             fill()
 
+    def finished() -> bool:
+        left = not cursor["stopped"] and cursor["next"] < len(order)
+        return bool(failure) or (cursor["running"] == 0 and not left)
+
+    def startable() -> bool:  # items left, a free slot, no pause: after a resume
+        return (
+            not failure
+            and not cursor["stopped"]
+            and cursor["next"] < len(order)
+            and cursor["running"] < limit
+            and not runtime.holding()
+        )
+
     fill()
     try:
-        await workflow.wait_condition(lambda: bool(failure) or cursor["running"] == 0)
+        while not finished():
+            await workflow.wait_condition(lambda: finished() or startable())
+            fill()
     except asyncio.CancelledError:
         cursor["stopped"] = True
         await _cancel(tasks)

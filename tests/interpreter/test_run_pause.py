@@ -88,6 +88,46 @@ async def test_a_running_step_finishes_and_no_next_step_starts_until_resumed(
         assert (await status(handle))["paused"] is None
 
 
+async def test_a_paused_run_starts_no_new_item_of_a_running_parallel(
+    client: Client, task_queue: str, tool_server: ToolServer
+) -> None:
+    """A bounded `for_each` (one item at a time) paused while its first item is held open at
+    a real tool server: that item finishes, the server sees no other call while the run is
+    paused, and resume runs the rest in order."""
+    hold = threading.Event()
+    url = tool_server.route("/item", Reply(echo=True, hold=hold))
+    async with new_worker(client, task_queue, [tool]):
+        handle = await start(
+            client,
+            task_queue,
+            f"""
+            kworkflow: 1
+            name: pause-items
+            tools: {{item: {{url: "{url}"}}}}
+            steps:
+              - id: fan
+                kind: parallel
+                for_each: "${{ [1, 2, 3] }}"
+                max_concurrency: 1
+                step: {{kind: tool, tool: item, args: {{i: "${{ item }}"}}}}
+            """,
+        )
+        while not tool_server.calls("/item"):
+            await asyncio.sleep(0.02)
+        await handle.execute_update("pause", {"by": "ops"})
+        hold.set()
+        await wait_for(
+            handle, lambda s: s["steps"]["fan"]["progress"]["succeeded"] == 1, what="one item done"
+        )
+        await asyncio.sleep(1.0)  # time for a wrongly started item to reach the server
+        assert [r.json for r in tool_server.calls("/item")] == [{"i": 1}]
+        assert (await status(handle))["steps"]["fan"]["status"] == "running"
+        await handle.execute_update("resume", {"by": "ops"})
+        out = await result(handle)
+        assert [r.json for r in tool_server.calls("/item")] == [{"i": 1}, {"i": 2}, {"i": 3}]
+        assert [o["json"] for o in out["fan"]] == [{"i": 1}, {"i": 2}, {"i": 3}]
+
+
 async def test_a_human_step_takes_its_answer_while_paused(
     client: Client, task_queue: str, worker
 ) -> None:
