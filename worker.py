@@ -28,6 +28,7 @@ from client.errors import ClientError
 from interpreter.registration import new_worker
 from interpreter.tuning import Tuning
 from storage import StorageError, close_stores
+from telemetry import logs
 from telemetry.metrics import start_metrics_server, temporal_runtime
 from telemetry.ports import add_metrics_port_option, parse_port
 from telemetry.tracing import setup_tracing
@@ -138,14 +139,15 @@ def run(settings: Settings | None = None, port: int | None = None) -> int:
         0 after a requested stop, 1 on an unexpected error, 2 for a wrong worker configuration,
         3 when Temporal cannot be reached.
     """
-    logging.basicConfig(
-        level=os.environ.get("KWORKFLOW_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from temporalio.runtime import Runtime
+
+    logs.configure(os.environ.get("KWORKFLOW_LOG_LEVEL", "INFO"))
     try:
         port = port if port is not None else metrics_port()
         if port is not None:
             start_metrics(port)
+        else:  # core's logs through Python logging all the same (telemetry.logs)
+            Runtime.set_default(temporal_runtime(), error_if_already_set=False)
         asyncio.run(serve(settings or Settings.from_env()))
     except ClientError as exc:
         print(f"kworkflow: {exc}", file=sys.stderr)
@@ -163,6 +165,8 @@ def run(settings: Settings | None = None, port: int | None = None) -> int:
             exc_info=bool(os.environ.get("KWORKFLOW_DEBUG")),
         )
         return 1
+    finally:
+        logs.stop()
     return 0
 
 

@@ -19,11 +19,12 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -112,6 +113,7 @@ async def stack(*, sdk_defaults: bool = False, pragmas: Sequence[str] = ()) -> A
             line = await asyncio.to_thread(worker.stdout.readline)
             if line.strip() != b"ready":
                 raise RuntimeError(f"the worker did not start: {line!r}")
+            drain(worker.stdout, Path(tmp) / "worker-stdout.log")
             yield Stack(client, server, worker, task_queue, db_file)
         finally:
             for process in (worker, server):
@@ -121,6 +123,23 @@ async def stack(*, sdk_defaults: bool = False, pragmas: Sequence[str] = ()) -> A
                         process.wait(15)
                     except subprocess.TimeoutExpired:
                         process.kill()
+
+
+def drain(pipe: IO[bytes], log: Path) -> None:
+    """Copy what the worker still writes to its stdout into ``log``, from a daemon thread.
+
+    A pipe nobody reads fills up (64 KiB), and the next write blocks the writer: Temporal's core
+    logged its warnings to stdout from the thread that processes every workflow task, so under
+    load (``Workflow task duration exceeded 5 seconds``) the worker wedged with no poll open.
+    """
+
+    def copy() -> None:
+        with log.open("wb") as out:
+            for line in pipe:
+                out.write(line)
+                out.flush()
+
+    threading.Thread(target=copy, name="worker-stdout", daemon=True).start()
 
 
 async def _connect(address: str) -> Client:
@@ -149,8 +168,10 @@ async def human_waiting(http_port: int = PORTS["worker_metrics"]) -> int:
 async def _serve_worker(address: str, task_queue: str, sdk_defaults: bool) -> None:
     from bench.handwritten import HandChain, HandFanout, HandNothing
     from interpreter.registration import new_worker
+    from telemetry import logs
     from worker import start_metrics
 
+    logs.configure("WARNING")
     start_metrics(int(os.environ["KWORKFLOW_METRICS_PORT"]))
     client = await Client.connect(address, data_converter=DATA_CONVERTER)
     options: dict[str, Any] = {}

@@ -99,10 +99,14 @@ def start_metrics_server(port: int, addr: str = "0.0.0.0") -> None:
     start_http_server(port, addr=addr, registry=REGISTRY)
 
 
-def temporal_runtime(bind_address: str) -> Runtime:
-    """A Temporal runtime whose SDK metrics are served in the Prometheus format.
+def temporal_runtime(bind_address: str | None = None) -> Runtime:
+    """A worker's Temporal runtime: core's logs through Python logging (:mod:`telemetry.logs`
+    says why), and its SDK metrics served in the Prometheus format when ``bind_address`` is set.
 
     Args:
         bind_address: ``host:port`` of the SDK's own Prometheus endpoint (any path answers).
     """
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address)))
+    from telemetry.logs import core_logging
+
+    metrics = None if bind_address is None else PrometheusConfig(bind_address=bind_address)
+    return Runtime(telemetry=TelemetryConfig(logging=core_logging(), metrics=metrics))
