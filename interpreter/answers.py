@@ -17,6 +17,8 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError, FailureError
 
+from interpreter import patches
+
 with workflow.unsafe.imports_passed_through():
     import jsonschema
 
@@ -193,7 +195,7 @@ class HumanAnswers:
     def _tell_parent(self) -> None:
         """Send the parent run a snapshot of the people waiting here (a subflow's run only)."""
         parent = self.request.parent
-        if parent is None or not workflow.patched(DESCENDANTS_PATCH):
+        if parent is None or not patches.patched(DESCENDANTS_PATCH):
             return
         self._told += 1
         snapshot = DescendantHumans(

@@ -20,8 +20,14 @@ from interpreter.descendants import DescendantHumans
 from interpreter.pausing import Paused
 from interpreter.state import PendingHuman, RunEvent, RunState, StepError, StepState
 
-DEFAULT_EVENT_LIMIT = 10_000
-"""History events after which a run continues as new (Temporal warns at 10K, fails at 50K)."""
+DEFAULT_EVENT_LIMIT = 5_000
+"""History events after which a run continues as new (Temporal warns at 10K, fails at 50K):
+about 800 chained steps, which a worker taking the run up replays in one workflow task well
+inside Temporal's 10 s task timeout (a 2,000-step history took 13.7 s of CPU to replay on a
+2-core machine, a hand-written workflow's 11 s: bench/long_runs.py)."""
+OLD_EVENT_LIMIT = 10_000
+"""The default event limit of runs recorded before :data:`DEFAULT_EVENT_LIMIT` (patch
+``event-limit-5000``)."""
 
 
 class Resume(BaseModel):

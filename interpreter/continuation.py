@@ -14,8 +14,17 @@ from typing import Any
 
 from temporalio import workflow
 
+from interpreter import patches
+
 with workflow.unsafe.imports_passed_through():
-    from interpreter.carry import DEFAULT_EVENT_LIMIT, Carry, Resume, carry_state, restore_state
+    from interpreter.carry import (
+        DEFAULT_EVENT_LIMIT,
+        OLD_EVENT_LIMIT,
+        Carry,
+        Resume,
+        carry_state,
+        restore_state,
+    )
     from interpreter.descendants import Descendants
     from interpreter.expr import Scope
     from interpreter.kinds.base import Invocation
@@ -27,6 +36,8 @@ with workflow.unsafe.imports_passed_through():
 
 CONTINUE_PATCH = "continue-as-new"
 """Runs recorded before continue-as-new existed never drain on replay."""
+EVENT_LIMIT_PATCH = "event-limit-5000"
+"""Runs recorded before it continued as new after :data:`OLD_EVENT_LIMIT` events by default."""
 
 
 class Continuation:
@@ -50,6 +61,7 @@ class Continuation:
     _told: int
     _telling: set[asyncio.Task[None]]
     _paused: Paused | None
+    _event_limit: int | None = None
 
     def _current_scope(self) -> Scope:
         raise NotImplementedError
@@ -73,12 +85,20 @@ class Continuation:
         (Temporal suggests it, or :attr:`RunRequest.event_limit` events), then for good."""
         if not self._draining:
             info = workflow.info()
-            limit = self.request.event_limit or DEFAULT_EVENT_LIMIT
+            limit = self.request.event_limit or self._default_event_limit()
             long = info.is_continue_as_new_suggested() or info.get_current_history_length() >= limit
-            if long and workflow.patched(CONTINUE_PATCH):
+            if long and patches.patched(CONTINUE_PATCH):
                 self._draining = True
                 self._changed = True
         return self._draining
+
+    def _default_event_limit(self) -> int:
+        """:data:`DEFAULT_EVENT_LIMIT`, or the old one for runs recorded before it (decided
+        once per run)."""
+        if self._event_limit is None:
+            new = patches.patched(EVENT_LIMIT_PATCH)
+            self._event_limit = DEFAULT_EVENT_LIMIT if new else OLD_EVENT_LIMIT
+        return self._event_limit
 
     def may_suspend_waits(self) -> bool:
         """Draining, and every step still running is a waiting human step."""

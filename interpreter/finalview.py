@@ -17,6 +17,8 @@ from typing import Any
 
 from temporalio import workflow
 
+from interpreter import patches
+
 FINAL_VIEW_MEMO = "kworkflow.final_view"
 """The memo key of the run's final view."""
 FINAL_VIEW_PATCH = "final-view-memo"
@@ -25,5 +27,5 @@ FINAL_VIEW_PATCH = "final-view-memo"
 
 def keep_final_view(view: Callable[[], dict[str, Any]]) -> None:
     """Write ``view()`` (the ended run's ``status`` answer) into the run's memo."""
-    if workflow.patched(FINAL_VIEW_PATCH):
+    if patches.patched(FINAL_VIEW_PATCH):
         workflow.upsert_memo({FINAL_VIEW_MEMO: view()})

@@ -26,6 +26,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from interpreter import patches
     from interpreter.celcost import Meter
 
 PACE_UNITS = 20_000
@@ -60,7 +61,7 @@ class Pacer:
                 if self._meter.spent - self._mark < PACE_UNITS:
                     return
                 self._mark = self._meter.spent
-                if not workflow.patched(PATCH):
+                if not patches.patched(PATCH):
                     return
                 self._pause = asyncio.create_task(self._sleep())
             await asyncio.shield(self._pause)  # a cancelled waiter leaves the pause to others

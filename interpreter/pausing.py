@@ -35,6 +35,8 @@ from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
+from interpreter import patches
+
 with workflow.unsafe.imports_passed_through():
     from interpreter.state import RunEvent, RunState
 
@@ -142,7 +144,7 @@ class Pausing:
         if problem is None:
             self._set_paused(pause, request)
             return
-        if not workflow.patched(PAUSE_PATCH):
+        if not patches.patched(PAUSE_PATCH):
             return
         workflow.logger.warning("%s signal rejected: %s", action, problem[1])
         self.state.events.append(RunEvent(workflow.now(), f"{action}_rejected", None, problem[1]))
@@ -164,7 +166,7 @@ class Pausing:
         return None
 
     def _set_paused(self, pause: bool, request: PauseRequest | None) -> dict[str, Any]:
-        if not workflow.patched(PAUSE_PATCH):  # never reached by a run that could be paused
+        if not patches.patched(PAUSE_PATCH):  # never reached by a run that could be paused
             return self._answer(changed=False)
         changed = (self._paused is None) == pause
         if changed:

@@ -19,7 +19,7 @@ from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities.contract import RunRef
-    from interpreter import graph
+    from interpreter import graph, patches
     from interpreter.answers import HumanAnswers
     from interpreter.carry import Resume, Suspended
     from interpreter.celcost import Meter
@@ -171,6 +171,7 @@ class InterpreterWorkflow(HumanAnswers, Continuation, Pausing):
     @workflow.run
     async def run(self, request: RunRequest) -> Any:
         """Execute the definition and return the run result."""
+        patches.start()
         try:
             if request.carry is not None:
                 run_input = request.carry.input
@@ -209,7 +210,7 @@ class InterpreterWorkflow(HumanAnswers, Continuation, Pausing):
         published before the limits were lowered)."""
         data = self.definition.model_dump(mode="json", by_alias=True, exclude_unset=True)
         for path, excess in flow_excesses(data, flow_limits(self.request)):
-            if workflow.patched(FLOW_LIMITS_PATCH):
+            if patches.patched(FLOW_LIMITS_PATCH):
                 message = f"{path}: {excess.describe()}"
                 raise RunFailure("LimitExceeded", message, {"path": path})
             return
@@ -321,7 +322,7 @@ class InterpreterWorkflow(HumanAnswers, Continuation, Pausing):
         try:
             output = await run_spec(self, inv)
             problem = find_problem(output)
-            if problem is not None and workflow.patched(VALUES_PATCH):
+            if problem is not None and patches.patched(VALUES_PATCH):
                 raise StepError("InvalidOutput", f"{describe('output', problem[0])}: {problem[1]}")
             step.output = output
             step.status = "succeeded"
@@ -345,7 +346,7 @@ class InterpreterWorkflow(HumanAnswers, Continuation, Pausing):
             self._changed = True
             return
         except Exception as exc:  # a bug in a kind: the step fails visibly, never its task unseen
-            if not workflow.patched(STEP_GUARD_PATCH):
+            if not patches.patched(STEP_GUARD_PATCH):
                 raise
             workflow.logger.exception("step %r failed with an unexpected error", step.id)
             error = StepError("InternalError", f"step '{step.id}': {type(exc).__name__}: {exc}")
@@ -357,7 +358,7 @@ class InterpreterWorkflow(HumanAnswers, Continuation, Pausing):
     def _check_input(self, value: Any) -> None:
         """Refuse an input no run can carry (see :mod:`interpreter.values`)."""
         problem = find_problem(value)
-        if problem is not None and workflow.patched(VALUES_PATCH):
+        if problem is not None and patches.patched(VALUES_PATCH):
             raise InputError(*problem)
 
     def _ended(self, step: StepState) -> None:
@@ -419,8 +420,8 @@ class InterpreterWorkflow(HumanAnswers, Continuation, Pausing):
         is abandoned, not cancelled). Runs recorded before the local report replay with the
         activity they scheduled (``REPORT_PATCH``), or without a report.
         """
-        local = workflow.patched(LOCAL_REPORT_PATCH)
-        if not local and not workflow.patched(REPORT_PATCH):
+        local = patches.patched(LOCAL_REPORT_PATCH)
+        if not local and not patches.patched(REPORT_PATCH):
             return
         state = self.state
         report = RunReport(

@@ -7,6 +7,7 @@ from typing import Any
 
 from temporalio import workflow
 
+from interpreter import patches
 from interpreter.kinds.base import Invocation, Runtime
 
 FORM_CHECK_PATCH = "human-form-check"
@@ -37,7 +38,7 @@ async def run_human(runtime: Runtime, inv: Invocation, fields: dict[str, Any]) -
         try:
             compile_schema(form)
         except SchemaInvalid as exc:
-            if workflow.patched(FORM_CHECK_PATCH):
+            if patches.patched(FORM_CHECK_PATCH):
                 raise StepError(
                     "InvalidForm", f"the form is not a valid JSON Schema: {exc}"
                 ) from None

@@ -8,6 +8,7 @@ from typing import Any
 
 from temporalio import workflow
 
+from interpreter import patches
 from interpreter.kinds.base import Invocation, Runtime
 
 FLOW_LIMITS_PATCH = "flow-limits"
@@ -43,7 +44,7 @@ async def run_parallel(runtime: Runtime, inv: Invocation, fields: dict[str, Any]
         if not isinstance(items, list):
             raise StepError("InvalidValue", f"for_each must be a list, got {type(items).__name__}")
         limits = flow_limits(runtime.request)
-        if len(items) > limits.max_items and workflow.patched(FLOW_LIMITS_PATCH):
+        if len(items) > limits.max_items and patches.patched(FLOW_LIMITS_PATCH):
             raise StepError("LimitExceeded", items_excess(len(items), limits).describe())
         assert spec.step is not None
         invocations = [
@@ -53,7 +54,7 @@ async def run_parallel(runtime: Runtime, inv: Invocation, fields: dict[str, Any]
     bound = spec.max_concurrency
     default = flow_limits(runtime.request).max_concurrency
     # Runs recorded before the default bound ran every item at once: the patch keeps them so.
-    if bound is None and len(invocations) > default and workflow.patched(FLOW_LIMITS_PATCH):
+    if bound is None and len(invocations) > default and patches.patched(FLOW_LIMITS_PATCH):
         bound = default
     results = await _run_all(runtime, inv, invocations, bound)
     if spec.branches is not None:
@@ -93,7 +94,7 @@ async def _run_all(
             runtime.set_progress(inv, progress)
 
     order = [i for i in range(total) if i not in ended]
-    if limit is not None and workflow.patched(LAZY_START_PATCH):
+    if limit is not None and patches.patched(LAZY_START_PATCH):
         tasks = await _run_lazily(runtime, inv, invocations, order, limit, run_item, failure)
     else:
         tasks = await _run_at_once(runtime, inv, invocations, order, limit, run_item, failure)

@@ -236,8 +236,9 @@ async def test_the_run_timeout_keeps_counting_while_paused(
 
 
 async def test_pause_is_carried_across_continue_as_new(client: Client, task_queue: str) -> None:
-    """Paused while a wide `parallel` runs: the step goes on through continue-as-new, the next
-    run is still paused (`total` waits), and a resume there completes the run."""
+    """Paused while a wide `parallel` runs (all its 60 items started at once, under the default
+    bound): the items finish, the history is past the event limit, so the paused run continues
+    as new; the next run is still paused (`total` waits), and a resume there completes it."""
     text = """
     kworkflow: 1
     name: pause-carried
@@ -245,8 +246,7 @@ async def test_pause_is_carried_across_continue_as_new(client: Client, task_queu
       - id: each
         kind: parallel
         for_each: "${ input.items }"
-        max_concurrency: 2
-        step: {kind: tool, tool: echo, args: {x: "${ item }"}}
+        step: {kind: tool, tool: sleep, args: {seconds: 1.0}}
       - {id: total, kind: aggregate, expr: "size(steps.each.output)"}
     edges: [{from: each, to: total}]
     output: ${ steps.total.output }

@@ -65,12 +65,10 @@ async def test_an_activity_free_run_is_one_workflow_task_and_reports_once(
         "WORKFLOW_TASK_SCHEDULED",
         "WORKFLOW_TASK_STARTED",
         "WORKFLOW_TASK_COMPLETED",
-        "MARKER_RECORDED core_patch",  # final-view-memo (interpreter.finalview)
+        "MARKER_RECORDED core_patch",  # the baseline of every patch (interpreter.patches)
         "UPSERT_WORKFLOW_SEARCH_ATTRIBUTES",  # the patch's TemporalChangeVersion
         "WORKFLOW_PROPERTIES_MODIFIED",  # the final view, in the memo
-        "MARKER_RECORDED core_patch",  # run-report-local
-        "UPSERT_WORKFLOW_SEARCH_ATTRIBUTES",
-        "MARKER_RECORDED core_local_activity",
+        "MARKER_RECORDED core_local_activity",  # the report (run-report-local)
         "WORKFLOW_EXECUTION_COMPLETED",
     ]
 

@@ -1,0 +1,54 @@
+"""Which of the interpreter's behaviour changes a run has: one marker for all of them in new runs.
+
+Every change of the interpreter's commands is behind ``workflow.patched(id)`` so that histories
+recorded before it replay as they ran. Temporal's core records a marker for each patch a run
+uses and, for each, a search-attribute upsert (``TemporalChangeVersion``): an event in the
+history and a visibility write on the server for every patch, in every run, at whatever
+workflow task first asks for it. Runs started since :data:`BASELINE` record one marker and one
+upsert instead, at their start, for every patch in :data:`INCLUDED`: :func:`patched` answers
+True for those without asking Temporal. Runs recorded before the baseline (no marker) ask
+Temporal patch by patch, as they did.
+
+A new behaviour change adds its own patch id (asked of Temporal as before); the next baseline,
+a new id, may then include it. A baseline's list never changes once runs have recorded it.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+BASELINE = "kworkflow-baseline-1"
+"""The marker a run records at its start: every patch of :data:`INCLUDED` is in effect."""
+
+INCLUDED = frozenset(
+    {
+        "flow-limits",
+        "human-form-check",
+        "final-view-memo",
+        "pace-long-work",
+        "continue-as-new",
+        "run-report-activity",
+        "run-report-local",
+        "step-internal-error",
+        "refuse-uncarriable-values",
+        "descendant-humans",
+        "pause-resume",
+        "parallel-lazy-start",
+        "event-limit-5000",
+    }
+)
+"""The patches in effect in every run that has :data:`BASELINE` (never changed once recorded)."""
+
+
+def start() -> None:
+    """Ask for the baseline: the first thing a run does, so that a new run records it in its
+    first workflow task and an older run, replayed, learns it has none."""
+    workflow.patched(BASELINE)
+
+
+def patched(patch_id: str) -> bool:
+    """Whether the run has the behaviour change ``patch_id`` (``workflow.patched``, answered
+    without a marker of its own in a run that has the baseline)."""
+    if patch_id in INCLUDED and workflow.patched(BASELINE):
+        return True
+    return workflow.patched(patch_id)
