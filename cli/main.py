@@ -269,6 +269,9 @@ def add_retry_parser(runs_commands: Any) -> None:
     target.add_argument("--workflow", metavar="NAME", help="retry every failed run of NAME")
     retry.add_argument("--from", dest="from_step", metavar="STEP", help="retry from this step")
     retry.add_argument("--version", type=int, metavar="N", help="run this published version")
+    retry.add_argument(
+        "--follow", action="store_true", help="show the new run's progress, then its result"
+    )
     retry.add_argument("--since", metavar="TIME", help="bulk: runs that ended since (ISO 8601)")
     retry.add_argument("--error-type", metavar="TYPE", help="bulk: runs that failed with TYPE")
     retry.set_defaults(command_ref="cli.retry_cmd:retry_command")

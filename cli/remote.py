@@ -240,6 +240,10 @@ class Progress:
         if kind in GOING_ON:  # "paused by acme:ab12: deploy"
             by = f" by {data['by']}" if data.get("by") else ""
             return what + by + (f": {data['reason']}" if data.get("reason") else "")
+        if kind in ("retry_of", "step_reused"):  # a retry: what it took from the original
+            where = "retry of" if kind == "retry_of" else "reused from"
+            since = f" from {data['from_step']}" if data.get("from_step") else ""
+            return f"{where} {data.get('origin')}{since}"
         if kind == "step_succeeded" and step in self.started:
             return f"succeeded in {_seconds((at - self.started[step]).total_seconds())}"
         return f"{what}: {error}" if error else what
@@ -283,6 +287,12 @@ def summary(view: dict[str, Any]) -> str:
     lines = [f"run {view.get('id')}: {view.get('workflow')} v{view.get('version')}"]
     lines.append(f"status    {view.get('status')}")
     lines.append(f"started   {_when(view.get('started_at'))}")
+    lineage = view.get("retry_of") or {}
+    if lineage:
+        since = f" from {lineage['from']}" if lineage.get("from") else ""
+        lines.append(f"retry of  {lineage.get('run_id')}{since}")
+    for retry in view.get("retries") or []:
+        lines.append(f"retried   as {retry}")
     if view.get("ended_at"):
         took = _took(view.get("started_at"), view.get("ended_at"))
         lines.append(f"ended     {_when(view.get('ended_at'))}  ({took})")

@@ -6,25 +6,41 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli.errors import EXIT_FAILED, EXIT_OK, CLIError
+from cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CLIError
 from cli.http import ApiClient
+from cli.remote import follow, report_outcome
 
 
 def retry_command(args: argparse.Namespace) -> int:
-    """Print the new run (or, in bulk, the counts and each ``original -> retry``); exit 1 when
-    the API refuses or a bulk retry could not retry some runs (``failed`` in the counts)."""
+    """Print the new run (with ``--follow``: on stderr, then its progress, then its result on
+    stdout as ``trigger --follow`` does), or in bulk the counts and each ``original -> retry``.
+
+    Exit 1 when the API refuses, the followed run does not succeed, or a bulk retry could not
+    retry some runs (``failed`` in the counts).
+    """
     if args.workflow is None:
         if args.since is not None or args.error_type is not None:
             raise CLIError("--since and --error-type go with --workflow NAME")
         with ApiClient.from_env() as api:
             status, out = api.retry(args.run, args.from_step, args.version)
-        verb = "retries" if status == 201 else "already retries"
-        print(f"run {out['run_id']} {verb} {out['retry_of']} (version {out['version']})")
-        print(f"  reused:  {', '.join(out['reused']) or '-'}")
-        print(f"  retried: {', '.join(out['retried']) or '-'}")
-        return EXIT_OK
-    if args.from_step is not None or args.version is not None:
-        raise CLIError("--from and --version go with one RUN, not --workflow")
+            verb = "retries" if status == 201 else "already retries"
+            stream = sys.stderr if args.follow else sys.stdout
+            print(
+                f"run {out['run_id']} {verb} {out['retry_of']} (version {out['version']})",
+                file=stream,
+            )
+            print(f"  reused:  {', '.join(out['reused']) or '-'}", file=stream)
+            print(f"  retried: {', '.join(out['retried']) or '-'}", file=stream)
+            if not args.follow:
+                return EXIT_OK
+            try:
+                view = follow(api, out["run_id"], sys.stderr)
+            except KeyboardInterrupt:
+                print(f"kworkflow: stopped following; run {out['run_id']} goes on", file=sys.stderr)
+                return EXIT_INTERRUPTED
+        return report_outcome(view)
+    if args.from_step is not None or args.version is not None or args.follow:
+        raise CLIError("--from, --version and --follow go with one RUN, not --workflow")
     with ApiClient.from_env() as api:
         counts = api.retry_all(args.workflow, args.since, args.error_type)
     print(

@@ -69,10 +69,10 @@ class Seed(BaseModel):
 def apply_seed(state: RunState, seed: Seed, now: datetime) -> list[str]:
     """Mark the seeded steps of ``state`` ended as the original left them; the ids taken.
 
-    A ``run_retried`` transition (origin, from-step) comes first, then one ``step_reused`` per
+    A ``retry_of`` transition (origin, from-step) comes first, then one ``step_reused`` per
     step. Seeded steps the definition does not have are ignored (the starter refuses them).
     """
-    mode = "run_retried" if seed.mode == "retry" else "run_forked"
+    mode = "retry_of" if seed.mode == "retry" else "fork_of"
     state.record(now, mode, None, origin=seed.origin, from_step=seed.from_step, by=seed.by)
     taken: list[str] = []
     for data in seed.steps:

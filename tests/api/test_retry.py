@@ -148,7 +148,7 @@ async def test_a_failed_run_is_retried_without_asking_the_person_again(
         async with http.stream("GET", f"/v1/runs/{new_id}/events") as stream:
             events = await read_events(stream.aiter_lines())
         assert pairs(events) == [
-            ("run_retried", None),
+            ("retry_of", None),
             ("step_reused", "draft"),
             ("step_reused", "review"),
             ("step_reused", "pick"),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from tests.api.support import APPROVAL, Api, start_run, wait_listed, wait_status, wait_waiting
 from tests.api.test_retry import api, staged
 from tests.cli import kworkflow_async
-from tests.cli.test_cli_remote import env_of
+from tests.cli.test_cli_remote import env_of, progress
 from tests.support.tool_server import Reply, ToolServer, tool_server
 
 __all__ = ["api", "tool_server"]
@@ -41,15 +44,25 @@ async def test_retry_one_run_from_a_step_and_refusals(api: Api) -> None:
         )
         done = await wait_status(http, new_id, "succeeded")
         assert (done["result"], done["retry_of"]["run_id"]) == ("published", run_id)
-        again = await kworkflow_async("runs", "retry", run_id, "--from", "publish", env=env)
-        assert (again.code, again.stdout.splitlines()[0]) == (
-            0,
-            f"run {new_id} already retries {run_id} (version 1)",
+        again = await kworkflow_async(
+            "runs", "retry", run_id, "--from", "publish", "--version", "1", "--follow", env=env
         )
+        assert (again.code, again.stdout) == (0, '"published"\n')
+        assert progress(again.stderr) == [
+            f"run {new_id} already retries {run_id} (version 1)",
+            "  reused:  prepare, review",
+            "  retried: publish",
+            f"run        retry of {run_id} from publish",
+            f"prepare    reused from {run_id}",
+            f"review     reused from {run_id}",
+            "publish    started",
+            "publish    succeeded in <took>",
+            "run        succeeded",
+        ]
         misuse = await kworkflow_async("runs", "retry", "--workflow", "x", "--from", "a", env=env)
         assert (misuse.code, misuse.stderr) == (
             2,
-            "kworkflow: --from and --version go with one RUN, not --workflow\n",
+            "kworkflow: --from, --version and --follow go with one RUN, not --workflow\n",
         )
 
 
@@ -78,3 +91,31 @@ async def test_bulk_retry(api: Api, tool_server: ToolServer) -> None:
         assert again.stdout.splitlines()[0] == (
             "retried 0 of 3 failed run(s) of staged (3 already retried, 0 skipped, 0 failed)"
         )
+
+
+async def test_show_and_follow_name_the_lineage(api: Api) -> None:
+    """`runs show` says which run a retry retries and what the original was retried as."""
+    api.publish(APPROVAL)
+    env = env_of(api)
+    async with api.http() as http:
+        run_id = (await start_run(http, "approval"))["id"]
+        await wait_waiting(http, run_id, "review")
+        await http.post(f"/v1/runs/{run_id}/cancel")
+        await wait_status(http, run_id, "cancelled")
+        new_id = (await http.post(f"/v1/runs/{run_id}/retry")).json()["run_id"]
+        await wait_waiting(http, new_id, "review")
+        shown = await kworkflow_async("runs", "show", new_id, env=env)
+        assert shown.stdout.splitlines()[3] == f"retry of  {run_id}"
+        await wait_run_listed(http, run_id, new_id)
+        original = await kworkflow_async("runs", "show", run_id, env=env)
+        assert f"retried   as {new_id}" in original.stdout.splitlines()
+        await http.post(f"/v1/runs/{new_id}/cancel")
+
+
+async def wait_run_listed(http: Any, run_id: str, new_id: str) -> None:
+    """Until the original's view lists its retry (visibility lags)."""
+    for _ in range(100):
+        if (await http.get(f"/v1/runs/{run_id}")).json()["retries"] == [new_id]:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{run_id} never listed {new_id}")
