@@ -18,6 +18,7 @@ request started. Ownership is checked as for every run route (another tenant's r
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -34,6 +35,7 @@ from api.schemas_retry import BulkRetryIn, BulkRetryOut, RetryIn, RetryOut
 from api.schemas_runs import RUN_ID_PATTERN, BulkProblemOut, ErrorOut, RunOut
 from api.settings import ApiSettings
 from client.errors import RunAlreadyExists
+from client.fork import InvalidEdit, apply_edits, edits_digest
 from client.retry import (
     NotRetryable,
     UnknownStep,
@@ -174,8 +176,10 @@ async def retry_one(
     key: str | None,
     *,
     error_type: str | None = None,
+    edits: Mapping[str, Any] | None = None,
 ) -> RetryOut:
-    """Start (or find) the retry of one of the tenant's runs; see the module docstring.
+    """Start (or find) the retry of one of the tenant's runs (with ``edits``: its fork, from
+    ``from_step``, :mod:`api.fork`); see the module docstring.
 
     Raises:
         HTTPException: 404 no such run or version; 409 the run cannot be retried; 422 no such
@@ -220,11 +224,15 @@ async def retry_one(
             origin_version=original.version,
             target_version=target_version,
         ).model_copy(update={"by": actor})
+        if edits is not None:
+            seed = apply_edits(seed, target, edits, actor)
     except NotRetryable as exc:
         raise HTTPException(409, str(exc)) from None
-    except (UnknownStep, VersionMismatch) as exc:
+    except (UnknownStep, VersionMismatch, InvalidEdit) as exc:
         raise HTTPException(422, str(exc)) from None
-    new_id = retry_run_id(root, run_id, from_step, target_version, key or "")
+    mode = "retry" if edits is None else "fork"
+    salt = key or "" if edits is None else f"{key or ''}\n{edits_digest(edits)}"
+    new_id = retry_run_id(root, run_id, from_step, target_version, salt, mode)
     request = RunRequest(
         definition=target,
         input=original.carry.input if original.carry is not None else original.input,
@@ -259,6 +267,7 @@ async def retry_one(
         created=created,
         reused=[s.id for s in seed.steps],
         retried=seed.retried,
+        edited=seed.edited,
         links={"run": f"/v1/runs/{new_id}", "original": f"/v1/runs/{run_id}"},
     )
 

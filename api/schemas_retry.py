@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,9 +39,30 @@ class RetryOut(BaseModel):
     created: bool = Field(description="False: this retry had been asked before; that run")
     reused: list[str] = Field(description="Steps taken over from the original, not run again")
     retried: list[str] = Field(description="Steps that run again")
+    edited: list[str] = Field(default_factory=list, description="A fork's edited steps")
     links: dict[str, str] = Field(description="`run`: the new run, `original`: the one retried")
 
     model_config = ConfigDict(populate_by_name=True)
+
+
+class ForkIn(BaseModel):
+    """Where to fork a run, and the outputs to replace before it."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: str = Field(
+        alias="from",
+        pattern=NAME_PATTERN,
+        max_length=200,
+        description="The fork runs this step and everything downstream of it again",
+    )
+    set: dict[str, Any] = Field(
+        default_factory=dict,
+        description="New outputs (whole) of steps the fork takes over, by step id",
+    )
+    version: int | None = Field(
+        default=None, ge=1, description="Run this published version (default: the run's own)"
+    )
 
 
 class BulkRetryIn(BaseModel):

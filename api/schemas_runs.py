@@ -167,6 +167,8 @@ class RetryOfOut(BaseModel):
     reused: list[str] = Field(description="Steps taken over from the original, not run again")
     retried: list[str] = Field(description="Steps of the original that run again")
     by: str | None = Field(default=None, description="Who asked for the retry")
+    mode: Literal["retry", "fork"] = Field(default="retry", description="A retry or a fork")
+    edited: list[str] = Field(default_factory=list, description="A fork's edited steps")
 
     model_config = ConfigDict(populate_by_name=True)
 

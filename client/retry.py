@@ -164,10 +164,12 @@ def truncated_steps(view: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def retry_run_id(root: str, origin: str, from_step: str | None, version: int, key: str) -> str:
-    """The new run's id: ``<root>-retry-<10 hex digits>`` of (origin, from, version, key)."""
+def retry_run_id(
+    root: str, origin: str, from_step: str | None, version: int, key: str, mode: str = "retry"
+) -> str:
+    """The new run's id: ``<root>-<mode>-<10 hex digits>`` of (origin, from, version, key)."""
     text = "\n".join((origin, from_step or "", str(version), key))
-    return f"{root}-retry-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+    return f"{root}-{mode}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
 
 
 def _statuses(view: Mapping[str, Any]) -> dict[str, str]:

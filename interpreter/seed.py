@@ -40,6 +40,7 @@ class Seed(BaseModel):
         steps: The ended steps taken over, in the definition's order.
         retried: The steps of the original that run again.
         by: Who asked for it (the API fills it from the caller's identity).
+        edited: A fork's steps whose outputs were replaced (:mod:`client.fork`).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -52,6 +53,7 @@ class Seed(BaseModel):
     steps: list[StepData] = Field(default_factory=list)
     retried: list[str] = Field(default_factory=list)
     by: str | None = None
+    edited: list[str] = Field(default_factory=list)
 
     def lineage(self) -> dict[str, object]:
         """The ``retry_of`` entry of the new run's memo and view."""
@@ -63,14 +65,17 @@ class Seed(BaseModel):
             "reused": [s.id for s in self.steps],
             "retried": list(self.retried),
             "by": self.by,
+            "mode": self.mode,
+            "edited": list(self.edited),
         }
 
 
 def apply_seed(state: RunState, seed: Seed, now: datetime) -> list[str]:
     """Mark the seeded steps of ``state`` ended as the original left them; the ids taken.
 
-    A ``retry_of`` transition (origin, from-step) comes first, then one ``step_reused`` per
-    step. Seeded steps the definition does not have are ignored (the starter refuses them).
+    A ``retry_of`` (or ``fork_of``) transition (origin, from-step, by) comes first, then one
+    ``step_reused`` per step (``step_edited``, with ``by``, for a fork's edited steps). Seeded
+    steps the definition does not have are ignored (the starter refuses them).
     """
     mode = "retry_of" if seed.mode == "retry" else "fork_of"
     state.record(now, mode, None, origin=seed.origin, from_step=seed.from_step, by=seed.by)
@@ -84,6 +89,9 @@ def apply_seed(state: RunState, seed: Seed, now: datetime) -> list[str]:
         step.started_at, step.ended_at = data.started_at, data.ended_at
         step.input, step.output, step.progress = data.input, data.output, data.progress
         step.error = StepError(error["type"], error["message"]) if error else None
-        state.record(now, "step_reused", data.id, origin=seed.origin, status=data.status)
+        if data.id in seed.edited:
+            state.record(now, "step_edited", data.id, origin=seed.origin, by=seed.by)
+        else:
+            state.record(now, "step_reused", data.id, origin=seed.origin, status=data.status)
         taken.append(data.id)
     return taken

@@ -111,6 +111,7 @@ async def test_a_failed_run_is_retried_without_asking_the_person_again(
             "created": True,
             "reused": ["draft", "review", "pick"],
             "retried": ["notify", "hold"],
+            "edited": [],
             "links": {"run": f"/v1/runs/{new_id}", "original": f"/v1/runs/{run_id}"},
         }
         seen: list[dict[str, Any]] = []
@@ -144,6 +145,8 @@ async def test_a_failed_run_is_retried_without_asking_the_person_again(
             "reused": ["draft", "review", "pick"],
             "retried": ["notify", "hold"],
             "by": actor,
+            "mode": "retry",
+            "edited": [],
         }
         async with http.stream("GET", f"/v1/runs/{new_id}/events") as stream:
             events = await read_events(stream.aiter_lines())
