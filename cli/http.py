@@ -230,6 +230,15 @@ class ApiClient:
             body["version"] = version
         return self._json("POST", f"/v1/runs/{_seg(run_id)}/retry", body=body)
 
+    def fork(
+        self, run_id: str, from_step: str, edits: dict[str, Any], version: int | None = None
+    ) -> tuple[int, Any]:
+        """``POST /v1/runs/{id}/fork``: the status (201 started, 200 asked before) and the run."""
+        body: dict[str, Any] = {"from": from_step, "set": edits}
+        if version is not None:
+            body["version"] = version
+        return self._json("POST", f"/v1/runs/{_seg(run_id)}/fork", body=body)
+
     def retry_all(
         self, workflow: str, since: str | None = None, error_type: str | None = None
     ) -> Any:

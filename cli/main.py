@@ -254,7 +254,8 @@ def _add_remote_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
 
 
 def add_retry_parser(runs_commands: Any) -> None:
-    """``kworkflow runs retry RUN [--from STEP] [--version N]`` and its bulk form."""
+    """``kworkflow runs retry RUN [--from STEP] [--version N]`` and its bulk form, and
+    ``kworkflow runs fork RUN --from STEP [--set STEP=JSON]...``."""
     retry = runs_commands.add_parser(
         "retry",
         help="retry an ended run in a new run",
@@ -275,6 +276,28 @@ def add_retry_parser(runs_commands: Any) -> None:
     retry.add_argument("--since", metavar="TIME", help="bulk: runs that ended since (ISO 8601)")
     retry.add_argument("--error-type", metavar="TYPE", help="bulk: runs that failed with TYPE")
     retry.set_defaults(command_ref="cli.retry_cmd:retry_command")
+
+    fork = runs_commands.add_parser(
+        "fork",
+        help="fork a run from a step, with edited outputs",
+        description="Start a new run from step STEP of run RUN: STEP and everything downstream "
+        "of it run again; the steps before it keep their outputs, or take the ones given with "
+        "--set (each checked against the step's form or output_schema).",
+    )
+    fork.add_argument("run", metavar="RUN", help="the run")
+    fork.add_argument("--from", dest="from_step", required=True, metavar="STEP")
+    fork.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="STEP=JSON|@FILE",
+        help="the new output (whole) of STEP; repeatable",
+    )
+    fork.add_argument("--version", type=int, metavar="N", help="run this published version")
+    fork.add_argument(
+        "--follow", action="store_true", help="show the new run's progress, then its result"
+    )
+    fork.set_defaults(command_ref="cli.retry_cmd:fork_command")
 
 
 def run(argv: Sequence[str] | None = None) -> int:

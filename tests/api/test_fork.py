@@ -86,3 +86,49 @@ async def test_an_edited_answer_changes_the_branch_taken(api: Api, tool_server: 
         unknown = await fork(422, **{"from": "pick", "set": {"nope": 1}})
         assert unknown == {"detail": "set.nope: workflow 'doc-review' has no step 'nope'"}
         assert (await http.post(f"/v1/runs/{run_id}/fork", json={})).status_code == 422
+
+
+RATE = """\
+kworkflow: 1
+name: rate
+steps:
+  - id: rate
+    kind: llm
+    prompt: 'Rate it. json: {"score": 9}'
+    output_schema: {type: object, required: [score], properties: {score: {type: integer}}}
+  - {id: pick, kind: branch, cases: [{when: "steps.rate.output.data.score > 5", to: high}],
+     default: low}
+  - {id: high, kind: aggregate, expr: "'high'"}
+  - {id: low, kind: aggregate, expr: "'low ' + string(steps.rate.output.data.score)"}
+edges:
+  - {from: rate, to: pick}
+  - {from: pick, to: [high, low]}
+"""
+
+
+async def test_an_edited_llm_output_changes_the_branch_taken(api: Api) -> None:
+    """The model said 9 (high); forked with its `data` edited to 2, the branch takes `low`;
+    an edit that breaks the output_schema is refused with where and what."""
+    api.publish(RATE)
+    async with api.http() as http:
+        run_id = (await start_run(http, "rate"))["id"]
+        original = await wait_status(http, run_id, "succeeded")
+        assert original["result"] == {"high": "high"}
+        output = original["steps"]["rate"]["output"]
+        edited = {**output, "data": {"score": 2}}
+        response = await http.post(
+            f"/v1/runs/{run_id}/fork", json={"from": "pick", "set": {"rate": edited}}
+        )
+        assert response.status_code == 201, response.text
+        done = await wait_status(http, response.json()["run_id"], "succeeded")
+        assert done["result"] == {"low": "low 2"}
+        assert done["steps"]["rate"]["output"] == edited
+        assert done["steps"]["rate"]["attempts"] == original["steps"]["rate"]["attempts"]
+        bad = await http.post(
+            f"/v1/runs/{run_id}/fork",
+            json={"from": "pick", "set": {"rate": {**output, "data": {"score": "x"}}}},
+        )
+        assert (bad.status_code, bad.json()) == (
+            422,
+            {"detail": "set.rate: data.score: 'x' is not of type 'integer'"},
+        )

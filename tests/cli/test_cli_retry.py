@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 from typing import Any
 
 from tests.api.support import APPROVAL, Api, start_run, wait_listed, wait_status, wait_waiting
+from tests.api.test_fork import RATE
 from tests.api.test_retry import api, staged
 from tests.cli import kworkflow_async
 from tests.cli.test_cli_remote import env_of, progress
@@ -119,3 +122,35 @@ async def wait_run_listed(http: Any, run_id: str, new_id: str) -> None:
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"{run_id} never listed {new_id}")
+
+
+async def test_fork_with_an_edited_output_from_a_file(api: Api, tmp_path: Path) -> None:
+    """`runs fork RUN --from pick --set rate=@file --follow`: the edited model output takes
+    the other branch; the progress names the edit; a malformed --set is a usage error."""
+    api.publish(RATE)
+    env = env_of(api)
+    async with api.http() as http:
+        run_id = (await start_run(http, "rate"))["id"]
+        output = (await wait_status(http, run_id, "succeeded"))["steps"]["rate"]["output"]
+    edit = tmp_path / "rate.json"
+    edit.write_text(json.dumps({**output, "data": {"score": 3}}))
+    forked = await kworkflow_async(
+        "runs", "fork", run_id, "--from", "pick", "--set", f"rate=@{edit}", "--follow", env=env
+    )
+    assert (forked.code, forked.stdout) == (0, '{\n  "low": "low 3"\n}\n')
+    lines = progress(forked.stderr)
+    new_id = lines[0].split()[1]
+    actor = f"{api.acme}:{api.keys[api.acme][:4]}"
+    assert lines[:6] == [
+        f"run {new_id} forks {run_id} (version 1)",
+        "  reused:  rate",
+        "  edited:  rate",
+        "  retried: pick, high, low",
+        f"run        fork of {run_id} from pick",
+        f"rate       edited, from {run_id} by {actor}",
+    ]
+    bad = await kworkflow_async("runs", "fork", run_id, "--from", "pick", "--set", "rate", env=env)
+    assert (bad.code, bad.stderr) == (
+        2,
+        "kworkflow: --set 'rate': expected STEP=JSON or STEP=@FILE\n",
+    )

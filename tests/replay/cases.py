@@ -191,6 +191,12 @@ edges:
     [],
 )
 
+CASES["forked"] = (  # a fork from `pick` with the answer of `gate` edited: the branch changes
+    CASES["retried"][0].replace("replay-retried", "replay-forked"),
+    {},
+    [],
+)
+
 SEEDS: dict[str, dict[str, Any]] = {
     "retried": {
         "origin": "replay-original",
@@ -217,3 +223,15 @@ SEEDS: dict[str, dict[str, Any]] = {
     },
 }
 """Seeds of the cases that are retries (interpreter.seed), by case name."""
+
+SEEDS["forked"] = {
+    **SEEDS["retried"],
+    "mode": "fork",
+    "from_step": "pick",
+    "retried": ["pick", "b", "hold"],
+    "edited": ["gate"],
+    "steps": [
+        SEEDS["retried"]["steps"][0],
+        {**SEEDS["retried"]["steps"][1], "output": {"data": {"go": False}, "actor": "editor"}},
+    ],
+}
