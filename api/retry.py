@@ -39,6 +39,7 @@ from client.fork import InvalidEdit, apply_edits, edits_digest
 from client.retry import (
     NotRetryable,
     UnknownStep,
+    UnreadableStep,
     VersionMismatch,
     plan_seed,
     retry_run_id,
@@ -226,7 +227,7 @@ async def retry_one(
         ).model_copy(update={"by": actor})
         if edits is not None:
             seed = apply_edits(seed, target, edits, actor)
-    except NotRetryable as exc:
+    except (NotRetryable, UnreadableStep) as exc:
         raise HTTPException(409, str(exc)) from None
     except (UnknownStep, VersionMismatch, InvalidEdit) as exc:
         raise HTTPException(422, str(exc)) from None

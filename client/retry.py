@@ -27,6 +27,8 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
 from client.errors import ClientError
 from interpreter.carry import StepData
 from interpreter.seed import Seed
@@ -61,6 +63,14 @@ class UnknownStep(RetryError):
     def __init__(self, step: str, workflow: str) -> None:
         self.step = step
         super().__init__(f"from: workflow '{workflow}' has no step '{step}'")
+
+
+class UnreadableStep(RetryError):
+    """The original run's view of a step cannot be carried (it is not a step's state)."""
+
+    def __init__(self, step: str, problem: str) -> None:
+        self.step = step
+        super().__init__(f"the original run's state of step '{step}' cannot be read: {problem}")
 
 
 class VersionMismatch(RetryError):
@@ -118,6 +128,7 @@ def plan_seed(
         NotRetryable: The run has not ended in a state a retry applies to.
         UnknownStep: ``from_step`` is not a step of ``original``.
         VersionMismatch: A seeded step is missing from ``target`` or changed kind.
+        UnreadableStep: A seeded step's entry in ``view`` is not a step's state.
     """
     status = str(view.get("status"))
     if status not in RETRYABLE and not (status == "succeeded" and from_step is not None):
@@ -139,7 +150,7 @@ def plan_seed(
         elif kinds[sid] != spec.kind:
             problems[sid] = f"kind {spec.kind} became {kinds[sid]}"
         else:
-            steps.append(StepData.model_validate(entries[sid]))
+            steps.append(_step_data(sid, entries[sid]))
     if problems:
         raise VersionMismatch(target_version, problems)
     return Seed(
@@ -170,6 +181,19 @@ def retry_run_id(
     """The new run's id: ``<root>-<mode>-<10 hex digits>`` of (origin, from, version, key)."""
     text = "\n".join((origin, from_step or "", str(version), key))
     return f"{root}-{mode}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+
+
+def _step_data(sid: str, entry: Mapping[str, Any]) -> StepData:
+    """A step of the view as the seed carries it.
+
+    Raises:
+        UnreadableStep: The view's entry is not a step's state.
+    """
+    known = {"started_at": None, "ended_at": None, "attempts": 0, "iterations": 0}
+    try:
+        return StepData.model_validate({**known, **entry, "id": sid})
+    except ValidationError as exc:
+        raise UnreadableStep(sid, exc.errors()[0]["msg"]) from None
 
 
 def _statuses(view: Mapping[str, Any]) -> dict[str, str]:

@@ -333,3 +333,23 @@ async def test_bulk_retry_of_every_failed_run(api: Api, tool_server: ToolServer)
         assert (await other.get(f"/v1/runs/{theirs}")).json()["retries"] == []
         missing = await http.post("/v1/workflows/nobody/runs/retry")
         assert missing.status_code == 404
+
+
+@pytest.mark.slow
+async def test_bulk_retry_of_fifty_failed_runs(api: Api, tool_server: ToolServer) -> None:
+    """The issue's size: 50 failed runs retried in one call, each once, all succeeding."""
+    url = tool_server.route("/broken", Reply(400, json={"error": "no"}))
+    api.publish(staged(url))
+    async with api.http() as http:
+        mine = [(await start_run(http, "staged"))["id"] for _ in range(50)]
+        for run_id in mine:
+            await wait_status(http, run_id, "failed")
+        await wait_listed(http, "workflow=staged&status=failed", lambda ids: len(ids) == 50)
+        tool_server.route("/broken", Reply(json={"ok": 50}))
+        answer = (await http.post("/v1/workflows/staged/runs/retry")).json()
+        assert (answer["matched"], answer["retried"], answer["failed"]) == (50, 50, 0)
+        for new_id in answer["runs"].values():
+            assert (await wait_status(http, new_id, "succeeded"))["result"] == {"fetch": {"ok": 50}}
+        again = (await http.post("/v1/workflows/staged/runs/retry")).json()
+        assert (again["retried"], again["already"]) == (0, 50)
+        assert len(tool_server.calls("/broken")) == 100
