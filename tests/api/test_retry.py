@@ -3,6 +3,7 @@ server sees one new call, `from`, newer versions, refusals, lineage, the bulk fo
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ import httpx
 import pytest
 from temporalio.client import Client
 
+from activities.registry import _REGISTRY
+from activities.registry import tool as register_tool
 from activities.tool import tool
 from interpreter.registration import new_worker
 from tests.api.support import (
@@ -353,3 +356,45 @@ async def test_bulk_retry_of_fifty_failed_runs(api: Api, tool_server: ToolServer
         again = (await http.post("/v1/workflows/staged/runs/retry")).json()
         assert (again["retried"], again["already"]) == (0, 50)
         assert len(tool_server.calls("/broken")) == 100
+
+
+async def test_a_tool_the_worker_gains_after_the_failure(api: Api) -> None:
+    """The tool step names a Python tool the worker does not have (UnknownTool) after the
+    person answered; once the worker has it, the retry calls it once and asks no one."""
+    name = f"summarize_{uuid.uuid4().hex[:8]}"
+    calls: list[str] = []
+    old = APPROVAL.splitlines()[-2]  # the `publish` step
+    assert old.startswith("  - {id: publish")
+    args = '{text: "${ steps.prepare.output }"}'
+    new = f"  - {{id: publish, kind: tool, tool: {name}, args: {args}}}"
+    api.publish(APPROVAL.replace("name: approval", "name: gains").replace(old, new))
+    async with api.http() as http:
+        run_id = (await start_run(http, "gains"))["id"]
+        await wait_waiting(http, run_id, "review")
+        await http.post(
+            f"/v1/runs/{run_id}/steps/review/respond", json={"data": {"approved": True}}
+        )
+        failed = await wait_status(http, run_id, "failed")
+        assert failed["steps"]["publish"]["error"]["type"] == "UnknownTool"
+
+        def summarize(text: str) -> str:
+            calls.append(text)
+            return text.upper()
+
+        register_tool(name=name)(summarize)  # the worker gains the tool
+        try:
+            out = await retry(http, run_id)
+            assert (out["reused"], out["retried"]) == (["prepare", "review"], ["publish"])
+            done = await wait_status(http, out["run_id"], "succeeded")
+        finally:
+            unregister(name)
+        assert (done["result"], done["pending_human"], calls) == (
+            "RELEASE V1",
+            [],
+            ["Release v1"],
+        )
+
+
+def unregister(name: str) -> None:
+    """Take a tool a test registered off this process's registry."""
+    _REGISTRY.pop(name, None)
