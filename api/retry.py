@@ -51,6 +51,7 @@ from interpreter.seed import RETRY_OF_MEMO
 from interpreter.spec import NAME_PATTERN
 from registry.errors import NotFound
 from registry.store import DefinitionStore
+from telemetry.metrics import RUNS_RETRIED
 
 router = APIRouter(tags=["runs"])
 
@@ -188,10 +189,11 @@ async def retry_one(
         _Skip: ``error_type`` is given and the run did not fail with it.
     """
     handle, description = await owned_run(client, settings, run_id, tenant)
-    status = RunOut.of(run_id, tenant, description, None).status
-    if status == "running":
-        raise HTTPException(409, f"run '{run_id}' is running: cannot retry it until it ends")
     view = await runview.final_view(description)
+    # a run that has decided its end (its final view is kept) and only reports it is ended
+    status = RunOut.of(run_id, tenant, description, view).status
+    if status in ("running", "paused", "stalled"):
+        raise HTTPException(409, f"run '{run_id}' is {status}: cannot retry it until it ends")
     if view is None and status in ("failed", "cancelled", "timed_out", "succeeded"):
         view = await runview.query_state(handle, settings.query_timeout)
     if view is None:
@@ -260,6 +262,8 @@ async def retry_one(
         if exc.status == RPCStatusCode.INVALID_ARGUMENT:
             raise HTTPException(422, f"Temporal refused the run: {exc.message}") from None
         raise
+    if created:
+        RUNS_RETRIED.labels(workflow=target.name, mode=mode).inc()
     return RetryOut(
         run_id=new_id,
         retry_of=run_id,

@@ -16,6 +16,7 @@ from activities.registry import _REGISTRY
 from activities.registry import tool as register_tool
 from activities.tool import tool
 from interpreter.registration import new_worker
+from telemetry.metrics import REGISTRY
 from tests.api.support import (
     APPROVAL,
     Api,
@@ -103,7 +104,9 @@ async def test_a_failed_run_is_retried_without_asking_the_person_again(
         assert len(tool_server.calls("/notify")) == 1
 
         tool_server.route("/notify", Reply(json={"sent": True}))  # the tool is fixed
+        before = retried_count("doc-review")
         out = await retry(http, run_id)
+        assert retried_count("doc-review") == before + 1
         new_id = out["run_id"]
         assert new_id.startswith(f"{run_id}-retry-")
         assert out == {
@@ -167,6 +170,7 @@ async def test_a_failed_run_is_retried_without_asking_the_person_again(
 
         again = await retry(http, run_id, expect=200)
         assert (again["run_id"], again["created"]) == (new_id, False)
+        assert retried_count("doc-review") == before + 1
         assert len(tool_server.calls("/notify")) == 2
         original = await wait_run(http, run_id, lambda v: v["retries"] == [new_id], what="link")
         assert (original["status"], original["retry_of"]) == ("failed", None)
@@ -398,3 +402,8 @@ async def test_a_tool_the_worker_gains_after_the_failure(api: Api) -> None:
 def unregister(name: str) -> None:
     """Take a tool a test registered off this process's registry."""
     _REGISTRY.pop(name, None)
+
+
+def retried_count(workflow: str, mode: str = "retry") -> float:
+    labels = {"workflow": workflow, "mode": mode}
+    return REGISTRY.get_sample_value("kworkflow_runs_retried_total", labels) or 0.0
