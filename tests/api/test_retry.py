@@ -201,6 +201,11 @@ async def test_from_a_step_reruns_it_and_what_follows(api: Api) -> None:
         )
         done = await wait_status(http, out["run_id"], "succeeded")
         assert (done["result"], done["pending_human"]) == ("published", [])
+        chained = await retry(http, out["run_id"], **{"from": "publish"})  # a retry's retry
+        assert chained["run_id"].startswith(f"{run_id}-retry-")  # named after the chain's root
+        chain = await wait_status(http, chained["run_id"], "succeeded")
+        assert (chain["retry_of"]["run_id"], chain["retry_of"]["root"]) == (out["run_id"], run_id)
+        assert chain["steps"]["review"]["output"] == done["steps"]["review"]["output"]
 
         out = await retry(http, run_id, **{"from": "review"})
         assert (out["reused"], out["retried"]) == (["prepare"], ["review", "publish"])
