@@ -157,6 +157,22 @@ class UsageOut(BaseModel):
     output_tokens: int = 0
 
 
+class RetryOfOut(BaseModel):
+    """Where a retried run comes from (its memo ``kworkflow.retry_of``: :mod:`api.retry`)."""
+
+    run_id: str = Field(description="The run it retries")
+    root: str = Field(description="The first run of its chain of retries")
+    from_: str | None = Field(default=None, alias="from", description="The step asked for")
+    version: int = Field(description="The definition version the original ran")
+    reused: list[str] = Field(description="Steps taken over from the original, not run again")
+    retried: list[str] = Field(description="Steps of the original that run again")
+    by: str | None = Field(default=None, description="Who asked for the retry")
+    mode: Literal["retry", "fork"] = Field(default="retry", description="A retry or a fork")
+    edited: list[str] = Field(default_factory=list, description="A fork's edited steps")
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
 class RunOut(BaseModel):
     """A run: its status, steps, pending human steps, result or error, and what it spent.
 
@@ -187,6 +203,10 @@ class RunOut(BaseModel):
     usage: UsageOut
     cost_usd: float
     last_seq: int | None = Field(description="The last transition's sequence number (events)")
+    retry_of: RetryOfOut | None = Field(default=None, description="Set on a retry: its origin")
+    retries: list[str] = Field(
+        default_factory=list, description="The runs that retry this one (ended runs only)"
+    )
 
     @classmethod
     def of(

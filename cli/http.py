@@ -218,6 +218,34 @@ class ApiClient:
         body = {"reason": reason} if reason is not None else None
         return self._json("POST", f"/v1/workflows/{_seg(workflow)}/runs/{action}", body=body)[1]
 
+    def retry(
+        self, run_id: str, from_step: str | None = None, version: int | None = None
+    ) -> tuple[int, Any]:
+        """``POST /v1/runs/{id}/retry``: the status (201 started, 200 asked before) and the
+        new run (``{run_id, retry_of, from, version, created, reused, retried, links}``)."""
+        body: dict[str, Any] = {}
+        if from_step is not None:
+            body["from"] = from_step
+        if version is not None:
+            body["version"] = version
+        return self._json("POST", f"/v1/runs/{_seg(run_id)}/retry", body=body)
+
+    def fork(
+        self, run_id: str, from_step: str, edits: dict[str, Any], version: int | None = None
+    ) -> tuple[int, Any]:
+        """``POST /v1/runs/{id}/fork``: the status (201 started, 200 asked before) and the run."""
+        body: dict[str, Any] = {"from": from_step, "set": edits}
+        if version is not None:
+            body["version"] = version
+        return self._json("POST", f"/v1/runs/{_seg(run_id)}/fork", body=body)
+
+    def retry_all(
+        self, workflow: str, since: str | None = None, error_type: str | None = None
+    ) -> Any:
+        """``POST /v1/workflows/{name}/runs/retry``: the counts and the runs retried."""
+        body = {k: v for k, v in (("since", since), ("error_type", error_type)) if v is not None}
+        return self._json("POST", f"/v1/workflows/{_seg(workflow)}/runs/retry", body=body)[1]
+
     def events(self, run_id: str, last_event_id: str | None = None) -> Iterator[SseEvent]:
         """``GET /v1/runs/{id}/events``: the run's events, until the server ends the stream.
 

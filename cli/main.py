@@ -21,7 +21,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CLIError
 from storage import StorageError
@@ -214,6 +214,8 @@ def _add_remote_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         command.add_argument("--reason", metavar="TEXT", help="why, for the run's log")
         command.set_defaults(command_ref="cli.remote:runs_action_command", action=action)
 
+    add_retry_parser(runs_commands)
+
     respond = commands.add_parser(
         "respond",
         help="answer a run's waiting human step",
@@ -249,6 +251,53 @@ def _add_remote_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     api.add_argument("--host", help="address to bind (default: 127.0.0.1; KWORKFLOW_API_HOST)")
     api.add_argument("--port", type=int, help="port (default: 8000; KWORKFLOW_API_PORT)")
     api.set_defaults(command_ref="cli.remote:api_command")
+
+
+def add_retry_parser(runs_commands: Any) -> None:
+    """``kworkflow runs retry RUN [--from STEP] [--version N]`` and its bulk form, and
+    ``kworkflow runs fork RUN --from STEP [--set STEP=JSON]...``."""
+    retry = runs_commands.add_parser(
+        "retry",
+        help="retry an ended run in a new run",
+        description="Retry run RUN in a new run: the steps that failed, were cancelled or did "
+        "not run run again (with --from STEP: that step and everything downstream of it too); "
+        "the others keep their outputs, and answered human steps are not asked again. Asking "
+        "for the same retry twice names the same new run. --workflow NAME retries every failed "
+        "run of NAME (each once).",
+    )
+    target = retry.add_mutually_exclusive_group(required=True)
+    target.add_argument("run", metavar="RUN", nargs="?", help="the run")
+    target.add_argument("--workflow", metavar="NAME", help="retry every failed run of NAME")
+    retry.add_argument("--from", dest="from_step", metavar="STEP", help="retry from this step")
+    retry.add_argument("--version", type=int, metavar="N", help="run this published version")
+    retry.add_argument(
+        "--follow", action="store_true", help="show the new run's progress, then its result"
+    )
+    retry.add_argument("--since", metavar="TIME", help="bulk: runs that ended since (ISO 8601)")
+    retry.add_argument("--error-type", metavar="TYPE", help="bulk: runs that failed with TYPE")
+    retry.set_defaults(command_ref="cli.retry_cmd:retry_command")
+
+    fork = runs_commands.add_parser(
+        "fork",
+        help="fork a run from a step, with edited outputs",
+        description="Start a new run from step STEP of run RUN: STEP and everything downstream "
+        "of it run again; the steps before it keep their outputs, or take the ones given with "
+        "--set (each checked against the step's form or output_schema).",
+    )
+    fork.add_argument("run", metavar="RUN", help="the run")
+    fork.add_argument("--from", dest="from_step", required=True, metavar="STEP")
+    fork.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="STEP=JSON|@FILE",
+        help="the new output (whole) of STEP; repeatable",
+    )
+    fork.add_argument("--version", type=int, metavar="N", help="run this published version")
+    fork.add_argument(
+        "--follow", action="store_true", help="show the new run's progress, then its result"
+    )
+    fork.set_defaults(command_ref="cli.retry_cmd:fork_command")
 
 
 def run(argv: Sequence[str] | None = None) -> int:

@@ -27,6 +27,13 @@ ENDED = {"cancelled": "was cancelled", "terminated": "was terminated", "timed_ou
 STALLED = "stalled"
 """Running, but its workflow tasks keep failing: following it stops, cancelling it ends it."""
 GOING_ON = ("run_paused", "run_resumed")
+LINEAGE = {
+    "retry_of": "retry of",
+    "fork_of": "fork of",
+    "step_reused": "reused from",
+    "step_edited": "edited, from",
+}
+"""The transitions of a retry or a fork that say what it took from the original."""
 """Run events after which the run goes on: following it goes on too."""
 STEP_WIDTH = 10
 
@@ -240,6 +247,10 @@ class Progress:
         if kind in GOING_ON:  # "paused by acme:ab12: deploy"
             by = f" by {data['by']}" if data.get("by") else ""
             return what + by + (f": {data['reason']}" if data.get("reason") else "")
+        if kind in LINEAGE:  # a retry or fork: what it took from the original
+            since = f" from {data['from_step']}" if data.get("from_step") else ""
+            by = f" by {data['by']}" if kind == "step_edited" and data.get("by") else ""
+            return f"{LINEAGE[kind]} {data.get('origin')}{since}{by}"
         if kind == "step_succeeded" and step in self.started:
             return f"succeeded in {_seconds((at - self.started[step]).total_seconds())}"
         return f"{what}: {error}" if error else what
@@ -283,6 +294,13 @@ def summary(view: dict[str, Any]) -> str:
     lines = [f"run {view.get('id')}: {view.get('workflow')} v{view.get('version')}"]
     lines.append(f"status    {view.get('status')}")
     lines.append(f"started   {_when(view.get('started_at'))}")
+    lineage = view.get("retry_of") or {}
+    if lineage:
+        since = f" from {lineage['from']}" if lineage.get("from") else ""
+        kind = "fork of " if lineage.get("mode") == "fork" else "retry of"
+        lines.append(f"{kind}  {lineage.get('run_id')}{since}")
+    for retry in view.get("retries") or []:
+        lines.append(f"retried   as {retry}")
     if view.get("ended_at"):
         took = _took(view.get("started_at"), view.get("ended_at"))
         lines.append(f"ended     {_when(view.get('ended_at'))}  ({took})")

@@ -6,10 +6,16 @@ Hierarchy::
      ├── ServerUnavailable   the Temporal server cannot be reached
      ├── SubflowNotFound     a named subflow has no definition in the search directories
      ├── RunAlreadyExists    a run id that is already taken by a running run
-     └── RunError            a run that did not succeed
-          ├── RunFailed      the workflow failed (for StepFailed: step, kind, attempts, error)
-          ├── RunTimedOut    the run's time limit passed
-          └── RunCancelled   the run was cancelled or terminated
+     ├── RunError            a run that did not succeed
+     │    ├── RunFailed      the workflow failed (for StepFailed: step, kind, attempts, error)
+     │    ├── RunTimedOut    the run's time limit passed
+     │    └── RunCancelled   the run was cancelled or terminated
+     └── RetryError          a retry or fork refused (client.retry, client.fork)
+          ├── NotRetryable   the run has not ended, or succeeded and no step was named
+          ├── UnknownStep    ``from`` names no step
+          ├── UnreadableStep the original's state of a step cannot be carried
+          ├── VersionMismatch a kept step is missing from the new version or changed kind
+          └── InvalidEdit    a fork's edit of a step that runs again, or that does not fit
 """
 
 from __future__ import annotations

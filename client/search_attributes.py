@@ -1,7 +1,9 @@
 """The search attributes kworkflow puts on every run, so runs can be listed by tenant and workflow.
 
 ``Tenant`` and ``WorkflowName`` (Keyword) and ``WorkflowVersion`` (Int) are set when a run
-starts. The embedded dev server registers them at start; on another server they are added on
+starts; ``RetryOf`` (Keyword) holds the original run id of a retry (:mod:`interpreter.seed`),
+so the retries of a run are found with ``RetryOf = '<run id>'``. The embedded dev server
+registers them at start; on another server they are added on
 first use when the client may (``ensure_search_attributes``), and runs start without them
 otherwise (they can then not be listed by the API).
 """
@@ -9,6 +11,7 @@ otherwise (they can then not be listed by the API).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
@@ -24,12 +27,14 @@ from interpreter.request import RunRequest
 TENANT = SearchAttributeKey.for_keyword("Tenant")
 WORKFLOW_NAME = SearchAttributeKey.for_keyword("WorkflowName")
 WORKFLOW_VERSION = SearchAttributeKey.for_int("WorkflowVersion")
-KEYS = (TENANT, WORKFLOW_NAME, WORKFLOW_VERSION)
+RETRY_OF = SearchAttributeKey.for_keyword("RetryOf")
+KEYS = (TENANT, WORKFLOW_NAME, WORKFLOW_VERSION, RETRY_OF)
 
 _TYPES = {
     TENANT.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
     WORKFLOW_NAME.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
     WORKFLOW_VERSION.name: IndexedValueType.INDEXED_VALUE_TYPE_INT,
+    RETRY_OF.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
 }
 DEV_SERVER_FLAGS = [
     arg
@@ -37,6 +42,7 @@ DEV_SERVER_FLAGS = [
         ("Tenant", "Keyword"),
         ("WorkflowName", "Keyword"),
         ("WorkflowVersion", "Int"),
+        ("RetryOf", "Keyword"),
     )
     for arg in ("--search-attribute", f"{key}={kind}")
 ]
@@ -74,10 +80,11 @@ async def ensure_search_attributes(client: Client) -> bool:
 
 def for_run(request: RunRequest) -> TypedSearchAttributes:
     """The search attributes of a run started with ``request``."""
-    return TypedSearchAttributes(
-        [
-            SearchAttributePair(TENANT, request.tenant),
-            SearchAttributePair(WORKFLOW_NAME, request.definition.name),
-            SearchAttributePair(WORKFLOW_VERSION, request.version),
-        ]
-    )
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(TENANT, request.tenant),
+        SearchAttributePair(WORKFLOW_NAME, request.definition.name),
+        SearchAttributePair(WORKFLOW_VERSION, request.version),
+    ]
+    if request.seed is not None:
+        pairs.append(SearchAttributePair(RETRY_OF, request.seed.origin))
+    return TypedSearchAttributes(pairs)

@@ -87,6 +87,7 @@ async def start_run(
     *,
     id_conflict_policy: WorkflowIDConflictPolicy = WorkflowIDConflictPolicy.UNSPECIFIED,
     id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    memo: dict[str, Any] | None = None,
 ) -> WorkflowHandle[Any, Any]:
     """Start the interpreter workflow on a run request.
 
@@ -99,6 +100,7 @@ async def start_run(
             ``USE_EXISTING`` returns a handle on it, see :func:`started_new`).
         id_reuse_policy: Whether a closed run's id may start a new run (default: yes;
             ``REJECT_DUPLICATE`` raises :class:`RunAlreadyExists` instead).
+        memo: The run's initial memo (a retry's lineage, :mod:`client.retry`).
 
     Returns:
         A handle on the started (or, with ``USE_EXISTING``, the running) run; its ``id`` is the
@@ -118,6 +120,7 @@ async def start_run(
             search_attributes=attributes,
             id_conflict_policy=id_conflict_policy,
             id_reuse_policy=id_reuse_policy,
+            memo=memo,
         )
     except WorkflowAlreadyStartedError:
         raise RunAlreadyExists(workflow_id) from None

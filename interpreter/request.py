@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from interpreter.carry import Carry
 from interpreter.limits import FlowLimits
+from interpreter.seed import Seed
 from interpreter.spec import Definition
 
 WORKFLOW_NAME = "kworkflow"
@@ -44,6 +45,8 @@ class RunRequest(BaseModel):
             :data:`interpreter.carry.DEFAULT_EVENT_LIMIT`; Temporal may suggest it sooner).
         flow_limits: The operator's flow limits, from the starter's worker configuration
             (default: :class:`interpreter.limits.FlowLimits`'s defaults).
+        seed: Set for a retry: the ended steps of the original run the new run takes over
+            without running them (:mod:`interpreter.seed`).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -57,6 +60,7 @@ class RunRequest(BaseModel):
     carry: Carry | None = None
     event_limit: int | None = Field(default=None, ge=100)
     flow_limits: FlowLimits | None = None
+    seed: Seed | None = None
 
 
 class RespondRequest(BaseModel):

@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         RunRequest,
     )
     from interpreter.scheduling import Scheduler
+    from interpreter.seed import apply_seed
     from interpreter.spec import Definition
     from interpreter.state import (
         RunFailure,
@@ -120,6 +121,8 @@ class InterpreterWorkflow(HumanAnswers, Continuation, Pausing):
         self._first_run_id = info.run_id
         if request.carry is not None:
             self._restore(request.carry)
+        elif request.seed is not None:  # a retry: the original's ended steps, not run again
+            apply_seed(self.state, request.seed, workflow.now())
         self._unfinished = {sid for sid, step in self.state.steps.items() if not step.done}
         self.trace_context: TraceContext = run_trace(_trace_carrier(info), self._first_run_id)
         """The run span's place in its trace: the parent of every activity and child workflow

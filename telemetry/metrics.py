@@ -49,6 +49,13 @@ RUNS_RESUMED = Counter(
     ["workflow"],
     registry=REGISTRY,
 )
+RUNS_RETRIED = Counter(
+    "kworkflow_runs_retried",
+    "Retries and forks started through the API (one-run or bulk), by workflow and mode "
+    "(`retry` or `fork`); asking for the same retry again is not counted.",
+    ["workflow", "mode"],
+    registry=REGISTRY,
+)
 STEP_ATTEMPTS = Counter(
     "kworkflow_step_attempts",
     "Step activity attempts, by kind and outcome (succeeded, failed).",

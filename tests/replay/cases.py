@@ -171,3 +171,67 @@ edges:
         ],
     ),
 }
+
+CASES["retried"] = (  # a retry: `a` and the answered `gate` seeded from an original, `b` runs
+    """
+kworkflow: 1
+name: replay-retried
+steps:
+  - {id: a, kind: tool, tool: echo, args: {x: 1}}
+  - {id: gate, kind: human, prompt: Go?}
+  - {id: pick, kind: branch, cases: [{when: "steps.gate.output.data.go", to: b}], default: hold}
+  - {id: b, kind: tool, tool: echo, args: {go: "${ steps.gate.output.data.go }"}}
+  - {id: hold, kind: aggregate, expr: "'held'"}
+edges:
+  - {from: a, to: gate}
+  - {from: gate, to: pick}
+  - {from: pick, to: [b, hold]}
+""",
+    {},
+    [],
+)
+
+CASES["forked"] = (  # a fork from `pick` with the answer of `gate` edited: the branch changes
+    CASES["retried"][0].replace("replay-retried", "replay-forked"),
+    {},
+    [],
+)
+
+SEEDS: dict[str, dict[str, Any]] = {
+    "retried": {
+        "origin": "replay-original",
+        "root": "replay-original",
+        "retried": ["b", "hold"],
+        "by": "recorder",
+        "steps": [
+            {
+                "id": sid,
+                "status": "succeeded",
+                "attempts": 1,
+                "iterations": 1,
+                "started_at": "2026-01-01T00:00:00Z",
+                "ended_at": "2026-01-01T00:00:01Z",
+                "input": args,
+                "output": output,
+            }
+            for sid, args, output in (
+                ("a", {"args": {"x": 1}}, {"x": 1}),
+                ("gate", {"prompt": "Go?"}, {"data": {"go": True}, "actor": "someone"}),
+                ("pick", None, {"taken": "b"}),
+            )
+        ],
+    },
+}
+"""Seeds of the cases that are retries (interpreter.seed), by case name."""
+
+SEEDS["forked"] = {
+    **SEEDS["retried"],
+    "mode": "fork",
+    "from_step": "pick",
+    "retried": ["pick", "b", "hold"],
+    "edited": ["gate"],
+    "steps": [
+        SEEDS["retried"]["steps"][0],
+        {**SEEDS["retried"]["steps"][1], "output": {"data": {"go": False}, "actor": "editor"}},
+    ],
+}

@@ -24,7 +24,8 @@ from client.devserver import FAST_DEV_SERVER_ARGS, temporal_binary
 from interpreter.loader import load_text
 from interpreter.registration import DATA_CONVERTER, new_worker
 from interpreter.request import WORKFLOW_NAME, RunRequest
-from tests.replay.cases import CASES
+from interpreter.seed import Seed
+from tests.replay.cases import CASES, SEEDS
 from tests.support.standins import STANDIN_ACTIVITIES
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -34,7 +35,8 @@ CHILD_KINDS = ("subflow", "agent")
 async def record_case(client: Client, name: str) -> dict[str, str]:
     """Run one case to its end; its history and its children's, as JSON by workflow id."""
     text, run_input, answers = CASES[name]
-    request = RunRequest(definition=load_text(textwrap.dedent(text)), input=run_input)
+    seed = Seed.model_validate(SEEDS[name]) if name in SEEDS else None
+    request = RunRequest(definition=load_text(textwrap.dedent(text)), input=run_input, seed=seed)
     handle = await client.start_workflow(
         WORKFLOW_NAME, request, id=f"replay-{name}", task_queue="replay"
     )
