@@ -15,8 +15,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/kworkflow dev
 
+# Two test processes (pytest-xdist), each with its own Temporal dev server: most tests wait on
+# the server, so two share the machine's cores well (6.6 min against 10.4 min in one).
+TEST_WORKERS ?= 2
+
 test: lint
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -m "not slow" -n $(TEST_WORKERS)
 
 # Scale tests (minutes each): .ci/run runs them after `make test`.
 test-slow: $(STAMP)
