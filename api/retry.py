@@ -142,13 +142,8 @@ async def retry_all(
                 )  # fmt: skip
             except _Skip:
                 return None
-            except HTTPException as exc:
-                return BulkProblemOut(
-                    run_id=run_id, status_code=exc.status_code, detail=str(exc.detail)
-                )
-            except Exception as exc:  # Temporal unavailable for this one: counted, not fatal
-                detail = f"{type(exc).__name__}: {exc}"
-                return BulkProblemOut(run_id=run_id, status_code=503, detail=detail)
+            except Exception as exc:  # a refusal, or Temporal unavailable for this one
+                return BulkProblemOut.of(run_id, exc)
 
     outcomes = await asyncio.gather(*(one(run_id) for run_id in run_ids))
     done = [o for o in outcomes if isinstance(o, RetryOut)]

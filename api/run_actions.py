@@ -198,12 +198,8 @@ async def act_on_all(
         async with gate:
             try:
                 return await act(client, settings, run_id, tenant, action, request)
-            except HTTPException as exc:
-                detail = str(exc.detail)
-                return BulkProblemOut(run_id=run_id, status_code=exc.status_code, detail=detail)
-            except Exception as exc:  # Temporal unavailable for this one: counted, not fatal
-                detail = f"{type(exc).__name__}: {exc}"
-                return BulkProblemOut(run_id=run_id, status_code=503, detail=detail)
+            except Exception as exc:  # a refusal, or Temporal unavailable for this one
+                return BulkProblemOut.of(run_id, exc)
 
     outcomes = await asyncio.gather(*(one(run_id) for run_id in run_ids))
     done = [o for o in outcomes if isinstance(o, PauseOut)]

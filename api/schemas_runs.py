@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
+from fastapi import HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import WorkflowExecution, WorkflowExecutionStatus
 
@@ -322,6 +323,14 @@ class BulkProblemOut(BaseModel):
     run_id: str
     status_code: int = Field(description="What the one-run route would have answered")
     detail: str
+
+    @classmethod
+    def of(cls, run_id: str, exc: Exception) -> BulkProblemOut:
+        """One run's problem: a refusal's status and message, or 503 when Temporal did not
+        answer for it (counted, not fatal to the bulk action)."""
+        if isinstance(exc, HTTPException):
+            return cls(run_id=run_id, status_code=exc.status_code, detail=str(exc.detail))
+        return cls(run_id=run_id, status_code=503, detail=f"{type(exc).__name__}: {exc}")
 
 
 class BulkActionOut(BaseModel):

@@ -72,6 +72,14 @@ class StepData(BaseModel):
     error: dict[str, str] | None = None
     progress: dict[str, int] | None = None
 
+    def restore(self, step: StepState) -> None:
+        """Give ``step`` this carried state (a continue-as-new's next run, a retry's seed)."""
+        error = self.error
+        step.status, step.attempts, step.iterations = self.status, self.attempts, self.iterations
+        step.started_at, step.ended_at = self.started_at, self.ended_at
+        step.input, step.output, step.progress = self.input, self.output, self.progress
+        step.error = StepError(error["type"], error["message"]) if error else None
+
 
 class EventData(BaseModel):
     """One :class:`interpreter.state.RunEvent`, as carried."""
@@ -147,13 +155,8 @@ def restore_state(state: RunState, carry: Carry) -> None:
     state.started_at = carry.started_at
     for data in carry.steps:
         step = state.steps.get(data.id)
-        if step is None:
-            continue
-        error = data.error
-        step.status, step.attempts, step.iterations = data.status, data.attempts, data.iterations
-        step.started_at, step.ended_at = data.started_at, data.ended_at
-        step.input, step.output, step.progress = data.input, data.output, data.progress
-        step.error = StepError(error["type"], error["message"]) if error else None
+        if step is not None:
+            data.restore(step)
     state.events = [RunEvent(e.at, e.type, e.step, e.message) for e in carry.events]
     state.transitions = list(carry.transitions)
 

@@ -22,7 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from interpreter.carry import StepData
-from interpreter.state import RunState, StepError
+from interpreter.state import RunState
 
 RETRY_OF_MEMO = "kworkflow.retry_of"
 """The memo key of a retried run's lineage (:meth:`Seed.lineage`)."""
@@ -84,11 +84,7 @@ def apply_seed(state: RunState, seed: Seed, now: datetime) -> list[str]:
         step = state.steps.get(data.id)
         if step is None:
             continue
-        error = data.error
-        step.status, step.attempts, step.iterations = data.status, data.attempts, data.iterations
-        step.started_at, step.ended_at = data.started_at, data.ended_at
-        step.input, step.output, step.progress = data.input, data.output, data.progress
-        step.error = StepError(error["type"], error["message"]) if error else None
+        data.restore(step)
         if data.id in seed.edited:
             state.record(now, "step_edited", data.id, origin=seed.origin, by=seed.by)
         else:
