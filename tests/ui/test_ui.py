@@ -182,6 +182,40 @@ steps:
 """
 
 
+async def test_pause_answer_and_resume_a_run(api: Api, page) -> None:
+    """Pause from the run page: the badge says paused, the waiting person can still answer,
+    the next step waits, the runs list filters paused runs; Resume finishes the run."""
+    api.publish(APPROVAL)
+    async with api.http() as http:
+        run_id = (await start_run(http, "approval"))["id"]
+        await page.goto(f"{api.url}/ui/#/runs/{run_id}")
+        human = page.locator('.human[data-step="review"]')
+        await human.wait_for()
+        await page.get_by_role("button", name="Pause run").click()
+        await page.wait_for_selector(".run-head .badge.status-paused")
+        assert await page.locator("#pause-run").inner_text() == "Resume run"
+        assert (await http.get(f"/v1/runs/{run_id}")).json()["status"] == "paused"
+
+        await page.get_by_label("approved").check()
+        await human.get_by_role("button", name="Send answer").click()
+        await page.wait_for_selector(step("review", "succeeded"))
+        await page.wait_for_timeout(500)  # time for a wrongly started step to show
+        assert (
+            await page.locator('table.steps tr[data-step="publish"]').get_attribute("data-status")
+            == "pending"
+        )
+        await page.screenshot(path=SHOTS / "run-paused.png", full_page=True)
+
+        await page.goto(f"{api.url}/ui/#/runs?workflow=approval&status=paused")
+        await page.wait_for_selector(f'tr[data-run="{run_id}"] .badge.status-paused')
+        await page.goto(f"{api.url}/ui/#/runs/{run_id}")
+        await page.get_by_role("button", name="Resume run").click()
+        await page.wait_for_selector(".run-head .badge.status-succeeded")
+        await page.wait_for_selector(step("publish", "succeeded"))
+        assert await page.locator("#pause-run").is_hidden()
+        assert (await wait_status(http, run_id, "succeeded"))["result"] == "published"
+
+
 async def test_cancel_a_run_and_page_through_runs(api: Api, page) -> None:
     api.publish(NAPS)
     async with api.http() as http:

@@ -22,7 +22,9 @@ export function runPage(view, runId) {
   const head = el("div", { class: "run-head" });
   const cancelButton = el("button", { id: "cancel-run", type: "button", class: "danger",
     onclick: () => cancelRun() }, "Cancel run");
-  const actions = el("div", { class: "run-actions", hidden: true }, cancelButton,
+  const pauseButton = el("button", { id: "pause-run", type: "button",
+    onclick: () => pauseOrResume() }, "Pause run");
+  const actions = el("div", { class: "run-actions", hidden: true }, pauseButton, cancelButton,
     el("span", { class: "form-error", hidden: true }));
   const bar = el("progress", { id: "run-progress", max: 1, value: 0, "aria-label": "progress" });
   const barText = el("span", { class: "progress-text" });
@@ -71,7 +73,10 @@ export function runPage(view, runId) {
     barText.textContent = `${done} / ${ids.length} steps done` +
       (unknown ? " (no worker answered: step statuses unknown)" : "");
     renderHead(head, run);
-    actions.hidden = !["running", "stalled"].includes(run.status);
+    actions.hidden = !["running", "stalled", "paused"].includes(run.status);
+    pauseButton.hidden = !["running", "paused"].includes(run.status);
+    pauseButton.disabled = false;
+    pauseButton.textContent = run.status === "paused" ? "Resume run" : "Pause run";
     fill(steps, ...ids.map((id) => stepRow(id, run.steps?.[id], statusOf(id))));
     renderHumans();
     renderPanel();
@@ -111,7 +116,8 @@ export function runPage(view, runId) {
   }
 
   function renderHumans() {
-    const pending = state.run.status === "running" ? state.run.pending_human || [] : [];
+    const open = ["running", "paused"].includes(state.run.status);  // a paused run takes answers
+    const pending = open ? state.run.pending_human || [] : [];
     const names = new Set(pending.map((p) => p.step));
     for (const step of Object.keys(state.forms)) {
       if (!names.has(step)) {
@@ -164,6 +170,20 @@ export function runPage(view, runId) {
     }
     showError(actions, "");
     cancelButton.textContent = "Cancelling…";
+    await refresh();
+  }
+
+  // Pause a running run (it starts nothing new; running steps finish) or resume a paused one.
+  async function pauseOrResume() {
+    const action = state.run?.status === "paused" ? "resume" : "pause";
+    pauseButton.disabled = true;
+    const { ok, body } = await api(`${path}/${action}`, { method: "POST", json: {} });
+    if (!ok) {
+      pauseButton.disabled = false;
+      showError(actions, detail(body));
+      return;
+    }
+    showError(actions, "");
     await refresh();
   }
 

@@ -3,7 +3,7 @@
 import { api, detail } from "./api.js";
 import { el, fill, statusBadge, when } from "./dom.js";
 
-const STATUSES = ["running", "stalled", "succeeded", "failed", "cancelled", "terminated", "timed_out"];
+const STATUSES = ["running", "paused", "stalled", "succeeded", "failed", "cancelled", "terminated", "timed_out"];
 
 export function runsPage(view, params) {
   const workflow = el("select", { id: "filter-workflow" }, el("option", { value: "" }, "all"));
