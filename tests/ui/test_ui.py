@@ -216,6 +216,40 @@ async def test_pause_answer_and_resume_a_run(api: Api, page) -> None:
         assert (await wait_status(http, run_id, "succeeded"))["result"] == "published"
 
 
+SHORT_NAP = """\
+kworkflow: 1
+name: short-nap
+steps:
+  - {id: first, kind: aggregate, expr: "1"}
+  - {id: nap, kind: tool, tool: sleep, args: {seconds: 2}}
+edges: [{from: first, to: nap}]
+"""
+
+
+async def test_retry_a_cancelled_run_and_follow_its_lineage(api: Api, page) -> None:
+    """Retry run on a cancelled run opens the new run, which says what it retries and
+    succeeds; the original then links to it."""
+    api.publish(SHORT_NAP)
+    async with api.http() as http:
+        original = (await start_run(http, "short-nap"))["id"]
+        await page.goto(f"{api.url}/ui/#/runs/{original}")
+        await page.wait_for_selector(step("nap", "running"))
+        assert (await http.post(f"/v1/runs/{original}/cancel")).status_code == 202
+        await page.wait_for_selector(".run-head .badge.status-cancelled")
+        assert await page.locator("#cancel-run").is_hidden()
+        await page.get_by_role("button", name="Retry run").click()
+        await page.wait_for_function(f"!location.hash.endsWith({json.dumps(original)})")
+        retried = (await page.evaluate("decodeURIComponent(location.hash)")).removeprefix("#/runs/")
+        await page.wait_for_selector(".run-head .badge.status-succeeded")
+        assert await page.locator(".run-head .lineage").inner_text() == f"retry of {original}"
+        assert (await wait_status(http, retried, "succeeded"))["retry_of"]["run_id"] == original
+        await page.click(f'.run-head .lineage a:text-is("{original}")')
+        await page.wait_for_selector(".run-head .badge.status-cancelled")
+        lineage = page.locator(".run-head .lineage")
+        await lineage.wait_for()
+        assert await lineage.inner_text() == f"retried as {retried}"
+
+
 async def test_cancel_a_run_and_page_through_runs(api: Api, page) -> None:
     api.publish(NAPS)
     async with api.http() as http:

@@ -24,8 +24,10 @@ export function runPage(view, runId) {
     onclick: () => cancelRun() }, "Cancel run");
   const pauseButton = el("button", { id: "pause-run", type: "button",
     onclick: () => pauseOrResume() }, "Pause run");
+  const retryButton = el("button", { id: "retry-run", type: "button",
+    onclick: () => retryRun() }, "Retry run");
   const actions = el("div", { class: "run-actions", hidden: true }, pauseButton, cancelButton,
-    el("span", { class: "form-error", hidden: true }));
+    retryButton, el("span", { class: "form-error", hidden: true }));
   const bar = el("progress", { id: "run-progress", max: 1, value: 0, "aria-label": "progress" });
   const barText = el("span", { class: "progress-text" });
   const graph = el("div", { class: "graph", id: "graph" });
@@ -73,7 +75,11 @@ export function runPage(view, runId) {
     barText.textContent = `${done} / ${ids.length} steps done` +
       (unknown ? " (no worker answered: step statuses unknown)" : "");
     renderHead(head, run);
-    actions.hidden = !["running", "stalled", "paused"].includes(run.status);
+    const live = ["running", "stalled", "paused"].includes(run.status);
+    const retryable = ["failed", "cancelled", "timed_out"].includes(run.status);
+    actions.hidden = !live && !retryable;
+    cancelButton.hidden = !live;
+    retryButton.hidden = !retryable;
     pauseButton.hidden = !["running", "paused"].includes(run.status);
     pauseButton.disabled = false;
     pauseButton.textContent = run.status === "paused" ? "Resume run" : "Pause run";
@@ -187,6 +193,20 @@ export function runPage(view, runId) {
     await refresh();
   }
 
+  // Retry an ended run (the steps that did not succeed run again, the others are taken over)
+  // and open the new run.
+  async function retryRun() {
+    retryButton.disabled = true;
+    const { ok, body } = await api(`${path}/retry`, { method: "POST", json: {} });
+    retryButton.disabled = false;
+    if (!ok) {
+      showError(actions, detail(body));
+      return;
+    }
+    showError(actions, "");
+    window.location.hash = `#/runs/${encodeURIComponent(body.run_id)}`;
+  }
+
   function renderPanel() {
     const id = state.selected;
     if (!id) return;
@@ -285,9 +305,28 @@ function renderHead(head, run) {
       run.usage?.input_tokens || run.usage?.output_tokens
         ? ` · ${run.usage.input_tokens} in / ${run.usage.output_tokens} out tokens` : "",
       run.cost_usd ? ` · $${run.cost_usd.toFixed(4)}` : ""),
+    lineage(run),
     run.error ? el("p", { class: "form-error" }, `${run.error.type}: ${run.error.message}`) : null,
     run.status === "succeeded" ? block("Result", run.result) : null,
   );
+}
+
+// "retry of X" / "fork of X" and "retried as Y, Z", as links to those runs.
+function lineage(run) {
+  const link = (id) => el("a", { href: `#/runs/${encodeURIComponent(id)}` }, id);
+  const parts = [];
+  if (run.retry_of) {
+    const from = run.retry_of.from ? ` from ${run.retry_of.from}` : "";
+    parts.push(`${run.retry_of.mode === "fork" ? "fork" : "retry"} of `, link(run.retry_of.run_id),
+      from);
+  }
+  const retries = run.retries || [];
+  if (retries.length) {
+    if (parts.length) parts.push(" · ");
+    parts.push("retried as ");
+    retries.forEach((id, i) => parts.push(...(i ? [", "] : []), link(id)));
+  }
+  return parts.length ? el("p", { class: "lineage" }, ...parts) : null;
 }
 
 function isTruncated(value) {
