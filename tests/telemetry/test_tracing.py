@@ -336,3 +336,35 @@ async def test_a_run_started_without_tracing_is_one_trace_with_its_subflow(
         assert span.status.status_code.name == "ERROR"
     trace_ids = {s.context.trace_id for s in spans if s.context is not None}
     assert trace_ids == {root.context.trace_id}  # type: ignore[union-attr]
+
+
+async def test_pause_resume_and_retry_are_in_the_runs_traces(
+    traced_api: Api, exporter: InMemorySpanExporter
+) -> None:
+    """Each action through the API is a span naming the run: pause and resume are updates of
+    the run, a retry starts the new run."""
+    name = f"acted-{uuid.uuid4().hex[:8]}"
+    traced_api.publish(
+        f"""
+        kworkflow: 1
+        name: {name}
+        steps:
+          - {{id: ask, kind: human, prompt: Go?}}
+        """,
+        tenant="default",
+    )
+    async with httpx.AsyncClient(base_url=traced_api.url, timeout=30) as http:
+        run_id = (await http.post("/v1/runs", json={"workflow": name, "input": {}})).json()["id"]
+        await wait_status(http, run_id, "running")
+        for action in ("pause", "resume"):
+            answer = await http.post(f"/v1/runs/{run_id}/{action}", json={})
+            assert answer.status_code == 200, answer.text
+        assert (await http.post(f"/v1/runs/{run_id}/cancel")).status_code == 202
+        await wait_status(http, run_id, "cancelled")
+        retry = await http.post(f"/v1/runs/{run_id}/retry", json={})
+        assert retry.status_code == 201, retry.text
+        retried = retry.json()["run_id"]
+    spans = exporter.get_finished_spans()
+    names = Counter(s.name for s in spans_of(spans, run_id))
+    assert (names["StartWorkflowUpdate:pause"], names["StartWorkflowUpdate:resume"]) == (1, 1)
+    assert Counter(s.name for s in spans_of(spans, retried))["StartWorkflow:kworkflow"] == 1
