@@ -7,6 +7,7 @@ Without ``/usr/bin/chromium`` the tests are skipped, unless ``CI`` is set: then 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import AsyncIterator
@@ -226,23 +227,44 @@ edges: [{from: first, to: nap}]
 """
 
 
+async def opened_after(page, run_id: str) -> str:
+    """The id of the run the page opens once it has left ``run_id``'s page."""
+    here = "decodeURIComponent(location.hash)"
+    await page.wait_for_function(f"{here} !== {json.dumps('#/runs/' + run_id)}")
+    return (await page.evaluate(here)).removeprefix("#/runs/")
+
+
 async def test_retry_a_cancelled_run_and_follow_its_lineage(api: Api, page) -> None:
     """Retry run on a cancelled run opens the new run, which says what it retries and
-    succeeds; the original then links to it."""
+    succeeds; Retry from here on one of its steps runs that step and what follows again; the
+    original then links to its retry."""
     api.publish(SHORT_NAP)
     async with api.http() as http:
         original = (await start_run(http, "short-nap"))["id"]
-        await page.goto(f"{api.url}/ui/#/runs/{original}")
-        await page.wait_for_selector(step("nap", "running"))
+        while (await http.get(f"/v1/runs/{original}")).json()["steps"]["nap"]["status"] != (
+            "running"
+        ):
+            await asyncio.sleep(0.05)
         assert (await http.post(f"/v1/runs/{original}/cancel")).status_code == 202
+        await page.goto(f"{api.url}/ui/#/runs/{original}")
         await page.wait_for_selector(".run-head .badge.status-cancelled")
         assert await page.locator("#cancel-run").is_hidden()
         await page.get_by_role("button", name="Retry run").click()
-        await page.wait_for_function(f"!location.hash.endsWith({json.dumps(original)})")
-        retried = (await page.evaluate("decodeURIComponent(location.hash)")).removeprefix("#/runs/")
+        retried = await opened_after(page, original)
         await page.wait_for_selector(".run-head .badge.status-succeeded")
         assert await page.locator(".run-head .lineage").inner_text() == f"retry of {original}"
         assert (await wait_status(http, retried, "succeeded"))["retry_of"]["run_id"] == original
+
+        await page.click(step("first"))  # "Retry from here" on a step of the ended run
+        await page.get_by_role("button", name="Retry from here").click()
+        again = await opened_after(page, retried)
+        await page.wait_for_selector(".run-head .badge.status-succeeded")
+        lineage = page.locator(".run-head .lineage")
+        assert await lineage.inner_text() == f"retry of {retried} from first"
+        view = await wait_status(http, again, "succeeded")
+        assert view["retry_of"]["from"] == "first"
+        assert view["retry_of"]["retried"] == ["first", "nap"]
+        await page.goto(f"{api.url}/ui/#/runs/{retried}")
         await page.click(f'.run-head .lineage a:text-is("{original}")')
         await page.wait_for_selector(".run-head .badge.status-cancelled")
         lineage = page.locator(".run-head .lineage")

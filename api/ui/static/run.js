@@ -195,16 +195,27 @@ export function runPage(view, runId) {
 
   // Retry an ended run (the steps that did not succeed run again, the others are taken over)
   // and open the new run.
-  async function retryRun() {
-    retryButton.disabled = true;
-    const { ok, body } = await api(`${path}/retry`, { method: "POST", json: {} });
-    retryButton.disabled = false;
+  async function retryRun(json = {}, button = retryButton, errors = actions) {
+    button.disabled = true;
+    const { ok, body } = await api(`${path}/retry`, { method: "POST", json });
+    button.disabled = false;
     if (!ok) {
-      showError(actions, detail(body));
+      showError(errors, detail(body));
       return;
     }
-    showError(actions, "");
+    showError(errors, "");
     window.location.hash = `#/runs/${encodeURIComponent(body.run_id)}`;
+  }
+
+  // "Retry from here" on a step of an ended run: that step and everything after it run again.
+  function retryFromHere(id) {
+    const ended = ["succeeded", "failed", "cancelled", "timed_out"].includes(state.run.status);
+    if (!ended) return null;
+    const box = el("div", { class: "step-actions" });
+    const button = el("button", { type: "button", id: "retry-from-here",
+      onclick: () => retryRun({ from: id }, button, box) }, "Retry from here");
+    box.append(button, el("span", { class: "form-error", hidden: true }));
+    return box;
   }
 
   function renderPanel() {
@@ -233,6 +244,7 @@ export function runPage(view, runId) {
       valueBlock("Input", step.input, id, "input"),
       valueBlock("Output", step.output, id, "output"),
       step.error ? block("Error", step.error, "error") : null,
+      retryFromHere(id),
     );
   }
 
