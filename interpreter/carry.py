@@ -20,14 +20,16 @@ from interpreter.descendants import DescendantHumans
 from interpreter.pausing import Paused
 from interpreter.state import PendingHuman, RunEvent, RunState, StepError, StepState
 
-DEFAULT_EVENT_LIMIT = 5_000
+DEFAULT_EVENT_LIMIT = 2_500
 """History events after which a run continues as new (Temporal warns at 10K, fails at 50K):
-about 800 chained steps, which a worker taking the run up replays in one workflow task well
-inside Temporal's 10 s task timeout (a 2,000-step history took 13.7 s of CPU to replay on a
-2-core machine, a hand-written workflow's 11 s: bench/long_runs.py)."""
+about 400 chained steps. A worker taking a run up replays its whole history in one workflow
+task, which Temporal times out after 10 s: on a 2-core machine a worker taking over a history of
+800 chained steps (~4,800 events) needed more than 10 s (its replay, and the server sending the
+history, share the machine), 400 steps in 6.3 s (bench/long_runs.py,
+tests/interpreter/test_long_runs.py)."""
 OLD_EVENT_LIMIT = 10_000
 """The default event limit of runs recorded before :data:`DEFAULT_EVENT_LIMIT` (patch
-``event-limit-5000``)."""
+``event-limit-2500``)."""
 
 
 class Resume(BaseModel):

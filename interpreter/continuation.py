@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
 
 CONTINUE_PATCH = "continue-as-new"
 """Runs recorded before continue-as-new existed never drain on replay."""
-EVENT_LIMIT_PATCH = "event-limit-5000"
+EVENT_LIMIT_PATCH = "event-limit-2500"
 """Runs recorded before it continued as new after :data:`OLD_EVENT_LIMIT` events by default."""
 
 

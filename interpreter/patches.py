@@ -34,7 +34,7 @@ INCLUDED = frozenset(
         "descendant-humans",
         "pause-resume",
         "parallel-lazy-start",
-        "event-limit-5000",
+        "event-limit-2500",
     }
 )
 """The patches in effect in every run that has :data:`BASELINE` (never changed once recorded)."""

@@ -27,8 +27,10 @@ from tests.support.runs import load
 from tests.support.standins import STANDIN_ACTIVITIES
 
 ONE_HISTORY = 100_000
-STEPS = 1_000
-RESTART_AT = 800
+STEPS = 500
+RESTART_AT = 400
+"""About the largest history a run keeps by default (interpreter.carry.DEFAULT_EVENT_LIMIT,
+2,500 events): a worker restarted there replays all of it."""
 NEW_WORKER = "the-new-worker"
 
 
@@ -75,7 +77,7 @@ async def test_a_new_worker_resumes_a_long_chain_without_timeouts(
     types = [event.event_type for event in history.events]
     # The stopped worker may leave a task it had taken to time out (it moves on after the
     # run's task timeout) or one its sticky queue held (5 s): Temporal's hand-over. What must
-    # not happen is a task of the new worker timing out: its replay of 800 steps.
+    # not happen is a task of the new worker timing out: its replay of 400 steps.
     started = {
         event.event_id: event.workflow_task_started_event_attributes.identity
         for event in history.events
