@@ -2,6 +2,7 @@
 // details, and a form for each human step waiting for an answer.
 import { api, detail, follow } from "./api.js";
 import { duration, el, fill, pretty, statusBadge, when } from "./dom.js";
+import { forkFromHere } from "./fork.js";
 import { schemaForm, showError } from "./forms.js";
 import { loadGraph, setSelected, setStatus } from "./graph.js";
 
@@ -204,7 +205,11 @@ export function runPage(view, runId) {
       return;
     }
     showError(errors, "");
-    window.location.hash = `#/runs/${encodeURIComponent(body.run_id)}`;
+    openRun(body.run_id);
+  }
+
+  function openRun(id) {
+    window.location.hash = `#/runs/${encodeURIComponent(id)}`;
   }
 
   // "Retry from here" on a step of an ended run: that step and everything after it run again.
@@ -216,6 +221,15 @@ export function runPage(view, runId) {
       onclick: () => retryRun({ from: id }, button, box) }, "Retry from here");
     box.append(button, el("span", { class: "form-error", hidden: true }));
     return box;
+  }
+
+  // Kept while the same step stays selected, so that a render does not drop an edit.
+  function forkBox(id) {
+    const { status } = state.run;
+    if (state.fork?.id !== id || state.fork.status !== status) {
+      state.fork = { id, status, node: forkFromHere(state.run, id, path, openRun) };
+    }
+    return state.fork.node;
   }
 
   function renderPanel() {
@@ -245,6 +259,7 @@ export function runPage(view, runId) {
       valueBlock("Output", step.output, id, "output"),
       step.error ? block("Error", step.error, "error") : null,
       retryFromHere(id),
+      forkBox(id),
     );
   }
 
