@@ -24,7 +24,9 @@ steps:
     kind: code
     language: python
     input: {{text: "${{ steps.draft.output.text }}"}}
-    source: "output = {{'text': input['text'].strip().upper(), 'words': len(input['text'].split())}}"
+    source: |
+      text = input['text']
+      output = {{'text': text.strip().upper(), 'words': len(text.split())}}
   - id: review
     kind: human
     prompt: "Send ${{ steps.tidy.output.text }}?"
