@@ -22,6 +22,17 @@ Read on the worker, never sent through workflow history. The file is YAML, found
       allow: [10.20.0.0/16]                  # hosts, *.domains, IPs, CIDRs, for every tenant
       tenants: {acme: [crm.internal]}        # and per tenant
     tool_modules: [mycompany.tools]          # modules whose @tool functions are registered
+    smtp:                                    # e-mail of the builtin `notify` tool (notify.py)
+      host: mail.internal
+      port: 587
+      sender: workflows@example.com          # the From of every message
+      starttls: true
+      username: workflows
+      password_env: SMTP_PASSWORD            # read from this env var
+      allowed_domains: [example.com]         # recipients' domains (default: any)
+    notifications:                           # a human step's assignees (assignees.py)
+      ui_url: https://flows.example.com/ui
+      webhook: {url: https://hooks.example.com/x, format: slack}   # or json
     limits:                                  # operator maxima (interpreter/limits.py)
       code: {max_memory_mb: 1024, max_timeout: 15m, max_cpu_seconds: 600}
 
@@ -124,6 +135,59 @@ class EgressConfig(BaseModel):
         return value
 
 
+class SmtpConfig(BaseModel):
+    """The mail server the builtin ``notify`` tool sends e-mail through (the operator's)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str
+    port: int = Field(default=25, ge=1, le=65535)
+    sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    """The ``From`` address of every message (a tenant cannot choose it)."""
+    sender_name: str | None = None
+    starttls: bool = False
+    username: str | None = None
+    password_env: str | None = None
+    """The environment variable holding the password (with ``username``)."""
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    allowed_domains: list[str] | None = None
+    """Recipients' domains e-mail may go to (exact, or ``*.domain``); None: any."""
+
+    def allows(self, address: str) -> bool:
+        """Whether e-mail may be sent to ``address``."""
+        if self.allowed_domains is None:
+            return True
+        domain = address.rsplit("@", 1)[-1].lower()
+        for allowed in self.allowed_domains:
+            allowed = allowed.lower()
+            if domain == allowed or (allowed.startswith("*.") and domain.endswith(allowed[1:])):
+                return True
+        return False
+
+    def password(self) -> str:
+        """The password from ``password_env`` ("" when unset)."""
+        return os.environ.get(self.password_env, "") if self.password_env else ""
+
+
+class WebhookTarget(BaseModel):
+    """The operator's webhook for waiting human steps."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(pattern="^https?://")
+    format: Literal["json", "slack"] = "json"
+
+
+class Notifications(BaseModel):
+    """Who hears of a human step waiting (:mod:`activities.assignees`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ui_url: str | None = None
+    email: bool = True
+    webhook: WebhookTarget | None = None
+
+
 class WorkerConfig(BaseModel):
     """The whole worker configuration file."""
 
@@ -136,6 +200,10 @@ class WorkerConfig(BaseModel):
     tool_modules: list[str] = Field(default_factory=list)
     limits: Limits = Field(default_factory=Limits)
     """What a definition may ask for; lint, publish and the activities check it."""
+    smtp: SmtpConfig | None = None
+    """Where the builtin ``notify`` tool sends e-mail (None: e-mail is refused)."""
+    notifications: Notifications | None = None
+    """Telling assignees a human step waits for them (None: nobody is told)."""
 
     def provider(self, name: str | None) -> tuple[str, Provider]:
         """The named provider, or the default one.

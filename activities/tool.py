@@ -9,7 +9,9 @@ A call's params are ``{tool, args}``. The tool is looked up in this order:
 3. the builtin ``http`` tool: ``args`` = ``{url, method?, headers?, json?, body?, params?,
    timeout?}``, output ``{status, headers, json}`` (or ``text`` instead of ``json`` when the
    response is not JSON);
-4. otherwise a non-retryable ``UnknownTool`` error naming the tool and the tools that exist
+4. the builtin ``notify`` tool: a webhook, a Slack-compatible webhook or an e-mail
+   (:mod:`activities.notify`);
+5. otherwise a non-retryable ``UnknownTool`` error naming the tool and the tools that exist
    (lint cannot know worker-registered tools, so an unknown name is found at run time).
 
 ``args`` are checked against the tool's ``input_schema`` (JSON Schema 2020-12, its defaults
@@ -57,6 +59,7 @@ from activities.base import (
 from activities.config import WorkerConfig, current_config
 from activities.contract import StepCall
 from activities.egress import EgressDenied, tenant_client
+from activities.notify import NOTIFY, NOTIFY_ARGS_SCHEMA, notify
 from activities.registry import args_path, load_tool_modules, registered_tool, registered_tools
 from activities.secret_grants import grant_problem, referenced_secrets
 from interpreter.durations import parse_duration
@@ -113,8 +116,10 @@ async def tool(call: StepCall) -> Any:
             return await registered.call(checked)
     if name == BUILTIN_HTTP:
         return await builtin_http(check_args(name, HTTP_ARGS_SCHEMA, args), call.ref.tenant)
+    if name == NOTIFY:
+        return await notify(check_args(name, NOTIFY_ARGS_SCHEMA, args), call.ref.tenant)
     known = [t.name for t in registered_tools()]
-    known += [BUILTIN_HTTP] if BUILTIN_HTTP not in known else []
+    known += [b for b in (BUILTIN_HTTP, NOTIFY) if b not in known]
     raise ApplicationError(
         f"unknown tool '{name}': it is not in the definition's `tools:` and this worker has "
         f"no such tool (registered on this worker: {', '.join(known)})",

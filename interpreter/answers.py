@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     import jsonschema
 
     from interpreter import descendants
+    from interpreter.assignee_notice import tell_assignees
     from interpreter.carry import reopened
     from interpreter.descendants import DescendantHumans, Descendants
     from interpreter.durations import parse_duration
@@ -164,6 +165,10 @@ class HumanAnswers:
         spans.human_opened(self.state.run_id, inv.step_id)
         self._tell_parent()
         return pending
+
+    def tell_assignees(self, pending: PendingHuman) -> None:
+        """Tell a waiting human step's assignees (:mod:`interpreter.assignee_notice`)."""
+        tell_assignees(self.state, self._telling, pending)
 
     def close_human(self, inv: Invocation) -> None:
         """The human step stopped waiting (answered, timed out, cancelled or suspended)."""

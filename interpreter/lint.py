@@ -26,6 +26,7 @@ from interpreter.expr import has_template, regex_literals, step_references, temp
 from interpreter.inputs import prepare_input
 from interpreter.limits import DEFAULT_LIMITS, Limits, code_excesses, flow_excesses
 from interpreter.loader import document_order, load_document
+from interpreter.onerror import continues
 from interpreter.options import DEFAULT_TIMEOUT
 from interpreter.schemas import regex_problem
 from interpreter.spec import (
@@ -234,7 +235,7 @@ class _Linter:
                         self.add(f"{where}.when", "branch_edge", message, source)
                     if "on" in edge.model_fields_set:
                         self.add(f"{where}.on", "branch_edge", message, source)
-                elif edge.on == "failed" and spec.on_error != "continue":
+                elif edge.on == "failed" and not continues(spec, self.tools):
                     message = f"`{source}` has no `on_error: continue`, so this `on: failed` "
                     message += f"edge is never taken (a failure of `{source}` fails the run)"
                     self.add(f"{where}.on", "failed_edge", message, source)
@@ -265,7 +266,7 @@ class _Linter:
                 return (
                     None if pair.target in targets else f"branch `{pair.source}` never chooses it"
                 )
-            if pair.on == "failed" and source.on_error != "continue":
+            if pair.on == "failed" and not continues(source, self.tools):
                 return f"its `on: failed` edge from `{pair.source}` is never taken"
             return None
 

@@ -11,6 +11,7 @@ from temporalio.converter import DataConverter
 from temporalio.worker import Interceptor, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.assignees import notify_assignees
 from interpreter.pacing import pause
 from interpreter.tuning import Tuning
 from storage import data_converter_from_env
@@ -90,7 +91,8 @@ def new_worker(
         client: A client connected with :func:`data_converter`.
         task_queue: The task queue to poll.
         activities: Step activities (``llm``, ``tool``, ``code``) and any others; the run-end
-            report and the interpreter's pause (:mod:`interpreter.pacing`) are added to them.
+            report, the interpreter's pause (:mod:`interpreter.pacing`) and the assignees'
+            notifications (:mod:`activities.assignees`) are added to them.
         extra_workflows: Workflows to host beside the interpreter's (benchmarks, tests).
         run_report: The ``kworkflow.run_finished`` activity (default:
             :func:`telemetry.run_report.report_run`; tests slow it down).
@@ -116,6 +118,7 @@ def new_worker(
             *activities,
             *([] if run_report in activities else [run_report]),
             *([] if pause in activities else [pause]),
+            *([] if notify_assignees in activities else [notify_assignees]),
         ],
         interceptors=list(interceptors),
         **options,

@@ -92,7 +92,8 @@ class _StepCommon(_Model):
     description: str | None = None
     timeout: Duration | None = None
     retry: RetrySpec | None = None
-    on_error: Literal["fail", "continue"] = "fail"
+    on_error: Literal["fail", "continue"] | None = None
+    """None: ``fail``, except for the builtin ``notify`` tool (:mod:`interpreter.onerror`)."""
     join: Literal["all", "any"] = "all"
     repeat: RepeatSpec | None = None
     compensate: StepSpec | None = None

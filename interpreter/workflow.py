@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from interpreter.inputs import prepare_input
     from interpreter.kinds.base import Invocation
     from interpreter.limits import flow_excesses, flow_limits
+    from interpreter.onerror import fails_run
     from interpreter.pacing import Pacer
     from interpreter.pausing import Pausing
     from interpreter.request import (
@@ -333,7 +334,7 @@ class InterpreterWorkflow(HumanAnswers, Continuation, Pausing):
             step.status, step.error = "failed", exc
             if exc.attempts is not None:
                 step.attempts = exc.attempts
-            if inv.spec.on_error == "fail" and self._failure is None:
+            if fails_run(inv.spec, self.definition.tools) and self._failure is None:
                 self._failure = self._step_failure(step, exc)
         except RunFailure as failure:
             step.status, step.error = "failed", StepError(failure.type, failure.message)
@@ -354,7 +355,7 @@ class InterpreterWorkflow(HumanAnswers, Continuation, Pausing):
             workflow.logger.exception("step %r failed with an unexpected error", step.id)
             error = StepError("InternalError", f"step '{step.id}': {type(exc).__name__}: {exc}")
             step.status, step.error = "failed", error
-            if inv.spec.on_error == "fail" and self._failure is None:
+            if fails_run(inv.spec, self.definition.tools) and self._failure is None:
                 self._failure = self._step_failure(step, error)
         self._ended(step)
 

@@ -105,6 +105,10 @@ class Runtime(Protocol):
         """The run drains and only waiting human steps are left running: they may suspend."""
         ...
 
+    def tell_assignees(self, pending: PendingHuman) -> None:
+        """Tell a waiting human step's assignees, beside the wait (interpreter.assignee_notice)."""
+        ...
+
     def close_human(self, inv: Invocation) -> None:
         """The human step stopped waiting."""
         ...

@@ -43,6 +43,8 @@ async def run_human(runtime: Runtime, inv: Invocation, fields: dict[str, Any]) -
                     "InvalidForm", f"the form is not a valid JSON Schema: {exc}"
                 ) from None
     pending = runtime.open_human(inv, fields)
+    if inv.resume is None:
+        runtime.tell_assignees(pending)
     timeout = None
     if pending.timeout_at is not None:
         timeout = max(pending.timeout_at - workflow.now(), timedelta(milliseconds=1))

@@ -20,6 +20,7 @@ before it made every item's task at once, each waiting on a semaphore)."""
 with workflow.unsafe.imports_passed_through():
     from interpreter.carry import Resume, Suspended
     from interpreter.limits import flow_limits, items_excess
+    from interpreter.onerror import fails_run
     from interpreter.spec import ParallelStep
     from interpreter.state import StepError
 
@@ -87,7 +88,7 @@ async def _run_all(
         except StepError as exc:
             progress["failed"] += 1
             ended.add(index)
-            if item.spec.on_error != "continue" and not failure:
+            if fails_run(item.spec, runtime.definition.tools) and not failure:
                 failure.append(StepError(exc.type, f"{item.path}: {exc.message}", exc.attempts))
         finally:
             progress["running"] -= 1
