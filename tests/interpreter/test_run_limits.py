@@ -66,7 +66,7 @@ async def test_an_exponential_expression_fails_its_step_with_expression_error(
           - {{id: boom, kind: aggregate, expr: "{EXPONENTIAL}"}}
         """,
     )
-    assert loop.time() - began < 10
+    assert loop.time() - began < 60  # the cost meter stops it; unmetered it runs for minutes
     state = await status(handle)
     assert state["steps"]["boom"]["status"] == "failed"
     assert state["steps"]["boom"]["error"]["type"] == "ExpressionError"
