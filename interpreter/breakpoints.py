@@ -274,7 +274,8 @@ class Breakpoints(Pausing):
         name, value = edit
         if (name == "input") != (stop.when == "before"):
             other = "input" if stop.when == "before" else "output"
-            message = f"step '{stop.step}' is held {stop.when} it ran: give `{other}`, not `{name}`"
+            held = "before it starts" if stop.when == "before" else "after it ran"
+            message = f"step '{stop.step}' is held {held}: give `{other}`, not `{name}`"
             return "invalid", message
         problem = self._edit_problem(stop, name, value)
         return None if problem is None else ("invalid", f"{name}: {problem}")
