@@ -21,9 +21,10 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import stalls
+from api.limits import describe_size
 from api.run_actions import _ONE, _refused
 from api.runs import UPDATE_TIMEOUT, Actor, Settings, TemporalClient, Tenant, owned_run
-from api.schemas_runs import PausedOut, RunOut
+from api.schemas_runs import ErrorOut, PausedOut, RunOut, encoded_json
 from client.search_attributes import WORKFLOW_NAME as WORKFLOW_NAME_KEY
 from interpreter.breakpoints import CONTINUE
 from interpreter.spec import STEP_ID_PATTERN
@@ -58,7 +59,19 @@ class ContinueOut(BaseModel):
     edited: bool
 
 
-@router.post("/v1/runs/{run_id}/continue", response_model=ContinueOut, responses=_ONE)
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **_ONE,
+    409: {
+        "model": ErrorOut,
+        "description": "The run is not held at that step (`detail` says where it is), has ended, "
+        "or is stalled",
+    },
+    413: {"model": ErrorOut, "description": "The edit is larger than the run input limit"},
+    422: {"model": ErrorOut, "description": "The body is not valid, or the edit does not fit"},
+}
+
+
+@router.post("/v1/runs/{run_id}/continue", response_model=ContinueOut, responses=_RESPONSES)
 async def continue_run(
     run_id: str,
     body: ContinueIn,
@@ -76,6 +89,14 @@ async def continue_run(
         message = f"run '{run_id}' is stalled (its workflow tasks keep failing): cannot continue it"
         raise HTTPException(409, message)
     payload = {**body.model_dump(exclude_unset=True), "by": actor}
+    edit = {k: v for k, v in payload.items() if k in ("input", "output")}
+    try:
+        size = len(encoded_json(edit))
+    except ValueError as exc:
+        raise HTTPException(422, f"the edit {exc}") from None
+    if size > settings.max_input_bytes:
+        limit = describe_size(settings.max_input_bytes)
+        raise HTTPException(413, f"the edit is larger than {limit} ({size} bytes)")
     try:
         answer = await handle.execute_update(
             CONTINUE, payload, result_type=dict, rpc_timeout=UPDATE_TIMEOUT

@@ -123,7 +123,8 @@ class StepOut(BaseModel):
     id: str
     kind: str
     status: str = Field(
-        description="pending, running, waiting, succeeded, failed, skipped or cancelled; "
+        description="pending, running, waiting, at_breakpoint, succeeded, failed, skipped or "
+        "cancelled; "
         "unknown when no worker could say (`steps_source` is `definition`)"
     )
     attempts: int = 0
