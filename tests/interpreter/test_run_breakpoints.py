@@ -328,3 +328,29 @@ async def test_unknown_breakpoint_steps_fail_the_run(
         "InvalidBreakpoints",
         "breakpoints: workflow 'bp-unknown' has no step 'nope', 'zzz'",
     )
+
+
+async def test_breakpoints_hold_after_the_run_continued_as_new(
+    client: Client, task_queue: str, worker: Any
+) -> None:
+    """A 30-step chain with an event limit of 100 continues as new before it reaches `s25`,
+    held after it ran: the breakpoint still holds in the new run, is edited, and the chain
+    goes on from the edited value; every run of the chain replays."""
+    from tests.interpreter.test_continue_as_new import chain, replay_all
+
+    request = RunRequest(
+        definition=load(chain(30)),
+        breakpoints=BreakpointSet(after=["s25"]),
+        event_limit=100,
+    )
+    handle = await client.start_workflow(
+        "kworkflow", request, id=new_run_id(), task_queue=task_queue
+    )
+    state = await wait_for_step(handle, "s25", "at_breakpoint", timeout=60)
+    assert state["steps"]["s25"]["output"] == {"n": 25}
+    assert state["paused"]["at"] == {"step": "s25", "when": "after"}
+    described = await handle.describe()
+    assert described.run_id != handle.first_execution_run_id  # it continued as new meanwhile
+    await handle.execute_update("continue", {"step": "s25", "output": {"n": 100}})
+    assert await result(handle, timeout=60) == 104
+    assert await replay_all(client, handle) >= 2
