@@ -161,13 +161,14 @@ class Breakpoints(Pausing):
         """Whether the step stops before it starts (then ``_start`` leaves it unstarted)."""
         return self._stops_at(step_id, "before")
 
-    def breakpoints_view(self) -> dict[str, list[str]] | None:
-        """The ``breakpoints`` entry of ``status``: the steps that stop, by when (None: none)."""
+    def breakpoints_view(self) -> dict[str, dict[str, list[str]]]:
+        """``{"breakpoints": {before, after}}``, the steps that stop, for the ``status`` query;
+        empty when none does (the key is absent then)."""
         if self.request.parent is not None:
-            return None
+            return {}
         before = [sid for sid in self._specs if "before" in self._break_whens(sid)]
         after = [sid for sid in self._specs if "after" in self._break_whens(sid)]
-        return {"before": before, "after": after} if before or after else None
+        return {"breakpoints": {"before": before, "after": after}} if before or after else {}
 
     # ---- holding a step (what the step's task awaits) ------------------------------------
 

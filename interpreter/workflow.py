@@ -143,7 +143,7 @@ class InterpreterWorkflow(HumanAnswers, Continuation, Breakpoints, Pausing):
         human steps waiting for an answer (those of subflows too, by path); values above a
         size are markers (:mod:`interpreter.viewsize`)."""
         view = {**self.state.view(), "pending_human": self.pending_entries()}
-        view["breakpoints"] = self.breakpoints_view()
+        view.update(self.breakpoints_view())  # {"breakpoints": ...} when any step has one
         return bounded_view({**view, "paused": self.paused_view()})
 
     @workflow.query(name=STEP_QUERY)
