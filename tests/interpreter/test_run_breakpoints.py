@@ -354,3 +354,34 @@ async def test_breakpoints_hold_after_the_run_continued_as_new(
     await handle.execute_update("continue", {"step": "s25", "output": {"n": 100}})
     assert await result(handle, timeout=60) == 104
     assert await replay_all(client, handle) >= 2
+
+
+async def test_a_subflow_child_does_not_stop_at_its_declared_breakpoints(
+    client: Client, task_queue: str, worker: Any
+) -> None:
+    """A published workflow declaring `breakpoint: before` holds when run on its own, and not
+    when it runs as another run's subflow."""
+    from tests.support.runs import start
+
+    child = """
+    kworkflow: 1
+    name: child
+    steps:
+      - {id: calc, kind: code, breakpoint: before, source: "output = 5"}
+    """
+    alone = await start(client, task_queue, child)
+    await wait_for_step(alone, "calc", "at_breakpoint")
+    parent = await start(
+        client,
+        task_queue,
+        """
+        kworkflow: 1
+        name: parent
+        steps:
+          - {id: sub, kind: subflow, workflow: child}
+        """,
+        subflows={"child": child},
+    )
+    assert await result(parent) == {"sub": {"calc": 5}}
+    assert "breakpoints" not in await status(parent)
+    await alone.terminate()
