@@ -122,24 +122,31 @@ class Breakpoints(Pausing):
     _specs: dict[str, StepSpec]
     _changed: bool
     _stops: tuple[Stop, ...] = ()
+    _whens: dict[str, frozenset[str]] | None = None
 
     # ---- which steps stop ----------------------------------------------------------------
 
     def _break_whens(self, step_id: str) -> frozenset[str]:
         """``before`` and/or ``after``: where step ``step_id`` stops (empty: nowhere)."""
+        if self._whens is None:
+            self._whens = self._all_whens()
+        return self._whens.get(step_id, frozenset())
+
+    def _all_whens(self) -> dict[str, frozenset[str]]:
+        """Where each step that has a breakpoint stops (none in a subflow's child run)."""
         if self.request.parent is not None:
-            return frozenset()
-        whens: set[str] = set()
+            return {}
+        whens: dict[str, set[str]] = {}
         asked = self.request.breakpoints
         if asked is not None:
-            whens.update(
-                w for w, ids in (("before", asked.before), ("after", asked.after)) if step_id in ids
-            )
-        spec = self._specs.get(step_id)
-        declared = spec.breakpoint if spec is not None else None
-        if declared is not None:
-            whens.update(("before", "after") if declared == "both" else (declared,))
-        return frozenset(whens)
+            for when, ids in (("before", asked.before), ("after", asked.after)):
+                for sid in ids:
+                    whens.setdefault(sid, set()).add(when)
+        for sid, spec in self._specs.items():
+            if spec.breakpoint is not None:
+                both = ("before", "after") if spec.breakpoint == "both" else (spec.breakpoint,)
+                whens.setdefault(sid, set()).update(both)
+        return {sid: frozenset(w) for sid, w in whens.items()}
 
     def _stops_at(self, step_id: str, when: str) -> bool:
         return when in self._break_whens(step_id) and patches.patched(BREAKPOINT_PATCH)
@@ -164,7 +171,9 @@ class Breakpoints(Pausing):
     def breakpoints_view(self) -> dict[str, dict[str, list[str]]]:
         """``{"breakpoints": {before, after}}``, the steps that stop, for the ``status`` query;
         empty when none does (the key is absent then)."""
-        if self.request.parent is not None:
+        if self._whens is None:
+            self._whens = self._all_whens()
+        if not self._whens:
             return {}
         before = [sid for sid in self._specs if "before" in self._break_whens(sid)]
         after = [sid for sid in self._specs if "after" in self._break_whens(sid)]
