@@ -65,7 +65,7 @@ with workflow.unsafe.imports_passed_through():
 
 CONTINUE: Final = "continue"
 """Name of the update and of the signal that let a run held at a breakpoint go on."""
-BREAKPOINT_PATCH = "breakpoints"
+BREAKPOINT_PATCH = patches.BREAKPOINTS
 """Runs recorded before breakpoints existed replay without them."""
 AT_BREAKPOINT: Final = "at_breakpoint"
 """The status of a held step."""
