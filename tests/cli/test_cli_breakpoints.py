@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 from tests.api.support import APPROVAL, Api, api, wait_run, wait_status
-from tests.cli import kworkflow_async
-from tests.cli.test_cli_remote import env_of, run_ids
+from tests.cli import ROOT, cli_argv, kworkflow_async
+from tests.cli.test_cli_remote import env_of, progress, run_ids
 
 __all__ = ["api"]
 
@@ -85,3 +86,51 @@ async def test_start_with_breakpoints_edit_and_continue(api: Api, tmp_path: Path
         )
         done = await wait_status(http, run_id, "succeeded")
         assert done["result"] == "rolled back"
+
+
+async def test_follow_shows_where_the_run_is_held(api: Api) -> None:
+    """`runs start --follow` shows the hold with the commands to inspect and continue it, and
+    goes on to the result once another `runs continue` lets the run go on."""
+    api.publish(APPROVAL)
+    given, run_id = run_ids(api, "approval")
+    env = env_of(api)
+    args = ("runs", "start", "approval", "--run-id", given, "--breakpoint", "prepare:after")
+    process = await asyncio.create_subprocess_exec(
+        *cli_argv(*args, "--follow"),
+        env=env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None and process.stdout is not None
+    try:
+        seen = ""
+        while "held after" not in seen:
+            line = await asyncio.wait_for(process.stderr.readline(), 30)
+            assert line, f"follow ended before the hold: {seen!r}"
+            seen += line.decode()
+        went = await kworkflow_async(
+            "runs", "continue", run_id, "--output", '"Release v9"', env=env
+        )
+        while "waiting for a person" not in seen:
+            line = await asyncio.wait_for(process.stderr.readline(), 30)
+            assert line, f"follow ended before the review: {seen!r}"
+            seen += line.decode()
+        await kworkflow_async("respond", run_id, "review", "--data", '{"approved": true}', env=env)
+        rest = await asyncio.wait_for(process.stderr.read(), 30)
+        out = await asyncio.wait_for(process.stdout.read(), 30)
+        code = await asyncio.wait_for(process.wait(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert went.code == 0
+    assert (code, out.decode()) == (0, '"published"\n')
+    lines = progress(seen + rest.decode())
+    actor = f"{api.acme}:{api.keys[api.acme][:4]}"
+    assert lines[1:4] == [
+        "prepare    started",
+        f"prepare    held after it ends (its output: kworkflow runs show {run_id} --json; go on: "
+        f"kworkflow runs continue {run_id})",
+        f"prepare    continued (edited) by {actor}",
+    ]

@@ -17,7 +17,8 @@ from temporalio.exceptions import ApplicationError
 from activities.tool import tool
 from interpreter.registration import new_worker
 from interpreter.request import BreakpointSet, RunRequest
-from tests.support.runs import load, new_run_id, result, status, wait_for, wait_for_step
+from tests.interpreter.test_continue_as_new import chain, replay_all
+from tests.support.runs import load, new_run_id, result, start, status, wait_for, wait_for_step
 from tests.support.tool_server import Reply, ToolServer, tool_server
 
 __all__ = ["tool_server"]  # the fixture used below
@@ -336,8 +337,6 @@ async def test_breakpoints_hold_after_the_run_continued_as_new(
     """A 30-step chain with an event limit of 100 continues as new before it reaches `s25`,
     held after it ran: the breakpoint still holds in the new run, is edited, and the chain
     goes on from the edited value; every run of the chain replays."""
-    from tests.interpreter.test_continue_as_new import chain, replay_all
-
     request = RunRequest(
         definition=load(chain(30)),
         breakpoints=BreakpointSet(after=["s25"]),
@@ -361,8 +360,6 @@ async def test_a_subflow_child_does_not_stop_at_its_declared_breakpoints(
 ) -> None:
     """A published workflow declaring `breakpoint: before` holds when run on its own, and not
     when it runs as another run's subflow."""
-    from tests.support.runs import start
-
     child = """
     kworkflow: 1
     name: child
