@@ -11,7 +11,7 @@ subflow's child (items of a ``parallel``, compensations and a subflow's steps do
   ``at_breakpoint``, no ``step_started`` until it goes on). ``continue`` may give a new
   ``input``: an object whose keys are fields of the step's kind; each replaces the resolved
   field of that name (the others stay as resolved). A ``repeat`` step stops before its first
-  iteration only.
+  iteration only; a step whose fields cannot be resolved fails without stopping.
 - **after**: the step ran and succeeded; its output is held (shown as its ``output``, status
   ``at_breakpoint``), its outgoing edges are not decided yet. ``continue`` may give a new
   ``output``, whole, checked like a fork's edit (:mod:`interpreter.edits`). A step that fails
