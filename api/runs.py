@@ -198,6 +198,7 @@ async def start(
     # off the event loop, in one hop: a large input against a large schema takes a while
     published, subflows = await run_in_threadpool(_to_start, store, tenant, body)
     definition = published.definition
+    breakpoints = body.breakpoints.checked(definition) if body.breakpoints else None
     run_id = f"{tenant}:{body.run_id or idempotency_key or new_run_id(definition.name)}"
     request = RunRequest(
         definition=definition,
@@ -206,6 +207,7 @@ async def start(
         tenant=tenant,
         subflows=subflows,
         flow_limits=settings.limits.flow,
+        breakpoints=breakpoints,
     )
     try:
         handle = await start_run(

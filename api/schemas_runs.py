@@ -11,14 +11,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import WorkflowExecution, WorkflowExecutionStatus
 
 from client.search_attributes import TENANT, WORKFLOW_NAME, WORKFLOW_VERSION
-from interpreter.spec import NAME_PATTERN
+from interpreter.request import BreakpointSet
+from interpreter.spec import NAME_PATTERN, Definition
 from interpreter.yamldoc import MAX_DEPTH
 
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$"
@@ -90,6 +91,9 @@ class StartRunIn(BaseModel):
         pattern=RUN_ID_PATTERN,
         description="Makes the start idempotent; the run's id is `<tenant>:<run_id>`",
     )
+    breakpoints: BreakpointsIn | None = Field(
+        default=None, description="Steps the run stops at, before or after them (docs/api.md)"
+    )
 
 
 class RespondIn(BaseModel):
@@ -119,7 +123,8 @@ class StepOut(BaseModel):
     id: str
     kind: str
     status: str = Field(
-        description="pending, running, waiting, succeeded, failed, skipped or cancelled; "
+        description="pending, running, waiting, at_breakpoint, succeeded, failed, skipped or "
+        "cancelled; "
         "unknown when no worker could say (`steps_source` is `definition`)"
     )
     attempts: int = 0
@@ -143,12 +148,47 @@ class PendingHumanOut(BaseModel):
     timeout_at: datetime | None = None
 
 
+class BreakpointAtOut(BaseModel):
+    """Where a run is held at a breakpoint."""
+
+    step: str
+    when: Literal["before", "after"]
+
+
 class PausedOut(BaseModel):
     """Since when, by whom and why a run is paused."""
 
     since: datetime | None = None
     by: str | None = None
-    reason: str | None = None
+    reason: str | None = Field(default=None, description="`breakpoint` when held at one")
+    at: BreakpointAtOut | None = Field(default=None, description="Held at a breakpoint: where")
+
+
+class BreakpointsIn(BaseModel):
+    """Steps a run stops at: before they start, after they ran (top-level step ids)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    before: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=1000
+    )
+    after: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=1000
+    )
+
+    def checked(self, definition: Definition) -> BreakpointSet:
+        """These breakpoints for a run of ``definition``.
+
+        Raises:
+            HTTPException: 422 naming the steps ``definition`` does not have.
+        """
+        breakpoints = BreakpointSet(before=self.before, after=self.after)
+        unknown = breakpoints.unknown(definition)
+        if unknown:
+            names = ", ".join(f"'{sid}'" for sid in unknown)
+            message = f"breakpoints: workflow '{definition.name}' has no step {names}"
+            raise HTTPException(422, message)
+        return breakpoints
 
 
 class UsageOut(BaseModel):
@@ -189,6 +229,9 @@ class RunOut(BaseModel):
     status: RunStatus
     paused: PausedOut | None = Field(
         default=None, description="While the run is paused (status `paused`): since, by, reason"
+    )
+    breakpoints: dict[str, list[str]] | None = Field(
+        default=None, description="The steps the run stops at: `{before: [...], after: [...]}`"
     )
     started_at: datetime | None
     ended_at: datetime | None
@@ -238,6 +281,7 @@ class RunOut(BaseModel):
             tenant=tenant,
             status=status,
             paused=PausedOut.model_validate(paused) if paused else None,
+            breakpoints=(state or {}).get("breakpoints"),
             started_at=description.start_time,
             ended_at=ended_at,
             steps={sid: StepOut.model_validate(step) for sid, step in steps.items()},

@@ -173,6 +173,7 @@ class ApiClient:
         *,
         version: int | None = None,
         run_id: str | None = None,
+        breakpoints: dict[str, list[str]] | None = None,
     ) -> tuple[int, dict[str, Any]]:
         """``POST /v1/runs``: the status (201 started, 200 already there) and the run view."""
         body: dict[str, Any] = {"workflow": workflow, "input": value}
@@ -180,7 +181,13 @@ class ApiClient:
             body["version"] = version
         if run_id is not None:
             body["run_id"] = run_id
+        if breakpoints is not None:
+            body["breakpoints"] = breakpoints
         return self._json("POST", "/v1/runs", body=body)
+
+    def continue_run(self, run_id: str, body: dict[str, Any]) -> Any:
+        """``POST /v1/runs/{id}/continue``: ``{run_id, status, paused, step, when, edited}``."""
+        return self._json("POST", f"/v1/runs/{_seg(run_id)}/continue", body=body)[1]
 
     def get_run(self, run_id: str) -> dict[str, Any]:
         """``GET /v1/runs/{id}``: the run view."""

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
+from cli.breakpoint_cmd import add_breakpoint_parsers
 from cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CLIError
 from storage import StorageError
 
@@ -215,6 +216,7 @@ def _add_remote_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         command.set_defaults(command_ref="cli.remote:runs_action_command", action=action)
 
     add_retry_parser(runs_commands)
+    add_breakpoint_parsers(runs_commands)
 
     respond = commands.add_parser(
         "respond",

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from cli.args import parse_input
+from cli.breakpoint_cmd import breakpoint_text
 from cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ApiError, CLIError
 from cli.http import ApiClient
 
@@ -64,7 +65,13 @@ def trigger_command(args: argparse.Namespace) -> int:
     value = parse_input(args.input, "--input")
     with ApiClient.from_env() as api:
         try:
-            status, view = api.start_run(args.name, value, version=args.version, run_id=args.run_id)
+            status, view = api.start_run(
+                args.name,
+                value,
+                version=args.version,
+                run_id=args.run_id,
+                breakpoints=getattr(args, "breakpoints", None),  # `runs start` (cli.breakpoint_cmd)
+            )
         except ApiError as exc:
             raise CLIError(f"{exc}; the run was not started", EXIT_USAGE) from None
         run_id = str(view["id"])
@@ -244,6 +251,8 @@ class Progress:
             return "retrying" + (f" ({', '.join(about)})" if about else "")
         if kind == "step_waiting":
             return self._waiting(str(data.get("path") or step))
+        if kind.startswith("breakpoint_"):  # "held before it starts (kworkflow runs continue ...)"
+            return breakpoint_text(self.run_id, kind, data)
         if kind in GOING_ON:  # "paused by acme:ab12: deploy"
             by = f" by {data['by']}" if data.get("by") else ""
             return what + by + (f": {data['reason']}" if data.get("reason") else "")

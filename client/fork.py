@@ -17,11 +17,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from client.retry import RetryError
-from interpreter.answers import form_problem
-from interpreter.schemas import SchemaInvalid, compile_schema
+from interpreter.edits import output_problem
 from interpreter.seed import Seed
 from interpreter.spec import Definition
-from interpreter.values import describe, find_problem
 
 MAX_EDITS = 100
 """Most steps one fork may edit."""
@@ -73,27 +71,5 @@ def edits_digest(edits: Mapping[str, Any]) -> str:
 
 def _problem(spec: Any, value: Any) -> str | None:
     """Why ``value`` cannot be the output of ``spec``; None when it can."""
-    carried = find_problem(value)
-    if carried is not None:
-        return f"{describe('output', carried[0])}: {carried[1]}"
-    schema: Any = None
-    if spec.kind == "human":
-        schema = spec.form
-    elif spec.kind in ("llm", "agent"):
-        schema = spec.output_schema
-    if schema is None:
-        return None
-    if not isinstance(value, dict) or "data" not in value:
-        return f"a {spec.kind} step's output is an object with `data` (what its schema checks)"
-    if spec.kind == "human":
-        found = form_problem(spec.id or "", schema, value["data"])
-        return None if found is None else found[1]
-    try:
-        errors = compile_schema(schema).errors(value["data"])
-    except SchemaInvalid as exc:
-        return f"the step's output_schema is not usable: {exc}"
-    if not errors:
-        return None
-    first = errors[0]
-    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first.path)
-    return f"data{where}: {first.message}"
+    schema = spec.form if spec.kind == "human" else getattr(spec, "output_schema", None)
+    return output_problem(spec.kind, spec.id or "", schema, value)

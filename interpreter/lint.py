@@ -123,6 +123,12 @@ def _leaves(value: Any, path: str) -> Iterator[tuple[str, str]]:
             yield from _leaves(item, f"{path}[{index}]")
 
 
+_INNER_BREAKPOINT = (
+    "`breakpoint` applies to top-level steps only (not inside `parallel`, `compensate` or a "
+    "subflow)"
+)
+
+
 @dataclass(frozen=True)
 class _Finished:
     """A set of step ids of one graph, as bits over :attr:`Topology.index`."""
@@ -203,6 +209,8 @@ class _Linter:
             path, step = f"{prefix}steps[{i}]", owner or spec.id
             before = _Finished(topology.ancestor_bits(spec.id), topology.index)
             scope = _Scope(known, before, step, spec.id)
+            if spec.breakpoint is not None and prefix:
+                self.add(f"{path}.breakpoint", "inner_breakpoint", _INNER_BREAKPOINT, step)
             self.spec(spec, path, scope, spec.id)
             if isinstance(spec, BranchStep):
                 self.branch(topology, spec, path, step)
@@ -302,6 +310,8 @@ class _Linter:
             outer_timeout: The path and value of the enclosing ``parallel``'s ``timeout``.
         """
         step = scope.step
+        if spec.breakpoint is not None and self_id is None:
+            self.add(f"{path}.breakpoint", "inner_breakpoint", _INNER_BREAKPOINT, step)
         for name, value in _value_fields(spec):
             self.templates(value, f"{path}.{name}", scope)
         if isinstance(spec, ToolStep):

@@ -39,6 +39,9 @@ INCLUDED = frozenset(
 )
 """The patches in effect in every run that has :data:`BASELINE` (never changed once recorded)."""
 
+BREAKPOINTS = "breakpoints"
+"""Runs stop at breakpoints (interpreter.breakpoints); asked only of a step that has one."""
+
 
 def start() -> None:
     """Ask for the baseline: the first thing a run does, so that a new run records it in its

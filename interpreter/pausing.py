@@ -78,10 +78,17 @@ class Paused(BaseModel):
     at: datetime
     by: str | None = None
     reason: str | None = None
+    step: str | None = None
+    """At a breakpoint (``reason: breakpoint``): the step it holds (interpreter.breakpoints)."""
+    when: str | None = None
+    """At a breakpoint: ``before`` or ``after`` the step."""
 
     def view(self) -> dict[str, Any]:
-        """The ``paused`` entry of the ``status`` query."""
-        return {"since": _iso(self.at), "by": self.by, "reason": self.reason}
+        """The ``paused`` entry of the ``status`` query (``at`` only at a breakpoint)."""
+        view: dict[str, Any] = {"since": _iso(self.at), "by": self.by, "reason": self.reason}
+        if self.step is not None:
+            view["at"] = {"step": self.step, "when": self.when}
+        return view
 
 
 class Pausing:

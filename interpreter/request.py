@@ -28,6 +28,21 @@ ATTEMPT_SIGNAL = "kworkflow.attempt"
 """Name of the signal a step activity sends when a retry attempt starts."""
 
 
+class BreakpointSet(BaseModel):
+    """Steps a run stops at (:mod:`interpreter.breakpoints`), besides those its definition
+    declares: before they start, or after they ran and before their output is final."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    before: list[str] = Field(default_factory=list)
+    after: list[str] = Field(default_factory=list)
+
+    def unknown(self, definition: Definition) -> list[str]:
+        """The ids named here that are not top-level steps of ``definition``, sorted."""
+        ids = {s.id for s in definition.steps}
+        return sorted({sid for sid in (*self.before, *self.after) if sid not in ids})
+
+
 class RunRequest(BaseModel):
     """The interpreter workflow's single argument.
 
@@ -47,6 +62,8 @@ class RunRequest(BaseModel):
             (default: :class:`interpreter.limits.FlowLimits`'s defaults).
         seed: Set for a retry: the ended steps of the original run the new run takes over
             without running them (:mod:`interpreter.seed`).
+        breakpoints: Steps the run stops at before or after (:mod:`interpreter.breakpoints`);
+            an unknown step id fails the run (``InvalidBreakpoints``).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -61,6 +78,7 @@ class RunRequest(BaseModel):
     event_limit: int | None = Field(default=None, ge=100)
     flow_limits: FlowLimits | None = None
     seed: Seed | None = None
+    breakpoints: BreakpointSet | None = None
 
 
 class RespondRequest(BaseModel):

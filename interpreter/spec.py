@@ -97,6 +97,9 @@ class _StepCommon(_Model):
     join: Literal["all", "any"] = "all"
     repeat: RepeatSpec | None = None
     compensate: StepSpec | None = None
+    breakpoint: Literal["before", "after", "both"] | None = None
+    """Stop the run before the step starts, after it ran, or both (top-level steps of a run
+    that is not a subflow's child only: interpreter.breakpoints)."""
 
 
 class LLMStep(_StepCommon):

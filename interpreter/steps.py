@@ -72,7 +72,7 @@ async def run_spec(runtime: Runtime, inv: Invocation) -> Any:
     handler = HANDLERS[spec.kind]
     await runtime.pace()
     if spec.repeat is None:
-        fields = resolve_fields(runtime, inv)
+        fields = await runtime.stop_before(inv, resolve_fields(runtime, inv))
         runtime.record_input(inv, fields)
         return await handler(runtime, inv, fields)
     try:
@@ -103,6 +103,8 @@ async def run_spec(runtime: Runtime, inv: Invocation) -> Any:
         )
         _note_iteration(runtime, inv, iteration + 1)
         fields = resolve_fields(runtime, it)
+        if iteration == 0:  # a before breakpoint holds the first iteration
+            fields = await runtime.stop_before(it, fields)
         runtime.record_input(it, fields)
         output = await handler(runtime, it, fields)
         try:

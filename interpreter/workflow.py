@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.contract import RunRef
     from interpreter import graph, patches
     from interpreter.answers import HumanAnswers
+    from interpreter.breakpoints import Breakpoints
     from interpreter.carry import Resume, Suspended
     from interpreter.celcost import Meter
     from interpreter.continuation import Continuation
@@ -78,7 +79,7 @@ replay as they ran."""
 
 
 @workflow.defn(name=WORKFLOW_NAME)
-class InterpreterWorkflow(HumanAnswers, Continuation, Pausing):
+class InterpreterWorkflow(HumanAnswers, Continuation, Breakpoints, Pausing):
     """Runs a kworkflow/v1 definition; see the module docstring."""
 
     @workflow.init
@@ -143,6 +144,7 @@ class InterpreterWorkflow(HumanAnswers, Continuation, Pausing):
         human steps waiting for an answer (those of subflows too, by path); values above a
         size are markers (:mod:`interpreter.viewsize`)."""
         view = {**self.state.view(), "pending_human": self.pending_entries()}
+        view.update(self.breakpoints_view())  # {"breakpoints": ...} when any step has one
         return bounded_view({**view, "paused": self.paused_view()})
 
     @workflow.query(name=STEP_QUERY)
@@ -190,6 +192,7 @@ class InterpreterWorkflow(HumanAnswers, Continuation, Pausing):
             self._run_input = run_input
             if request.carry is None:
                 self._check_flow_limits()
+                self.check_breakpoints()
             self._base_scope = Scope({"input": run_input, "run": self._run_info()}, self._meter)
             await self._drive()
             result = self._result()
@@ -308,9 +311,12 @@ class InterpreterWorkflow(HumanAnswers, Continuation, Pausing):
 
     def _start(self, sid: str) -> None:
         step = self.state.steps[sid]
-        step.status = "running"
-        step.started_at = workflow.now()
-        self.state.record(step.started_at, "step_started", sid)
+        if self.breaks_before(sid):  # it starts when continued (interpreter.breakpoints)
+            step.status = "at_breakpoint"
+        else:
+            step.status = "running"
+            step.started_at = workflow.now()
+            self.state.record(step.started_at, "step_started", sid)
         if step.kind not in ("llm", "tool", "code"):
             step.attempts = 1
         self._scope = None
@@ -328,6 +334,7 @@ class InterpreterWorkflow(HumanAnswers, Continuation, Pausing):
             problem = find_problem(output)
             if problem is not None and patches.patched(VALUES_PATCH):
                 raise StepError("InvalidOutput", f"{describe('output', problem[0])}: {problem[1]}")
+            output = await self.stop_after(step, output)  # held at an after breakpoint
             step.output = output
             step.status = "succeeded"
         except StepError as exc:

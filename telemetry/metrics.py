@@ -49,6 +49,20 @@ RUNS_RESUMED = Counter(
     ["workflow"],
     registry=REGISTRY,
 )
+BREAKPOINTS_HIT = Counter(
+    "kworkflow_breakpoints_hit",
+    "Steps held at a breakpoint (before or after), by workflow and when; counted by the worker "
+    "that ran the step (not again on replay).",
+    ["workflow", "when"],
+    registry=REGISTRY,
+)
+RUNS_CONTINUED = Counter(
+    "kworkflow_runs_continued",
+    "Runs let go on from a breakpoint through the API, by workflow and whether the step's "
+    "input or output was edited.",
+    ["workflow", "edited"],
+    registry=REGISTRY,
+)
 RUNS_RETRIED = Counter(
     "kworkflow_runs_retried",
     "Retries and forks started through the API (one-run or bulk), by workflow and mode "

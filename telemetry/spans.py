@@ -145,6 +145,12 @@ def run_ended(run_id: str) -> None:
         _change(run_id, None, add=False)
 
 
+def breakpoint_hit(workflow_name: str, when: str) -> None:
+    """A step was held at a breakpoint: counted (not while replaying)."""
+    if not _replaying():
+        metrics.BREAKPOINTS_HIT.labels(workflow_name, when).inc()
+
+
 def human_opened(run_id: str, step: str) -> None:
     """A human step began waiting (not while replaying)."""
     if not _replaying():

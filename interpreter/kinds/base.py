@@ -101,6 +101,10 @@ class Runtime(Protocol):
         """Wait while the run is paused."""
         ...
 
+    async def stop_before(self, inv: Invocation, fields: dict[str, Any]) -> dict[str, Any]:
+        """Hold a top-level step at its before breakpoint; the fields it starts with."""
+        ...
+
     def may_suspend_waits(self) -> bool:
         """The run drains and only waiting human steps are left running: they may suspend."""
         ...

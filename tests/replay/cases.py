@@ -170,6 +170,24 @@ edges:
             ("@resume:gate=succeeded", {"by": "recorder"}, "signal"),
         ],
     ),
+    "breakpoints": (  # held before `a` and after `b`, both edited, continued (breakpoints)
+        """
+kworkflow: 1
+name: replay-breakpoints
+steps:
+  - {id: a, kind: tool, tool: echo, args: {x: 1}, breakpoint: before}
+  - {id: b, kind: tool, tool: echo, args: {y: "${ steps.a.output.x }"}, breakpoint: after}
+  - {id: c, kind: aggregate, expr: "steps.b.output"}
+edges:
+  - {from: a, to: b}
+  - {from: b, to: c}
+""",
+        {},
+        [
+            ("@continue:a=at_breakpoint", {"step": "a", "input": {"args": {"x": 5}}}, "update"),
+            ("@continue:b=at_breakpoint", {"step": "b", "output": {"y": 7}, "by": "me"}, "signal"),
+        ],
+    ),
 }
 
 CASES["retried"] = (  # a retry: `a` and the answered `gate` seeded from an original, `b` runs

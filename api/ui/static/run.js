@@ -1,6 +1,7 @@
 // #/runs/<id>: the graph coloured live from the event stream, progress, the steps with their
 // details, and a form for each human step waiting for an answer.
 import { api, detail, follow } from "./api.js";
+import { breakpointEditor, heldAt, markBreakpoints } from "./breakpoints.js";
 import { duration, el, fill, pretty, statusBadge, when } from "./dom.js";
 import { forkFromHere } from "./fork.js";
 import { schemaForm, showError } from "./forms.js";
@@ -11,6 +12,7 @@ const EVENT_STATUS = {
   step_started: "running",
   step_retrying: "running",
   step_waiting: "waiting",
+  breakpoint_hit: "at_breakpoint",
   step_succeeded: "succeeded",
   step_failed: "failed",
   step_skipped: "skipped",
@@ -19,7 +21,7 @@ const EVENT_STATUS = {
 
 export function runPage(view, runId) {
   const path = `/v1/runs/${encodeURIComponent(runId)}`;
-  const state = { run: null, seen: {}, retries: {}, selected: null, forms: {} };
+  const state = { run: null, seen: {}, retries: {}, selected: null, forms: {}, held: {} };
   const head = el("div", { class: "run-head" });
   const cancelButton = el("button", { id: "cancel-run", type: "button", class: "danger",
     onclick: () => cancelRun() }, "Cancel run");
@@ -69,6 +71,9 @@ export function runPage(view, runId) {
       if (!ids.includes(node.dataset.step)) ids.push(node.dataset.step);
     }
     for (const step of ids) setStatus(graph, step, statusOf(step));
+    markBreakpoints(graph, run);
+    if (heldAt(run) && !state.selected) state.selected = heldAt(run).step;  // show what it holds
+    setSelected(graph, state.selected);
     const done = ids.filter((s) => DONE.has(statusOf(s))).length;
     bar.max = Math.max(ids.length, 1);
     bar.value = done;
@@ -255,6 +260,7 @@ export function runPage(view, runId) {
     fill(panel,
       el("h2", {}, id),
       el("dl", {}, rows.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
+      breakpointEditor(state.held, state.run, id, path, refresh),
       valueBlock("Input", step.input, id, "input"),
       valueBlock("Output", step.output, id, "output"),
       step.error ? block("Error", step.error, "error") : null,
@@ -300,7 +306,8 @@ export function runPage(view, runId) {
       if (type === "step_retrying") state.retries[data.step] = (state.retries[data.step] || 0) + 1;
       render();
     }
-    if (["step_waiting", "step_succeeded", "step_failed"].includes(type) || type.startsWith("run_")) {
+    if (["step_waiting", "step_succeeded", "step_failed"].includes(type) || type.startsWith("run_")
+      || type.startsWith("breakpoint_")) {
       refresh();
     }
   }

@@ -1,0 +1,123 @@
+"""The continue route: ``POST /v1/runs/{run_id}/continue`` lets a run held at a breakpoint go
+on, with the held step's input (before) or output (after) edited.
+
+It is the run's ``continue`` update (:mod:`interpreter.breakpoints`), sent with the caller's
+identity as ``by``: validated by the run, so a refused continue changes nothing. 409 when the
+run is not held there (not at a breakpoint, or at another step: the message says where it is),
+422 for an edit that does not fit the step. Ownership is checked as for every run route.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, ConfigDict, Field
+from temporalio.client import (
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from api import stalls
+from api.limits import describe_size
+from api.run_actions import _ONE, _refused
+from api.runs import UPDATE_TIMEOUT, Actor, Settings, TemporalClient, Tenant, owned_run
+from api.schemas_runs import ErrorOut, PausedOut, RunOut, encoded_json
+from client.search_attributes import WORKFLOW_NAME as WORKFLOW_NAME_KEY
+from interpreter.breakpoints import CONTINUE
+from interpreter.spec import STEP_ID_PATTERN
+from telemetry.metrics import RUNS_CONTINUED
+
+router = APIRouter(tags=["runs"])
+
+
+class ContinueIn(BaseModel):
+    """The body of ``POST /v1/runs/{run_id}/continue``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: str = Field(pattern=STEP_ID_PATTERN, max_length=200, description="The held step")
+    input: Any = Field(
+        default=None,
+        description="Before a step: fields replacing its resolved ones (omit: as resolved)",
+    )
+    output: Any = Field(
+        default=None, description="After a step: its new output, whole (omit: as it ran)"
+    )
+
+
+class ContinueOut(BaseModel):
+    """What a continue did."""
+
+    run_id: str
+    status: str = Field(description="`paused` (another step is held) or `running`")
+    paused: PausedOut | None
+    step: str
+    when: str = Field(description="`before` or `after`")
+    edited: bool
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **_ONE,
+    409: {
+        "model": ErrorOut,
+        "description": "The run is not held at that step (`detail` says where it is), has ended, "
+        "or is stalled",
+    },
+    413: {"model": ErrorOut, "description": "The edit is larger than the run input limit"},
+    422: {"model": ErrorOut, "description": "The body is not valid, or the edit does not fit"},
+}
+
+
+@router.post("/v1/runs/{run_id}/continue", response_model=ContinueOut, responses=_RESPONSES)
+async def continue_run(
+    run_id: str,
+    body: ContinueIn,
+    client: TemporalClient,
+    settings: Settings,
+    tenant: Tenant,
+    actor: Actor,
+) -> ContinueOut:
+    """Let a run held at a breakpoint go on (the step's `input` or `output` maybe edited)."""
+    handle, description = await owned_run(client, settings, run_id, tenant)
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        status = RunOut.of(run_id, tenant, description, None).status
+        raise HTTPException(409, f"run '{run_id}' has ended ({status}): cannot continue it")
+    if stalls.is_stalled(description):
+        message = f"run '{run_id}' is stalled (its workflow tasks keep failing): cannot continue it"
+        raise HTTPException(409, message)
+    payload = {**body.model_dump(exclude_unset=True), "by": actor}
+    edit = {k: v for k, v in payload.items() if k in ("input", "output")}
+    try:
+        size = len(encoded_json(edit))
+    except ValueError as exc:
+        raise HTTPException(422, f"the edit {exc}") from None
+    if size > settings.max_input_bytes:
+        limit = describe_size(settings.max_input_bytes)
+        raise HTTPException(413, f"the edit is larger than {limit} ({size} bytes)")
+    try:
+        answer = await handle.execute_update(
+            CONTINUE, payload, result_type=dict, rpc_timeout=UPDATE_TIMEOUT
+        )
+    except WorkflowUpdateFailedError as exc:
+        raise _refused(exc) from None
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        raise HTTPException(504, f"run '{run_id}' did not take the continue in time") from None
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:  # it ended meanwhile
+            raise HTTPException(409, f"run '{run_id}' has ended: cannot continue it") from None
+        raise
+    name = description.typed_search_attributes.get(WORKFLOW_NAME_KEY) or "unknown"
+    edited = bool(answer.get("edited"))
+    RUNS_CONTINUED.labels(workflow=name, edited=str(edited).lower()).inc()
+    paused = answer.get("paused")
+    return ContinueOut(
+        run_id=run_id,
+        status="paused" if paused else "running",
+        paused=PausedOut.model_validate(paused) if paused else None,
+        step=str(answer.get("step")),
+        when=str(answer.get("when")),
+        edited=edited,
+    )
