@@ -30,6 +30,7 @@ GOING_ON = ("run_paused", "run_resumed")
 LINEAGE = {
     "retry_of": "retry of",
     "fork_of": "fork of",
+    "compensation_of": "compensation of",
     "step_reused": "reused from",
     "step_edited": "edited, from",
 }

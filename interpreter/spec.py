@@ -300,6 +300,15 @@ class Definition(_Model):
     tools: dict[str, ToolDef] = Field(default_factory=dict)
     steps: list[StepSpec] = Field(min_length=1)
     edges: list[Edge] | None = None
+    compensate_on: list[Literal["failed", "cancelled"]] = Field(default_factory=list)
+    """When the run compensates itself before it ends (:mod:`interpreter.compensation`): on
+    ``failed`` (a run ``timeout`` fails the run, so it counts) and/or ``cancelled``."""
+
+    @model_validator(mode="after")
+    def _compensate_on_once(self) -> Definition:
+        if len(set(self.compensate_on)) != len(self.compensate_on):
+            raise ValueError("`compensate_on` lists a status twice")
+        return self
 
     def step(self, step_id: str) -> StepSpec:
         """The step with this id (``KeyError`` if there is none)."""

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from interpreter.answers import HumanAnswers
     from interpreter.carry import Resume, Suspended
     from interpreter.celcost import Meter
+    from interpreter.compensation import Compensating
     from interpreter.continuation import Continuation
     from interpreter.descendants import Descendants
     from interpreter.durations import parse_duration
@@ -77,7 +78,7 @@ replay as they ran."""
 
 
 @workflow.defn(name=WORKFLOW_NAME)
-class InterpreterWorkflow(HumanAnswers, Continuation, Pausing):
+class InterpreterWorkflow(HumanAnswers, Continuation, Pausing, Compensating):
     """Runs a kworkflow/v1 definition; see the module docstring."""
 
     @workflow.init
@@ -142,6 +143,8 @@ class InterpreterWorkflow(HumanAnswers, Continuation, Pausing):
         human steps waiting for an answer (those of subflows too, by path); values above a
         size are markers (:mod:`interpreter.viewsize`)."""
         view = {**self.state.view(), "pending_human": self.pending_entries()}
+        if self._compensation is not None:
+            view["compensation"] = self.compensation_view()
         return bounded_view({**view, "paused": self.paused_view()})
 
     @workflow.query(name=STEP_QUERY)
@@ -190,10 +193,14 @@ class InterpreterWorkflow(HumanAnswers, Continuation, Pausing):
             if request.carry is None:
                 self._check_flow_limits()
             self._base_scope = Scope({"input": run_input, "run": self._run_info()}, self._meter)
-            await self._drive()
-            result = self._result()
+            if self.compensation_run():  # a manual compensation: no step of its own runs
+                result = await self.compensate_run()
+            else:
+                await self._drive()
+                result = self._result()
         except RunFailure as failure:
             await self._cancel_running()
+            await self.compensate_at_end("failed")
             self._finish("failed", error={"type": failure.type, "message": failure.message})
             await self._report()
             raise ApplicationError(
@@ -201,6 +208,7 @@ class InterpreterWorkflow(HumanAnswers, Continuation, Pausing):
             ) from None
         except asyncio.CancelledError:
             await self._cancel_running()
+            await self.compensate_at_end("cancelled")
             self._finish("cancelled", error={"type": "Cancelled", "message": "run cancelled"})
             await self._report()
             raise
@@ -436,6 +444,7 @@ class InterpreterWorkflow(HumanAnswers, Continuation, Pausing):
             error=state.error,
             started_at=state.started_at or workflow.now(),
             ended_at=state.ended_at or workflow.now(),
+            **self.compensation_report(),
             **RunReport.ids(self.trace_context),
         )
         options: dict[str, Any] = {
