@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    field_validator,
     model_validator,
 )
 
@@ -304,11 +305,12 @@ class Definition(_Model):
     """When the run compensates itself before it ends (:mod:`interpreter.compensation`): on
     ``failed`` (a run ``timeout`` fails the run, so it counts) and/or ``cancelled``."""
 
-    @model_validator(mode="after")
-    def _compensate_on_once(self) -> Definition:
-        if len(set(self.compensate_on)) != len(self.compensate_on):
+    @field_validator("compensate_on")
+    @classmethod
+    def _compensate_on_once(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
             raise ValueError("`compensate_on` lists a status twice")
-        return self
+        return value
 
     def step(self, step_id: str) -> StepSpec:
         """The step with this id (``KeyError`` if there is none)."""
