@@ -1,6 +1,8 @@
 // #/runs/<id>: the graph coloured live from the event stream, progress, the steps with their
 // details, and a form for each human step waiting for an answer.
 import { api, detail, follow } from "./api.js";
+import { compensateButton, compensationBlock, hasCompensations, mayCompensate }
+  from "./compensation.js";
 import { duration, el, fill, pretty, statusBadge, when } from "./dom.js";
 import { schemaForm, showError } from "./forms.js";
 import { loadGraph, setSelected, setStatus } from "./graph.js";
@@ -28,6 +30,8 @@ export function runPage(view, runId) {
     onclick: () => retryRun() }, "Retry run");
   const actions = el("div", { class: "run-actions", hidden: true }, pauseButton, cancelButton,
     retryButton, el("span", { class: "form-error", hidden: true }));
+  const compensate = compensateButton(path, actions);
+  retryButton.after(compensate);
   const bar = el("progress", { id: "run-progress", max: 1, value: 0, "aria-label": "progress" });
   const barText = el("span", { class: "progress-text" });
   const graph = el("div", { class: "graph", id: "graph" });
@@ -83,6 +87,11 @@ export function runPage(view, runId) {
     pauseButton.hidden = !["running", "paused"].includes(run.status);
     pauseButton.disabled = false;
     pauseButton.textContent = run.status === "paused" ? "Resume run" : "Pause run";
+    compensate.hidden = !(mayCompensate(run) && state.compensable === true);
+    if (mayCompensate(run) && state.compensable === undefined) {
+      state.compensable = null;  // asked once
+      hasCompensations(run).then((has) => { state.compensable = has; render(); });
+    }
     fill(steps, ...ids.map((id) => stepRow(id, run.steps?.[id], statusOf(id))));
     renderHumans();
     renderPanel();
@@ -318,6 +327,7 @@ function renderHead(head, run) {
         ? ` · ${run.usage.input_tokens} in / ${run.usage.output_tokens} out tokens` : "",
       run.cost_usd ? ` · $${run.cost_usd.toFixed(4)}` : ""),
     lineage(run),
+    compensationBlock(run),
     run.error ? el("p", { class: "form-error" }, `${run.error.type}: ${run.error.message}`) : null,
     run.status === "succeeded" ? block("Result", run.result) : null,
   );
