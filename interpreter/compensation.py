@@ -28,7 +28,8 @@ pause does not hold compensations back.
 The ``status`` query shows ``compensation``: ``{status, mode, steps}`` with ``status`` one of
 ``compensating``, ``compensated``, ``compensation_failed``, ``compensation_cancelled`` (a manual
 compensation run that was cancelled) and ``steps`` one entry per step to compensate, in order.
-The transition log has ``compensation_started``, ``step_compensating``, ``step_compensated`` or
+The transition log has ``compensation_started``, ``step_compensating``, a
+``step_compensation_retrying`` per retry attempt, ``step_compensated`` or
 ``step_compensation_failed`` per step, and ``compensation_ended``. Runs recorded before
 compensation existed never ask for :data:`COMPENSATE_PATCH` (they have no ``compensate_on``
 and no compensation seed), so they replay as they ran.
@@ -116,6 +117,26 @@ class Compensating:
         if comp is None:
             return {}
         return {"compensation": comp.status, "compensation_mode": comp.mode}
+
+    def compensation_attempt(self, path: str, attempt: int) -> bool:
+        """Take a retry attempt of a compensation's activity (``<step>.compensate...``): its
+        live attempt count and a ``step_compensation_retrying`` transition. False: the path is
+        no compensation's (the run has not compensated: runs recorded before go on as they did).
+        """
+        comp = self._compensation
+        if comp is None or SUFFIX not in path:
+            return False
+        sid, _, rest = path.partition(SUFFIX)
+        step = comp.steps.get(sid)
+        if step is None or step.status != "running":
+            return True
+        if rest == "" or rest.startswith("#"):
+            step.attempts = max(step.attempts, attempt)
+        where = None if rest == "" else path
+        self.state.record(
+            workflow.now(), "step_compensation_retrying", sid, attempt=attempt, path=where
+        )
+        return True
 
     def compensation_run(self) -> bool:
         """Whether this run was started to compensate another (a seed of mode ``compensate``)."""

@@ -161,6 +161,8 @@ class InterpreterWorkflow(HumanAnswers, Continuation, Pausing, Compensating):
     @workflow.signal(name=ATTEMPT_SIGNAL)
     def attempt_started(self, report: AttemptReport) -> None:
         """A step activity began a retry attempt: live attempt count and a retrying transition."""
+        if self.compensation_attempt(report.path, report.attempt):
+            return
         match = _STEP_ID.match(report.path)
         step = self.state.steps.get(match.group(0)) if match else None
         if step is None or step.done:

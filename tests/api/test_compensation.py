@@ -318,10 +318,13 @@ async def test_cancel_compensates_only_when_the_definition_says_so(
 async def test_a_failing_compensation_is_reported_and_the_others_run(
     api: Api, tool_server: ToolServer
 ) -> None:
-    """The undo of `flight` answers 400: it fails, `hotel` is still undone; the compensation run
-    fails with CompensationFailed naming `flight`, and the original shows it."""
+    """The undo of `flight` answers 400: it fails, `hotel` is still undone (after a 503 and a
+    retry, visible live); the compensation run fails with CompensationFailed naming `flight`,
+    and the original shows it."""
     script(tool_server)
-    tool_server.route("/unbook", Reply(400, json={"error": "too late"}), Reply(json={"ok": 1}))
+    tool_server.route(
+        "/unbook", Reply(400, json={"error": "too late"}), Reply(503), Reply(json={"ok": 1})
+    )
     api.publish(saga(tool_server.url))
     async with api.http() as http:
         run_id = (await start_run(http, "saga"))["id"]
@@ -336,9 +339,19 @@ async def test_a_failing_compensation_is_reported_and_the_others_run(
             ("hotel", "tool", "succeeded"),
         ]
         assert done["compensation"]["steps"][0]["error"]["type"] == "HTTP400"
-        assert [c["id"] for c in undo_calls(tool_server)] == ["flight", "hotel"]
+        assert [c["id"] for c in undo_calls(tool_server)] == ["flight", "hotel", "hotel"]
+        assert done["compensation"]["steps"][1]["attempts"] == 2  # a 503, then the undo
         log = await events_of(http, new_id)
-        assert ("step_compensation_failed", "flight") in log
+        assert log[-8:] == [
+            ("compensation_started", None),
+            ("step_compensating", "flight"),
+            ("step_compensation_failed", "flight"),
+            ("step_compensating", "hotel"),
+            ("step_compensation_retrying", "hotel"),
+            ("step_compensated", "hotel"),
+            ("compensation_ended", None),
+            ("run_failed", None),
+        ]
         original = await wait_run(
             http, run_id, lambda v: v["compensation"] is not None, what="compensation"
         )

@@ -294,7 +294,8 @@ export function runPage(view, runId) {
       if (type === "step_retrying") state.retries[data.step] = (state.retries[data.step] || 0) + 1;
       render();
     }
-    if (["step_waiting", "step_succeeded", "step_failed"].includes(type) || type.startsWith("run_")) {
+    if (["step_waiting", "step_succeeded", "step_failed"].includes(type) || type.startsWith("run_")
+      || type.includes("compensat")) {  // compensation.js shows the compensation as it goes
       refresh();
     }
   }
