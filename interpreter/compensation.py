@@ -11,7 +11,9 @@ compensates in one of two ways:
 - **automatic**: a definition with ``compensate_on: [failed, cancelled]`` compensates its own
   run when the run fails (a run ``timeout`` fails it: ``timed_out`` is ``failed`` here) or is
   cancelled, before the run ends; the compensations are shielded from the cancellation, and the
-  run then ends as it would have (``failed`` or ``cancelled``, with the original error).
+  run then ends as it would have (``failed`` or ``cancelled``, with the original error). A
+  run with nothing to compensate (no succeeded step has ``compensate``) ends without a
+  compensation.
 
 The steps compensated are those that succeeded and have a ``compensate`` spec, latest first:
 the reverse of a topological order whose ties keep the ``steps`` list order (so a chain
@@ -167,8 +169,8 @@ class Compensating:
         from a cancellation (the run ends as it would have afterwards)."""
         if self._compensation is not None or status not in self.definition.compensate_on:
             return
-        if not patches.patched(COMPENSATE_PATCH):
-            return
+        if not self._to_compensate() or not patches.patched(COMPENSATE_PATCH):
+            return  # nothing succeeded that has a compensation: the run ends as it would
         task = asyncio.create_task(self._compensate("auto"))
         while not task.done():
             try:
@@ -176,9 +178,12 @@ class Compensating:
             except asyncio.CancelledError:  # a cancel request meanwhile: compensate anyway
                 continue
 
-    async def _compensate(self, mode: str) -> Compensation:
+    def _to_compensate(self) -> list[str]:
         succeeded = {sid for sid, s in self.state.steps.items() if s.status == "succeeded"}
-        order = compensation_order(self.definition, succeeded)
+        return compensation_order(self.definition, succeeded)
+
+    async def _compensate(self, mode: str) -> Compensation:
+        order = self._to_compensate()
         compensation = Compensation(mode=mode, order=order)
         for sid in order:
             spec = self._specs[sid].compensate

@@ -243,7 +243,8 @@ async def test_refusals(api: Api, tool_server: ToolServer) -> None:
 
 async def test_a_run_compensates_itself_when_it_fails(api: Api, tool_server: ToolServer) -> None:
     """`compensate_on: [failed]`: the run undoes `flight` then `hotel` before it ends, and ends
-    failed with the original error; its view and log say it compensated."""
+    failed with the original error; its view and log say it compensated. A run that fails
+    before anything succeeded has nothing to compensate and ends without a compensation."""
     script(tool_server)
     api.publish(saga(tool_server.url, extra="compensate_on: [failed]"))
     async with api.http() as http:
@@ -269,6 +270,13 @@ async def test_a_run_compensates_itself_when_it_fails(api: Api, tool_server: Too
             "detail": f"run '{run_id}' is failed: cannot compensate it: "
             "it compensated itself (compensated)"
         }
+
+        tool_server.route("/book", Reply(400, json={"error": "full"}))  # nothing succeeds
+        api.publish(saga(tool_server.url, "early", "compensate_on: [failed]"))
+        early = (await start_run(http, "early"))["id"]
+        view = await wait_status(http, early, "failed")
+        assert (view["compensation"], len(undo_calls(tool_server))) == (None, 2)
+        assert "compensation_started" not in [t for t, _ in await events_of(http, early)]
 
 
 async def test_cancel_compensates_only_when_the_definition_says_so(
