@@ -3,7 +3,9 @@
 A run that compensated itself (``compensate_on``) or is a compensation run has the entry in its
 own state. The original of a manual compensation shows its compensation run's entry, with
 ``run_id``, read from that run (its final view, or its ``status`` query while it runs; a run
-that has not begun shows ``compensating`` with no steps yet).
+that has not begun shows ``compensating`` with no steps yet). The compensation run has the
+original's id in its ``RetryOf`` search attribute (``temporal workflow list --query "RetryOf =
+'<id>'"`` lists it), but the original's ``retries`` leave it out: it is no retry.
 """
 
 from __future__ import annotations
@@ -36,4 +38,6 @@ async def with_compensation(
     entry = state.get("compensation")
     found = dict(entry) if isinstance(entry, dict) else {"status": "compensating", "steps": []}
     found = {**found, "mode": "manual", "run_id": new_id}
-    return view.model_copy(update={"compensation": CompensationOut.model_validate(found)})
+    retries = [run for run in view.retries if run != new_id]  # it is no retry (RetryOf lists it)
+    update = {"compensation": CompensationOut.model_validate(found), "retries": retries}
+    return view.model_copy(update=update)

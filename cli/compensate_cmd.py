@@ -9,6 +9,8 @@ from typing import Any
 
 from cli.errors import EXIT_INTERRUPTED, EXIT_OK
 
+STEP_WIDTH = 10
+
 
 def add_compensate_parser(runs_commands: Any) -> None:
     """``kworkflow runs compensate RUN [--follow]``."""
@@ -24,6 +26,31 @@ def add_compensate_parser(runs_commands: Any) -> None:
         "--follow", action="store_true", help="show the compensation's progress, then its end"
     )
     command.set_defaults(command_ref="cli.compensate_cmd:compensate_command")
+
+
+def compensation_lines(view: dict[str, Any]) -> list[str]:
+    """The lines ``runs show`` prints about a run's compensation (none when it has none)."""
+    lines = []
+    lineage = view.get("retry_of") or {}
+    if lineage.get("mode") == "compensate":
+        lines.append(f"undoes    {lineage.get('run_id')}")
+    compensation = view.get("compensation")
+    if not isinstance(compensation, dict):
+        return lines
+    by = f" by {compensation['run_id']}" if compensation.get("run_id") else ""
+    lines.append(f"compensation {compensation.get('status')}{by}")
+    for step in compensation.get("steps") or []:
+        attempts = step.get("attempts") or 0
+        error = step.get("error") or {}
+        cells = [
+            f"  undo {step.get('step')!s:<{STEP_WIDTH}}",
+            f"{step.get('status')!s:<10}",
+            f"{attempts} attempt{'s' if attempts != 1 else ''}",
+        ]
+        if error:
+            cells.append(f"{error.get('type')}: {error.get('message')}")
+        lines.append("  ".join(cells))
+    return lines
 
 
 def compensate_command(args: argparse.Namespace) -> int:

@@ -195,6 +195,7 @@ async def test_a_failed_run_is_compensated_latest_step_first(
         assert original["status"] == "failed"  # the original stays as it was
         assert original["compensation"]["run_id"] == new_id
         assert original["compensation"]["status"] == "compensated"
+        assert original["retries"] == []  # a compensation is no retry
         assert brief(original["compensation"]) == brief(compensation)
         refused = await compensate(http, new_id, expect=409)
         assert refused == {

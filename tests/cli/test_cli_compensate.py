@@ -57,6 +57,17 @@ async def test_compensate_a_failed_run_and_refusals(api: Api, tool_server: ToolS
         ]
         assert len(undo_calls(tool_server)) == 2
 
+        shown = await kworkflow_async("runs", "show", run_id, env=env)
+        assert shown.code == 0
+        assert [
+            line for line in shown.stdout.splitlines() if "compensat" in line or "undo" in line
+        ] == [
+            f"compensation compensated by {new_id}",
+            "  undo flight      succeeded   1 attempt",
+            "  undo hotel       succeeded   1 attempt",
+        ]
+        shown = await kworkflow_async("runs", "show", new_id, env=env)
+        assert f"undoes    {run_id}" in shown.stdout.splitlines()
         refused = await kworkflow_async("runs", "compensate", new_id, env=env)
         assert (refused.code, refused.stdout, refused.stderr) == (
             1,
