@@ -46,6 +46,8 @@ async def test_compensate_a_failed_run_from_its_page(api: Api, page) -> None:
         ]
         await page.wait_for_selector(".run-head .badge.status-succeeded")
         assert await page.locator("#compensate-run").is_hidden()
+        lineage = page.locator(".run-head .lineage")
+        assert await lineage.inner_text() == f"compensation of {run_id}"
         view = await wait_status(http, new_id, "succeeded")
         assert [s["output"] for s in view["compensation"]["steps"]] == [
             {"undo": "b"},

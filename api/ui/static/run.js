@@ -334,13 +334,14 @@ function renderHead(head, run) {
   );
 }
 
-// "retry of X" / "fork of X" and "retried as Y, Z", as links to those runs.
+// "retry of X" / "fork of X" / "compensation of X" and "retried as Y, Z", as links to those runs.
 function lineage(run) {
   const link = (id) => el("a", { href: `#/runs/${encodeURIComponent(id)}` }, id);
   const parts = [];
   if (run.retry_of) {
     const from = run.retry_of.from ? ` from ${run.retry_of.from}` : "";
-    parts.push(`${run.retry_of.mode === "fork" ? "fork" : "retry"} of `, link(run.retry_of.run_id),
+    const kind = { fork: "fork", compensate: "compensation" }[run.retry_of.mode] || "retry";
+    parts.push(`${kind} of `, link(run.retry_of.run_id),
       from);
   }
   const retries = run.retries || [];
