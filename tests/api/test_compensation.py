@@ -1,7 +1,8 @@
 """Compensation through the API (api.compensation, interpreter.compensation): three tool steps
 at a real tool server, the third fails; the compensations reach the server latest first with
 each step's input and output; automatic compensation on failure and on cancel; a failing
-compensation reported; refusals; idempotence; a compensation that hangs is bounded."""
+compensation reported; refusals; idempotence; a compensation that hangs is bounded; a run
+`timeout` compensates as a failure; a cancelled compensation run stops."""
 
 from __future__ import annotations
 
@@ -412,3 +413,69 @@ async def test_a_hostile_compensation_is_bounded(api: Api, tool_server: ToolServ
             ("hotel", "Timeout"),
         ]
         assert view["error"]["type"] == "StepFailed"
+
+
+TIMES_OUT = """\
+kworkflow: 1
+name: late
+timeout: 1s
+compensate_on: [failed]
+tools:
+  book: {{url: "{url}/book"}}
+  slow: {{url: "{url}/slow"}}
+  unbook: {{url: "{url}/unbook"}}
+steps:
+  - id: hotel
+    kind: tool
+    tool: book
+    compensate: {{kind: tool, tool: unbook, args: {{id: "${{ step.id }}"}}}}
+  - {{id: wait, kind: tool, tool: slow, timeout: 30s}}
+"""
+
+
+async def test_a_run_timeout_is_a_failure_that_compensates(
+    api: Api, tool_server: ToolServer
+) -> None:
+    """The run's `timeout` passes while `wait` runs: the run fails with RunTimeout and, as
+    `compensate_on: [failed]` says, undoes `hotel` first (after its timeout)."""
+    script(tool_server)
+    tool_server.route("/slow", Reply(json={}, delay=20))
+    api.publish(TIMES_OUT.format(url=tool_server.url))
+    async with api.http() as http:
+        run_id = (await start_run(http, "late"))["id"]
+        view = await wait_status(http, run_id, "failed")
+        assert view["error"]["type"] == "RunTimeout"
+        assert view["compensation"]["status"] == "compensated"
+        assert undo_calls(tool_server) == [{"id": "hotel"}]
+
+
+async def test_cancelling_a_compensation_run_stops_it(api: Api, tool_server: ToolServer) -> None:
+    """Cancel keeps its meaning on a compensation run: the running undo is cancelled, the rest
+    is not run, and the compensation says `compensation_cancelled`."""
+    script(tool_server)
+    tool_server.route("/unbook", Reply(json={}, delay=20))
+    api.publish(saga(tool_server.url))
+    async with api.http() as http:
+        run_id = (await start_run(http, "saga"))["id"]
+        await wait_status(http, run_id, "failed")
+        new_id = (await compensate(http, run_id))["run_id"]
+        await wait_run(
+            http,
+            new_id,
+            lambda v: (v["compensation"] or {}).get("steps", [{}])[0].get("status") == "running",
+            what="flight's undo running",
+        )
+        assert (await http.post(f"/v1/runs/{new_id}/cancel")).status_code == 202
+        view = await wait_status(http, new_id, "cancelled")
+        assert view["compensation"]["status"] == "compensation_cancelled"
+        assert brief(view["compensation"]) == [
+            ("flight", "tool", "cancelled"),
+            ("hotel", "tool", "pending"),
+        ]
+        log = await events_of(http, new_id)
+        assert log[-4:] == [
+            ("step_compensating", "flight"),
+            ("step_compensation_cancelled", "flight"),
+            ("compensation_ended", None),
+            ("run_cancelled", None),
+        ]
