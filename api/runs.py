@@ -30,7 +30,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api import lineage, runview, stalls
+from api import compensation_view, lineage, runview, stalls
 from api.deps import get_store, get_tenant
 from api.limits import describe_size
 from api.schemas_runs import (
@@ -144,6 +144,7 @@ async def run_view(client: Client, settings: ApiSettings, run_id: str, tenant: s
     view = RunOut.of(run_id, tenant, description, state, source)
     view = await runview.with_stall(client, description, view)
     view = await lineage.with_lineage(client, description, view, tenant)
+    view = await compensation_view.with_compensation(client, settings, view, tenant)
     if is_truncated(view.result) and view.status == "succeeded":
         # The run's view shows a large result as a marker: the run's own result is whole.
         # A run that has decided its end may still be reporting it: wait that long at most.

@@ -208,10 +208,39 @@ class RetryOfOut(BaseModel):
     reused: list[str] = Field(description="Steps taken over from the original, not run again")
     retried: list[str] = Field(description="Steps of the original that run again")
     by: str | None = Field(default=None, description="Who asked for the retry")
-    mode: Literal["retry", "fork"] = Field(default="retry", description="A retry or a fork")
+    mode: Literal["retry", "fork", "compensate"] = Field(
+        default="retry", description="A retry, a fork or a compensation"
+    )
     edited: list[str] = Field(default_factory=list, description="A fork's edited steps")
 
     model_config = ConfigDict(populate_by_name=True)
+
+
+CompensationStatus = Literal[
+    "compensating", "compensated", "compensation_failed", "compensation_cancelled"
+]
+
+
+class CompensationStepOut(StepOut):
+    """The compensation of one step: an ordinary step state of its ``compensate`` spec."""
+
+    step: str = Field(description="The step it compensates (`kind` is the compensation's kind)")
+
+
+class CompensationOut(BaseModel):
+    """How a run's compensation went (docs/workflows.md#compensation)."""
+
+    status: CompensationStatus = Field(description="compensating, compensated, ...")
+    mode: Literal["auto", "manual"] = Field(
+        description="`auto`: the run compensated itself (`compensate_on`); `manual`: a run "
+        "started by `POST /v1/runs/{id}/compensate`"
+    )
+    steps: list[CompensationStepOut] = Field(
+        default_factory=list, description="One entry per step compensated, in order"
+    )
+    run_id: str | None = Field(
+        default=None, description="On the original run of a manual compensation: that run"
+    )
 
 
 class RunOut(BaseModel):
@@ -250,6 +279,9 @@ class RunOut(BaseModel):
     retry_of: RetryOfOut | None = Field(default=None, description="Set on a retry: its origin")
     retries: list[str] = Field(
         default_factory=list, description="The runs that retry this one (ended runs only)"
+    )
+    compensation: CompensationOut | None = Field(
+        default=None, description="Set when the run compensated, or a run compensates it"
     )
 
     @classmethod
@@ -295,6 +327,7 @@ class RunOut(BaseModel):
             usage=usage,
             cost_usd=cost,
             last_seq=(state or {}).get("last_seq"),
+            compensation=(state or {}).get("compensation"),
         )
 
 

@@ -246,6 +246,11 @@ class ApiClient:
             body["version"] = version
         return self._json("POST", f"/v1/runs/{_seg(run_id)}/fork", body=body)
 
+    def compensate(self, run_id: str) -> tuple[int, Any]:
+        """``POST /v1/runs/{id}/compensate``: the status (201 started, 200 asked before) and
+        the compensation run (``{run_id, compensation_of, created, steps, links}``)."""
+        return self._json("POST", f"/v1/runs/{_seg(run_id)}/compensate")
+
     def retry_all(
         self, workflow: str, since: str | None = None, error_type: str | None = None
     ) -> Any:

@@ -217,6 +217,7 @@ def _add_remote_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
 
     add_retry_parser(runs_commands)
     add_breakpoint_parsers(runs_commands)
+    add_compensate_parser(runs_commands)
 
     respond = commands.add_parser(
         "respond",
@@ -253,6 +254,13 @@ def _add_remote_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     api.add_argument("--host", help="address to bind (default: 127.0.0.1; KWORKFLOW_API_HOST)")
     api.add_argument("--port", type=int, help="port (default: 8000; KWORKFLOW_API_PORT)")
     api.set_defaults(command_ref="cli.remote:api_command")
+
+
+def add_compensate_parser(runs_commands: Any) -> None:
+    """``kworkflow runs compensate RUN`` (:mod:`cli.compensate_cmd`)."""
+    from cli.compensate_cmd import add_compensate_parser as add
+
+    add(runs_commands)
 
 
 def add_retry_parser(runs_commands: Any) -> None:

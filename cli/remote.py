@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from cli.args import parse_input
 from cli.breakpoint_cmd import breakpoint_text
+from cli.compensate_cmd import compensation_lines
 from cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ApiError, CLIError
 from cli.http import ApiClient
 
@@ -31,6 +32,7 @@ GOING_ON = ("run_paused", "run_resumed")
 LINEAGE = {
     "retry_of": "retry of",
     "fork_of": "fork of",
+    "compensation_of": "compensation of",
     "step_reused": "reused from",
     "step_edited": "edited, from",
 }
@@ -304,7 +306,8 @@ def summary(view: dict[str, Any]) -> str:
     lines.append(f"status    {view.get('status')}")
     lines.append(f"started   {_when(view.get('started_at'))}")
     lineage = view.get("retry_of") or {}
-    if lineage:
+    lines += compensation_lines(view)  # a compensation run, or a compensated run
+    if lineage and lineage.get("mode") != "compensate":
         since = f" from {lineage['from']}" if lineage.get("from") else ""
         kind = "fork of " if lineage.get("mode") == "fork" else "retry of"
         lines.append(f"{kind}  {lineage.get('run_id')}{since}")

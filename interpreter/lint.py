@@ -9,7 +9,8 @@ are the child's steps). Rules, by code: ``duplicate_id``, ``unknown_step``, ``cy
 ``inner_kind``, ``regex`` (a literal ``matches`` pattern RE2 cannot compile), ``tool_args``
 (static ``args`` that break the ``input_schema`` of the tool in ``tools:``), ``limit`` (a code
 step's ``memory_mb`` or ``timeout``, a duration, a ``max_concurrency`` or a static ``for_each``
-over the operator's :class:`~interpreter.limits.Limits`). A
+over the operator's :class:`~interpreter.limits.Limits`), ``compensate_on`` (set while no
+step has ``compensate``). A
 tool that is not in ``tools:`` is not a finding: it may be registered on the worker, and an
 unknown tool fails its step at run time with a non-retryable ``UnknownTool``.
 """
@@ -36,6 +37,7 @@ from interpreter.spec import (
     CodeStep,
     Defaults,
     Definition,
+    HumanStep,
     ParallelStep,
     StepSpec,
     SubflowStep,
@@ -65,6 +67,9 @@ def lint(
     limits = limits or DEFAULT_LIMITS
     linter = _Linter(definition.tools, definition.defaults, limits)
     linter.graph(definition, "", None, definition.output)
+    if definition.compensate_on and not any(s.compensate for s in definition.steps):
+        message = "no step has `compensate`: there is nothing to compensate"
+        linter.add("compensate_on", "compensate_on", message)
     data = definition.model_dump(mode="json", by_alias=True, exclude_unset=True)
     for path, excess in flow_excesses(data, limits.flow):
         linter.add(path, "limit", excess.describe())
@@ -341,6 +346,9 @@ class _Linter:
             comp = spec.compensate
             if isinstance(comp, BranchStep):
                 message = "a branch cannot compensate a step: it has no edges to choose from"
+                self.add(f"{path}.compensate.kind", "inner_kind", message, step)
+            if isinstance(comp, HumanStep):
+                message = "a human step cannot compensate a step: compensations run unattended"
                 self.add(f"{path}.compensate.kind", "inner_kind", message, step)
             self.spec(comp, f"{path}.compensate", scope.plus(self_id), None)
         if isinstance(spec, SubflowStep) and spec.steps is not None:

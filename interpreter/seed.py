@@ -36,7 +36,8 @@ class Seed(BaseModel):
         root: The first run of a chain of retries (``origin`` for a first retry).
         from_step: The step the retry was asked from (None: the steps that did not succeed).
         origin_version: The definition version the original ran.
-        mode: ``retry`` (a fork with edited outputs is ``fork``).
+        mode: ``retry`` (a fork with edited outputs is ``fork``; a compensation of the
+            original's succeeded steps is ``compensate``: :mod:`interpreter.compensation`).
         steps: The ended steps taken over, in the definition's order.
         retried: The steps of the original that run again.
         by: Who asked for it (the API fills it from the caller's identity).
@@ -49,7 +50,7 @@ class Seed(BaseModel):
     root: str
     from_step: str | None = None
     origin_version: int = 0
-    mode: Literal["retry", "fork"] = "retry"
+    mode: Literal["retry", "fork", "compensate"] = "retry"
     steps: list[StepData] = Field(default_factory=list)
     retried: list[str] = Field(default_factory=list)
     by: str | None = None
@@ -70,14 +71,18 @@ class Seed(BaseModel):
         }
 
 
+_TRANSITION = {"retry": "retry_of", "fork": "fork_of", "compensate": "compensation_of"}
+"""The first transition of a seeded run, by the seed's mode."""
+
+
 def apply_seed(state: RunState, seed: Seed, now: datetime) -> list[str]:
     """Mark the seeded steps of ``state`` ended as the original left them; the ids taken.
 
-    A ``retry_of`` (or ``fork_of``) transition (origin, from-step, by) comes first, then one
-    ``step_reused`` per step (``step_edited``, with ``by``, for a fork's edited steps). Seeded
-    steps the definition does not have are ignored (the starter refuses them).
+    A ``retry_of`` (``fork_of``, ``compensation_of``) transition (origin, from-step, by) comes
+    first, then one ``step_reused`` per step (``step_edited``, with ``by``, for a fork's edited
+    steps). Seeded steps the definition does not have are ignored (the starter refuses them).
     """
-    mode = "retry_of" if seed.mode == "retry" else "fork_of"
+    mode = _TRANSITION[seed.mode]
     state.record(now, mode, None, origin=seed.origin, from_step=seed.from_step, by=seed.by)
     taken: list[str] = []
     for data in seed.steps:

@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    field_validator,
     model_validator,
 )
 
@@ -304,6 +305,16 @@ class Definition(_Model):
     tools: dict[str, ToolDef] = Field(default_factory=dict)
     steps: list[StepSpec] = Field(min_length=1)
     edges: list[Edge] | None = None
+    compensate_on: list[Literal["failed", "cancelled"]] = Field(default_factory=list)
+    """When the run compensates itself before it ends (:mod:`interpreter.compensation`): on
+    ``failed`` (a run ``timeout`` fails the run, so it counts) and/or ``cancelled``."""
+
+    @field_validator("compensate_on")
+    @classmethod
+    def _compensate_on_once(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("`compensate_on` lists a status twice")
+        return value
 
     def step(self, step_id: str) -> StepSpec:
         """The step with this id (``KeyError`` if there is none)."""

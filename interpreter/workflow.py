@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from interpreter.breakpoints import Breakpoints
     from interpreter.carry import Resume, Suspended
     from interpreter.celcost import Meter
+    from interpreter.compensation import Compensating
     from interpreter.continuation import Continuation
     from interpreter.descendants import Descendants
     from interpreter.durations import parse_duration
@@ -79,7 +80,7 @@ replay as they ran."""
 
 
 @workflow.defn(name=WORKFLOW_NAME)
-class InterpreterWorkflow(HumanAnswers, Continuation, Breakpoints, Pausing):
+class InterpreterWorkflow(HumanAnswers, Continuation, Breakpoints, Pausing, Compensating):
     """Runs a kworkflow/v1 definition; see the module docstring."""
 
     @workflow.init
@@ -145,6 +146,8 @@ class InterpreterWorkflow(HumanAnswers, Continuation, Breakpoints, Pausing):
         size are markers (:mod:`interpreter.viewsize`)."""
         view = {**self.state.view(), "pending_human": self.pending_entries()}
         view.update(self.breakpoints_view())  # {"breakpoints": ...} when any step has one
+        if self._compensation is not None:
+            view["compensation"] = self.compensation_view()
         return bounded_view({**view, "paused": self.paused_view()})
 
     @workflow.query(name=STEP_QUERY)
@@ -161,6 +164,8 @@ class InterpreterWorkflow(HumanAnswers, Continuation, Breakpoints, Pausing):
     @workflow.signal(name=ATTEMPT_SIGNAL)
     def attempt_started(self, report: AttemptReport) -> None:
         """A step activity began a retry attempt: live attempt count and a retrying transition."""
+        if self.compensation_attempt(report.path, report.attempt):
+            return
         match = _STEP_ID.match(report.path)
         step = self.state.steps.get(match.group(0)) if match else None
         if step is None or step.done:
@@ -194,10 +199,14 @@ class InterpreterWorkflow(HumanAnswers, Continuation, Breakpoints, Pausing):
                 self._check_flow_limits()
                 self.check_breakpoints()
             self._base_scope = Scope({"input": run_input, "run": self._run_info()}, self._meter)
-            await self._drive()
-            result = self._result()
+            if self.compensation_run():  # a manual compensation: no step of its own runs
+                result = await self.compensate_run()
+            else:
+                await self._drive()
+                result = self._result()
         except RunFailure as failure:
             await self._cancel_running()
+            await self.compensate_at_end("failed")
             self._finish("failed", error={"type": failure.type, "message": failure.message})
             await self._report()
             raise ApplicationError(
@@ -205,6 +214,7 @@ class InterpreterWorkflow(HumanAnswers, Continuation, Breakpoints, Pausing):
             ) from None
         except asyncio.CancelledError:
             await self._cancel_running()
+            await self.compensate_at_end("cancelled")
             self._finish("cancelled", error={"type": "Cancelled", "message": "run cancelled"})
             await self._report()
             raise
@@ -444,6 +454,7 @@ class InterpreterWorkflow(HumanAnswers, Continuation, Breakpoints, Pausing):
             error=state.error,
             started_at=state.started_at or workflow.now(),
             ended_at=state.ended_at or workflow.now(),
+            **self.compensation_report(),
             **RunReport.ids(self.trace_context),
         )
         options: dict[str, Any] = {

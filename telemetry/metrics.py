@@ -63,6 +63,14 @@ RUNS_CONTINUED = Counter(
     ["workflow", "edited"],
     registry=REGISTRY,
 )
+RUNS_COMPENSATED = Counter(
+    "kworkflow_runs_compensated",
+    "Runs whose compensation ended, by workflow, mode (`auto`: the run compensated itself; "
+    "`manual`: a compensation run started through the API) and status (`compensated`, "
+    "`compensation_failed`, `compensation_cancelled`); counted by the worker with the run's end.",
+    ["workflow", "mode", "status"],
+    registry=REGISTRY,
+)
 RUNS_RETRIED = Counter(
     "kworkflow_runs_retried",
     "Retries and forks started through the API (one-run or bulk), by workflow and mode "

@@ -46,6 +46,7 @@ from temporalio import activity
 
 from telemetry import metrics
 from telemetry.attributes import (
+    COMPENSATION,
     ERROR_MESSAGE,
     ERROR_TYPE,
     RUN_ID,
@@ -77,6 +78,10 @@ class RunReport(BaseModel):
     error: dict[str, Any] | None = None
     started_at: datetime
     ended_at: datetime
+    compensation: str | None = None
+    """How the run's compensation ended (``compensated``...; None: it did not compensate)."""
+    compensation_mode: str | None = None
+    """``auto`` (the run compensated itself) or ``manual`` (a compensation run)."""
     trace_id: str
     span_id: str
     parent_span_id: str | None = None
@@ -101,6 +106,9 @@ async def report_run(report: RunReport) -> None:
     if not _first_report((activity.info().workflow_run_id or report.run_id, report.status)):
         return
     metrics.RUNS_FINISHED.labels(report.workflow, report.status).inc()
+    if report.compensation is not None:
+        labels = (report.workflow, report.compensation_mode or "auto", report.compensation)
+        metrics.RUNS_COMPENSATED.labels(*labels).inc()
     attributes: dict[str, Any] = {
         RUN_ID: report.run_id,
         WORKFLOW: report.workflow,
@@ -108,6 +116,8 @@ async def report_run(report: RunReport) -> None:
         TENANT: report.tenant,
         STATUS: report.status,
     }
+    if report.compensation is not None:
+        attributes[COMPENSATION] = report.compensation
     if report.error:
         attributes[ERROR_TYPE] = str(report.error.get("type"))
         attributes[ERROR_MESSAGE] = str(report.error.get("message"))[:500]

@@ -253,3 +253,60 @@ SEEDS["forked"] = {
         {**SEEDS["retried"]["steps"][1], "output": {"data": {"go": False}, "actor": "editor"}},
     ],
 }
+
+COMPENSATED = """
+kworkflow: 1
+name: replay-compensated_auto
+compensate_on: [failed]
+steps:
+  - id: a
+    kind: tool
+    tool: echo
+    args: {x: 1}
+    compensate: {kind: tool, tool: echo, args: {undo: "${ step.output }", of: "${ step.id }"}}
+  - id: b
+    kind: tool
+    tool: echo
+    args: {y: "${ steps.a.output.x }"}
+    compensate: {kind: tool, tool: fail, args: {type: Gone, retryable: false}}
+  - id: c
+    kind: tool
+    tool: fail
+    args: {type: Declined, retryable: false}
+    compensate: {kind: tool, tool: echo, args: {}}
+"""
+CASES["compensated_auto"] = (  # c fails: b's compensation fails, a's runs; the run fails
+    COMPENSATED,
+    {},
+    [],
+)
+CASES["compensated_manual"] = (  # a compensation run: the original's a and b are undone
+    COMPENSATED.replace("replay-compensated_auto", "replay-compensated_manual").replace(
+        "compensate_on: [failed]\n", ""
+    ),
+    {},
+    [],
+)
+SEEDS["compensated_manual"] = {
+    "origin": "replay-original",
+    "root": "replay-original",
+    "mode": "compensate",
+    "by": "recorder",
+    "steps": [
+        {
+            "id": sid,
+            "status": status,
+            "attempts": 1,
+            "iterations": 0,
+            "started_at": "2026-01-01T00:00:00Z",
+            "ended_at": "2026-01-01T00:00:01Z",
+            "input": {"tool": "echo", "args": args},
+            "output": output,
+        }
+        for sid, status, args, output in (
+            ("a", "succeeded", {"x": 1}, {"x": 1}),
+            ("b", "succeeded", {"y": 1}, {"y": 1}),
+            ("c", "failed", {"type": "Declined"}, None),
+        )
+    ],
+}

@@ -2,6 +2,8 @@
 // details, and a form for each human step waiting for an answer.
 import { api, detail, follow } from "./api.js";
 import { breakpointEditor, heldAt, markBreakpoints } from "./breakpoints.js";
+import { compensateButton, compensationBlock, hasCompensations, mayCompensate }
+  from "./compensation.js";
 import { duration, el, fill, pretty, statusBadge, when } from "./dom.js";
 import { forkFromHere } from "./fork.js";
 import { schemaForm, showError } from "./forms.js";
@@ -31,6 +33,8 @@ export function runPage(view, runId) {
     onclick: () => retryRun() }, "Retry run");
   const actions = el("div", { class: "run-actions", hidden: true }, pauseButton, cancelButton,
     retryButton, el("span", { class: "form-error", hidden: true }));
+  const compensate = compensateButton(path, actions);
+  retryButton.after(compensate);
   const bar = el("progress", { id: "run-progress", max: 1, value: 0, "aria-label": "progress" });
   const barText = el("span", { class: "progress-text" });
   const graph = el("div", { class: "graph", id: "graph" });
@@ -89,6 +93,11 @@ export function runPage(view, runId) {
     pauseButton.hidden = !["running", "paused"].includes(run.status);
     pauseButton.disabled = false;
     pauseButton.textContent = run.status === "paused" ? "Resume run" : "Pause run";
+    compensate.hidden = !(mayCompensate(run) && state.compensable === true);
+    if (mayCompensate(run) && state.compensable === undefined) {
+      state.compensable = null;  // asked once
+      hasCompensations(run).then((has) => { state.compensable = has; render(); });
+    }
     fill(steps, ...ids.map((id) => stepRow(id, run.steps?.[id], statusOf(id))));
     renderHumans();
     renderPanel();
@@ -307,7 +316,8 @@ export function runPage(view, runId) {
       render();
     }
     if (["step_waiting", "step_succeeded", "step_failed"].includes(type) || type.startsWith("run_")
-      || type.startsWith("breakpoint_")) {
+      || type.startsWith("breakpoint_")
+      || type.includes("compensat")) {  // compensation.js shows the compensation as it goes
       refresh();
     }
   }
@@ -340,18 +350,20 @@ function renderHead(head, run) {
         ? ` · ${run.usage.input_tokens} in / ${run.usage.output_tokens} out tokens` : "",
       run.cost_usd ? ` · $${run.cost_usd.toFixed(4)}` : ""),
     lineage(run),
+    compensationBlock(run),
     run.error ? el("p", { class: "form-error" }, `${run.error.type}: ${run.error.message}`) : null,
     run.status === "succeeded" ? block("Result", run.result) : null,
   );
 }
 
-// "retry of X" / "fork of X" and "retried as Y, Z", as links to those runs.
+// "retry of X" / "fork of X" / "compensation of X" and "retried as Y, Z", as links to those runs.
 function lineage(run) {
   const link = (id) => el("a", { href: `#/runs/${encodeURIComponent(id)}` }, id);
   const parts = [];
   if (run.retry_of) {
     const from = run.retry_of.from ? ` from ${run.retry_of.from}` : "";
-    parts.push(`${run.retry_of.mode === "fork" ? "fork" : "retry"} of `, link(run.retry_of.run_id),
+    const kind = { fork: "fork", compensate: "compensation" }[run.retry_of.mode] || "retry";
+    parts.push(`${kind} of `, link(run.retry_of.run_id),
       from);
   }
   const retries = run.retries || [];
