@@ -17,6 +17,7 @@ from fastapi import HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import WorkflowExecution, WorkflowExecutionStatus
 
+from api.schemas_schedules import ScheduledOut
 from client.search_attributes import TENANT, WORKFLOW_NAME, WORKFLOW_VERSION
 from interpreter.spec import NAME_PATTERN
 from interpreter.yamldoc import MAX_DEPTH
@@ -208,6 +209,9 @@ class RunOut(BaseModel):
     retries: list[str] = Field(
         default_factory=list, description="The runs that retry this one (ended runs only)"
     )
+    scheduled: ScheduledOut | None = Field(
+        default=None, description="Set on a run a schedule started: which one, for what time"
+    )
 
     @classmethod
     def of(
@@ -251,6 +255,7 @@ class RunOut(BaseModel):
             usage=usage,
             cost_usd=cost,
             last_seq=(state or {}).get("last_seq"),
+            scheduled=ScheduledOut.of(attributes),
         )
 
 

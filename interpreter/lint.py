@@ -6,10 +6,11 @@ fills in line and column. Inline subflows are linted as graphs of their own (the
 are the child's steps). Rules, by code: ``duplicate_id``, ``unknown_step``, ``cycle``,
 ``unreachable``, ``cel``, ``template``, ``unknown_reference``, ``reference``,
 ``branch_target``, ``branch_edge``, ``failed_edge``, ``empty_aggregate``, ``aggregate_from``,
-``inner_kind``, ``regex`` (a literal ``matches`` pattern RE2 cannot compile), ``tool_args``
-(static ``args`` that break the ``input_schema`` of the tool in ``tools:``), ``limit`` (a code
-step's ``memory_mb`` or ``timeout``, a duration, a ``max_concurrency`` or a static ``for_each``
-over the operator's :class:`~interpreter.limits.Limits`). A
+``inner_kind``, ``trigger_name``, ``cron``, ``timezone``, ``input`` (a trigger's,
+:mod:`interpreter.triggers`), ``regex`` (a literal ``matches`` pattern RE2 cannot compile),
+``tool_args`` (static ``args`` that break the ``input_schema`` of the tool in ``tools:``),
+``limit`` (a code step's ``memory_mb`` or ``timeout``, a duration, a ``max_concurrency``, a
+static ``for_each`` or a trigger over the operator's :class:`~interpreter.limits.Limits`). A
 tool that is not in ``tools:`` is not a finding: it may be registered on the worker, and an
 unknown tool fails its step at run time with a non-retryable ``UnknownTool``.
 """
@@ -42,6 +43,7 @@ from interpreter.spec import (
     ToolStep,
 )
 from interpreter.topology import EdgePair, Graph, Topology, find_cycle
+from interpreter.triggers import trigger_problems
 from interpreter.yamldoc import format_path, parse_text
 
 Check = Callable[[Definition], list[Problem]]
@@ -67,6 +69,7 @@ def lint(
     data = definition.model_dump(mode="json", by_alias=True, exclude_unset=True)
     for path, excess in flow_excesses(data, limits.flow):
         linter.add(path, "limit", excess.describe())
+    linter.problems.extend(trigger_problems(definition, limits.schedules))
     if extra is not None:
         linter.problems.extend(extra(definition))
     unique = dict.fromkeys(linter.problems)
