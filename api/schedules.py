@@ -271,14 +271,15 @@ def quota_check(request: Request, tenant: str) -> Check:
     The check runs in the thread pool (inside :meth:`DefinitionStore.publish`); it asks Temporal
     through the app's event loop, and only for a definition that has triggers.
     """
-    client: Client = request.app.state.client
-    settings: ApiSettings = request.app.state.settings
-    store: DefinitionStore = request.app.state.store
+    state = request.app.state
     loop = asyncio.get_running_loop()
 
     def check(definition: Definition) -> list[Problem]:
         if not definition.triggers:
             return []
+        client: Client = state.client
+        settings: ApiSettings = state.settings
+        store: DefinitionStore = state.store
         problems: list[Problem] = []
         try:
             store.resolve_subflows(tenant, definition)

@@ -93,7 +93,7 @@ def _schedule_problems(
         prepare_input(definition.input, schedule.input)
     except InputError as exc:
         where = f"{path}.input.{exc.path}" if exc.path else f"{path}.input"
-        problems.append(Problem(where, f"the trigger's input {exc.reason}", code="input"))
+        problems.append(Problem(where, exc.reason, code="input"))
     return problems
 
 
