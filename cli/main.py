@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CLIError
+from cli.schedules_cmd import add_schedules_parser
 from storage import StorageError
 
 Command = Callable[[argparse.Namespace], int]
@@ -135,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dev.set_defaults(command_ref="cli.dev:dev_command")
     _add_remote_commands(commands)
+    add_schedules_parser(commands)
     return parser
 
 
