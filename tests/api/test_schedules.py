@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 from temporalio.client import Client, ScheduleIntervalSpec, ScheduleOverlapPolicy
+from temporalio.worker import Worker
 
-from tests.api.support import Api, api, wait_listed, wait_status
+from interpreter.limits import Limits, ScheduleLimits
+from tests.api.support import Api, api, serving_api, wait_listed, wait_status
 
 __all__ = ["api"]
 
@@ -241,3 +244,34 @@ async def test_a_trigger_every_second_is_refused_where_it_is_written(api: Api) -
             }
         ]
         assert (await http.get("/v1/workflows/report")).status_code == 404
+
+
+async def test_the_tenant_quota_counts_every_workflow(
+    client: Client, task_queue: str, worker: Worker, tmp_path: Path
+) -> None:
+    """With `max_per_tenant: 1`, a second workflow's trigger is refused while the first one's
+    schedule exists; another tenant has a quota of its own. A paused schedule still triggers."""
+    limits = Limits(schedules=ScheduleLimits(max_per_tenant=1))
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    async with serving_api(client, task_queue, url, limits=limits) as served:
+        async with served.http() as http:
+            assert (await publish(http, report())).status_code == 201
+            await wait_schedules(http, [f"{served.acme}:report:hourly"])
+            response = await publish(http, report().replace("name: report", "name: digest"))
+            assert response.status_code == 422, response.text
+            assert [(p["path"], p["message"]) for p in response.json()["problems"]] == [
+                (
+                    "triggers",
+                    "the tenant would have 2 schedules, over this server's maximum of 1 "
+                    "(limits.schedules.max_per_tenant)",
+                )
+            ]
+            again = await publish(http, report("sales"))
+            assert (again.status_code, again.json()["version"]) == (201, 2)
+
+            schedule_id = f"{served.acme}:report:hourly"
+            await http.post(f"/v1/schedules/{schedule_id}/pause")
+            run_id = (await http.post(f"/v1/schedules/{schedule_id}/trigger")).json()["run_id"]
+            assert (await wait_status(http, run_id, "succeeded"))["result"] == "report for sales"
+        async with served.http(served.globex) as other:
+            assert (await publish(other, report())).status_code == 201
