@@ -51,3 +51,7 @@ async def test_pause_resume_and_trigger_from_the_workflow_page(api: Api, page) -
         await page.screenshot(path=SHOTS / "schedules-triggered.png", full_page=True)
         await link.click()
         await page.wait_for_selector(".run-head .badge.status-succeeded")
+        scheduled = await page.locator(".run-head .scheduled").inner_text()
+        assert scheduled.startswith(f"scheduled by {schedule_id} for ")
+        await page.goto(f"{api.url}/ui/#/runs")
+        await page.wait_for_selector(f'tr[data-run="{run_id}"] .badge.status-succeeded')

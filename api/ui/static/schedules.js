@@ -65,3 +65,10 @@ export function schedulesSection(name) {
   });
   return section;
 }
+
+// "scheduled by <id> for <time>" on the page of a run a schedule started (null otherwise).
+export function scheduledBy(run) {
+  if (!run.scheduled) return null;
+  return el("p", { class: "scheduled" }, "scheduled by ",
+    el("code", {}, run.scheduled.schedule_id), ` for ${when(run.scheduled.scheduled_at)}`);
+}
