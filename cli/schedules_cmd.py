@@ -59,6 +59,13 @@ def add_schedules_parser(commands: Any) -> None:
     backfill.set_defaults(command_ref="cli.schedules_cmd:backfill_command")
 
 
+def print_schedules(published: dict[str, Any]) -> None:
+    """After ``published NAME vN``: the version's schedules and those it deleted, if any."""
+    for key, what in (("schedules", "schedule"), ("schedules_deleted", "deleted schedule")):
+        for schedule_id in published.get(key) or []:
+            print(f"  {what} {schedule_id}")
+
+
 def _path(schedule_id: str, action: str = "") -> str:
     return f"/v1/schedules/{quote(schedule_id, safe='')}{action}"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from tests.api.support import Api, api, wait_listed, wait_status
 from tests.api.test_schedules import publish, report, wait_schedules
@@ -10,6 +11,21 @@ from tests.cli import kworkflow_async
 from tests.cli.test_cli_remote import env_of
 
 __all__ = ["api"]
+
+
+async def test_publish_prints_the_schedules_it_made_and_deleted(api: Api, tmp_path: Path) -> None:
+    schedule_id = f"{api.acme}:report:hourly"
+    env = env_of(api)
+    path = tmp_path / "report.yaml"
+    path.write_text(report())
+    published = await kworkflow_async("publish", str(path), env=env)
+    assert (published.code, published.stdout) == (
+        0,
+        f"published report v1\n  schedule {schedule_id}\n",
+    )
+    path.write_text(report().split("triggers:")[0])
+    published = await kworkflow_async("publish", str(path), env=env)
+    assert published.stdout == f"published report v2\n  deleted schedule {schedule_id}\n"
 
 
 async def test_list_pause_show_resume_trigger_backfill(api: Api) -> None:
