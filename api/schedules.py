@@ -286,9 +286,13 @@ def quota_check(request: Request, tenant: str) -> Check:
         except NotFound as exc:
             message = f"scheduled runs pin their subflows at publish, and {exc}"
             problems.append(Problem("triggers", message, code="subflow"))
-        counts = asyncio.run_coroutine_threadsafe(
-            tenant_schedule_counts(client, tenant), loop
-        ).result(QUOTA_WAIT)
+        asked = asyncio.run_coroutine_threadsafe(tenant_schedule_counts(client, tenant), loop)
+        try:
+            counts = asked.result(QUOTA_WAIT)
+        except TimeoutError:
+            asked.cancel()
+            detail = "Temporal did not count the tenant's schedules in time: publish again"
+            raise HTTPException(503, detail) from None
         others = sum(n for name, n in counts.items() if name != definition.name)
         limit = settings.limits.schedules.max_per_tenant
         if others + len(definition.triggers) > limit:

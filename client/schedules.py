@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio.client import (
@@ -46,6 +46,9 @@ SCHEDULED_BY = SearchAttributeKey.for_keyword("TemporalScheduledById")
 SCHEDULED_AT = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 """Set by Temporal on a run a schedule started: the time it was scheduled for."""
 
+CATCHUP_WINDOW = timedelta(hours=1)
+"""How far back Temporal runs the fire times it missed (its server down): older ones are
+skipped, so a day of downtime does not start a day of runs at once."""
 OVERLAP: dict[str, ScheduleOverlapPolicy] = {
     "skip": ScheduleOverlapPolicy.SKIP,
     "buffer_one": ScheduleOverlapPolicy.BUFFER_ONE,
@@ -134,7 +137,9 @@ def build_schedule(
         task_queue=task_queue,
         typed_search_attributes=for_run(request),
     )
-    policy = SchedulePolicy(overlap=OVERLAP[trigger.schedule.overlap])
+    policy = SchedulePolicy(
+        overlap=OVERLAP[trigger.schedule.overlap], catchup_window=CATCHUP_WINDOW
+    )
     return Schedule(action=action, spec=temporal_spec(trigger.schedule), policy=policy)
 
 

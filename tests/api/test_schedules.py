@@ -30,13 +30,13 @@ steps:
   - {id: hello, kind: aggregate, expr: '"report for " + input.team'}
 output: ${ steps.hello.output }
 triggers:
-  - name: hourly
-    schedule: {every: 1h, input: {team: %s}, overlap: %s}
+  - name: daily
+    schedule: {every: 1d, input: {team: %s}, overlap: %s}
 """
 
 
-def report(team: str = "ops", overlap: str = "skip", every: str = "1h") -> str:
-    return (REPORT % (team, overlap)).replace("every: 1h", f"every: {every}")
+def report(team: str = "ops", overlap: str = "skip", every: str = "1d") -> str:
+    return (REPORT % (team, overlap)).replace("every: 1d", f"every: {every}")
 
 
 async def publish(http: httpx.AsyncClient, text: str) -> httpx.Response:
@@ -63,9 +63,9 @@ async def wait_schedules(
 async def test_publish_creates_the_schedule_and_trigger_starts_a_run(
     api: Api, client: Client
 ) -> None:
-    """`every: 1h` is an hourly interval schedule; trigger now starts a run of the version with
+    """`every: 1d` is an daily interval schedule; trigger now starts a run of the version with
     the trigger's input, in the tenant's list, whose view names the schedule and the time."""
-    schedule_id = f"{api.acme}:report:hourly"
+    schedule_id = f"{api.acme}:report:daily"
     async with api.http() as http:
         response = await publish(http, report())
         assert response.status_code == 201, response.text
@@ -74,33 +74,34 @@ async def test_publish_creates_the_schedule_and_trigger_starts_a_run(
             [],
         )
         described = await client.get_schedule_handle(schedule_id).describe()
-        assert described.schedule.spec.intervals == [ScheduleIntervalSpec(every=timedelta(hours=1))]
+        assert described.schedule.spec.intervals == [ScheduleIntervalSpec(every=timedelta(days=1))]
         assert described.schedule.policy.overlap == ScheduleOverlapPolicy.SKIP
+        assert described.schedule.policy.catchup_window == timedelta(hours=1)
 
         view = (await http.get(f"/v1/schedules/{schedule_id}")).json()
         assert {k: view[k] for k in ("id", "tenant", "workflow", "trigger", "version")} == {
             "id": schedule_id,
             "tenant": api.acme,
             "workflow": "report",
-            "trigger": "hourly",
+            "trigger": "daily",
             "version": 1,
         }
-        assert view["schedule"] == {"every": "1h", "input": {"team": "ops"}, "overlap": "skip"}
+        assert view["schedule"] == {"every": "1d", "input": {"team": "ops"}, "overlap": "skip"}
         assert (view["paused"], view["recent_runs"], view["actions"]) == (False, [], 0)
         next_run = datetime.fromisoformat(view["next_runs"][0])
-        assert (next_run.minute, next_run.second) == (0, 0)
-        assert next_run - datetime.now(UTC) <= timedelta(hours=1)
+        assert (next_run.hour, next_run.minute, next_run.second) == (0, 0, 0)
+        assert next_run - datetime.now(UTC) <= timedelta(days=1)
         listed = await wait_schedules(http, [schedule_id])
         assert (listed[0]["workflow"], listed[0]["trigger"], listed[0]["version"]) == (
             "report",
-            "hourly",
+            "daily",
             1,
         )
 
         triggered = await http.post(f"/v1/schedules/{schedule_id}/trigger")
         assert triggered.status_code == 202, triggered.text
         run_id = triggered.json()["run_id"]
-        assert run_id.startswith(f"{api.acme}:report-hourly-")
+        assert run_id.startswith(f"{api.acme}:report-daily-")
         run = await wait_status(http, run_id, "succeeded")
         assert (run["result"], run["version"], run["workflow"]) == ("report for ops", 1, "report")
         assert run["scheduled"]["schedule_id"] == schedule_id
@@ -130,7 +131,7 @@ async def test_publish_creates_the_schedule_and_trigger_starts_a_run(
 async def test_pause_survives_a_new_version_and_resume(api: Api) -> None:
     """A paused schedule stays paused (with its note) when version 2 updates its input and
     overlap; pausing twice changes nothing; resume runs it again."""
-    schedule_id = f"{api.acme}:report:hourly"
+    schedule_id = f"{api.acme}:report:daily"
     async with api.http() as http:
         assert (await publish(http, report())).status_code == 201
         paused = await http.post(f"/v1/schedules/{schedule_id}/pause", json={"note": "freeze"})
@@ -150,7 +151,7 @@ async def test_pause_survives_a_new_version_and_resume(api: Api) -> None:
         view = (await http.get(f"/v1/schedules/{schedule_id}")).json()
         assert (view["version"], view["paused"], view["note"]) == (2, True, "freeze")
         assert view["schedule"] == {
-            "every": "1h",
+            "every": "1d",
             "input": {"team": "sales"},
             "overlap": "buffer_one",
         }
@@ -171,11 +172,12 @@ async def test_pause_survives_a_new_version_and_resume(api: Api) -> None:
 
 async def test_backfill_starts_one_run_per_past_fire_time(api: Api) -> None:
     """`every: 1m` over a past range of five minutes starts six runs (both ends included), each
-    scheduled for its minute; a range of more fire times than the maximum, or in the future, is
-    refused."""
-    schedule_id = f"{api.acme}:report:hourly"
+    scheduled for its minute, though the schedule is paused; a range of more fire times than the
+    maximum, or in the future, is refused."""
+    schedule_id = f"{api.acme}:report:daily"
     async with api.http() as http:
         assert (await publish(http, report(every="1m"))).status_code == 201
+        await http.post(f"/v1/schedules/{schedule_id}/pause")  # no run at the next minute
         end = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=10)
         start = end - timedelta(minutes=5)
         body = {"start": start.isoformat(), "end": end.isoformat()}
@@ -201,12 +203,12 @@ async def test_backfill_starts_one_run_per_past_fire_time(api: Api) -> None:
 
 
 async def test_a_version_without_the_trigger_deletes_its_schedule(api: Api, client: Client) -> None:
-    """Version 2 drops `hourly` and adds `nightly` (cron, time zone): `hourly` is deleted."""
-    old_id, new_id = f"{api.acme}:report:hourly", f"{api.acme}:report:nightly"
+    """Version 2 drops `daily` and adds `nightly` (cron, time zone): `daily` is deleted."""
+    old_id, new_id = f"{api.acme}:report:daily", f"{api.acme}:report:nightly"
     async with api.http() as http:
         assert (await publish(http, report())).status_code == 201
         text = report().replace(
-            "  - name: hourly\n    schedule: {every: 1h, input: {team: ops}, overlap: skip}",
+            "  - name: daily\n    schedule: {every: 1d, input: {team: ops}, overlap: skip}",
             "  - name: nightly\n    schedule: {cron: '0 2 * * *', timezone: Europe/Paris, "
             "input: {team: ops}}",
         )
@@ -256,7 +258,7 @@ async def test_the_tenant_quota_counts_every_workflow(
     async with serving_api(client, task_queue, url, limits=limits) as served:
         async with served.http() as http:
             assert (await publish(http, report())).status_code == 201
-            await wait_schedules(http, [f"{served.acme}:report:hourly"])
+            await wait_schedules(http, [f"{served.acme}:report:daily"])
             response = await publish(http, report().replace("name: report", "name: digest"))
             assert response.status_code == 422, response.text
             assert [(p["path"], p["message"]) for p in response.json()["problems"]] == [
@@ -269,7 +271,7 @@ async def test_the_tenant_quota_counts_every_workflow(
             again = await publish(http, report("sales"))
             assert (again.status_code, again.json()["version"]) == (201, 2)
 
-            schedule_id = f"{served.acme}:report:hourly"
+            schedule_id = f"{served.acme}:report:daily"
             await http.post(f"/v1/schedules/{schedule_id}/pause")
             run_id = (await http.post(f"/v1/schedules/{schedule_id}/trigger")).json()["run_id"]
             assert (await wait_status(http, run_id, "succeeded"))["result"] == "report for sales"

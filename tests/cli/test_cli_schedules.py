@@ -14,7 +14,7 @@ __all__ = ["api"]
 
 
 async def test_publish_prints_the_schedules_it_made_and_deleted(api: Api, tmp_path: Path) -> None:
-    schedule_id = f"{api.acme}:report:hourly"
+    schedule_id = f"{api.acme}:report:daily"
     env = env_of(api)
     path = tmp_path / "report.yaml"
     path.write_text(report())
@@ -29,7 +29,7 @@ async def test_publish_prints_the_schedules_it_made_and_deleted(api: Api, tmp_pa
 
 
 async def test_list_pause_show_resume_trigger_backfill(api: Api) -> None:
-    schedule_id = f"{api.acme}:report:hourly"
+    schedule_id = f"{api.acme}:report:daily"
     env = env_of(api)
     async with api.http() as http:
         assert (await publish(http, report())).status_code == 201
@@ -51,7 +51,7 @@ async def test_list_pause_show_resume_trigger_backfill(api: Api) -> None:
         assert shown.stdout.splitlines()[:4] == [
             f"schedule {schedule_id}: paused (freeze)",
             "  workflow: report v1",
-            '  schedule: {"every": "1h", "input": {"team": "ops"}, "overlap": "skip"}',
+            '  schedule: {"every": "1d", "input": {"team": "ops"}, "overlap": "skip"}',
             shown.stdout.splitlines()[3],
         ]
         resumed = await kworkflow_async("schedules", "resume", schedule_id, env=env)
@@ -60,12 +60,13 @@ async def test_list_pause_show_resume_trigger_backfill(api: Api) -> None:
         triggered = await kworkflow_async("schedules", "trigger", schedule_id, env=env)
         assert triggered.code == 0, triggered.stderr
         run_id = triggered.stdout.strip()
-        assert run_id.startswith(f"{api.acme}:report-hourly-")
+        assert run_id.startswith(f"{api.acme}:report-daily-")
         run = await wait_status(http, run_id, "succeeded")
         assert run["scheduled"]["schedule_id"] == schedule_id
 
-        end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-        start = end - timedelta(hours=2)
+        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        end = midnight - timedelta(days=1)
+        start = end - timedelta(days=2)
         args = ("--start", start.isoformat(), "--end", end.isoformat())
         filled = await kworkflow_async("schedules", "backfill", schedule_id, *args, env=env)
         assert filled.code == 0, filled.stderr

@@ -13,14 +13,14 @@ __all__ = ["api", "page"]
 
 
 async def test_pause_resume_and_trigger_from_the_workflow_page(api: Api, page) -> None:
-    schedule_id = f"{api.acme}:report:hourly"
+    schedule_id = f"{api.acme}:report:daily"
     async with api.http() as http:
         assert (await publish(http, report())).status_code == 201
         await wait_schedules(http, [schedule_id])
         await page.goto(f"{api.url}/ui/#/workflows/report/1")
         row = page.locator(f'#schedules tr[data-schedule="{schedule_id}"]')
         await row.wait_for()
-        assert await row.locator("td").nth(0).inner_text() == "hourly"
+        assert await row.locator("td").nth(0).inner_text() == "daily"
         assert await row.locator(".state").inner_text() == "active"
         assert await row.locator(".next").inner_text() != "-"
         assert await row.locator(".last").inner_text() == "-"
@@ -41,7 +41,7 @@ async def test_pause_resume_and_trigger_from_the_workflow_page(api: Api, page) -
         link = page.locator("#schedules .schedule-message a")
         await link.wait_for()
         run_id = await link.inner_text()
-        assert run_id.startswith(f"{api.acme}:report-hourly-")
+        assert run_id.startswith(f"{api.acme}:report-daily-")
         run = await wait_status(http, run_id, "succeeded")
         scheduled_at = datetime.fromisoformat(run["scheduled"]["scheduled_at"])
         last = page.locator(f'#schedules tr[data-schedule="{schedule_id}"] .last a')
