@@ -4,7 +4,12 @@ names; and the fire-time count that bounds a backfill."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
+
+from activities.config import load_config
+from activities.errors import ConfigError
 from interpreter.errors import Problem
 from interpreter.limits import Limits, ScheduleLimits
 from interpreter.lint import lint_text
@@ -151,3 +156,15 @@ def test_fire_times_in_a_range_count_both_ends() -> None:
     paris = ScheduleSpec(cron="0 2 * * *", timezone="Europe/Paris")
     week = datetime(2026, 3, 8, 1, 0, tzinfo=UTC)
     assert count_fire_times(paris, start, week, 100) == 8  # 02:00 in Paris is 01:00 UTC
+
+
+def test_the_worker_configuration_sets_the_schedule_limits(tmp_path: Path) -> None:
+    config = tmp_path / "kworkflow.worker.yaml"
+    config.write_text("limits:\n  schedules: {min_interval: 5m, max_backfill_runs: 20}\n")
+    assert load_config(config).limits.schedules == ScheduleLimits(
+        min_interval="5m", max_backfill_runs=20
+    )
+    config.write_text("limits:\n  schedules: {min_interval: soon}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    assert "limits.schedules.min_interval" in str(caught.value)
