@@ -35,6 +35,7 @@ Read on the worker, never sent through workflow history. The file is YAML, found
       webhook: {url: https://hooks.example.com/x, format: slack}   # or json
     limits:                                  # operator maxima (interpreter/limits.py)
       code: {max_memory_mb: 1024, max_timeout: 15m, max_cpu_seconds: 600}
+      schedules: {min_interval: 1m, max_per_workflow: 10, max_per_tenant: 100}
 
 ``KWORKFLOW_TOOL_MODULES`` (comma-separated) adds tool modules.
 """

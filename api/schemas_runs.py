@@ -17,6 +17,7 @@ from fastapi import HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import WorkflowExecution, WorkflowExecutionStatus
 
+from api.schemas_schedules import ScheduledOut
 from client.search_attributes import TENANT, WORKFLOW_NAME, WORKFLOW_VERSION
 from interpreter.request import BreakpointSet
 from interpreter.spec import NAME_PATTERN, Definition
@@ -282,6 +283,8 @@ class RunOut(BaseModel):
     )
     compensation: CompensationOut | None = Field(
         default=None, description="Set when the run compensated, or a run compensates it"
+    scheduled: ScheduledOut | None = Field(
+        default=None, description="Set on a run a schedule started: which one, for what time"
     )
 
     @classmethod
@@ -328,6 +331,7 @@ class RunOut(BaseModel):
             cost_usd=cost,
             last_seq=(state or {}).get("last_seq"),
             compensation=(state or {}).get("compensation"),
+            scheduled=ScheduledOut.of(attributes),
         )
 
 

@@ -18,12 +18,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
+from api import schedules
 from api.deps import get_store, get_tenant
+from api.schemas_schedules import PublishedWithSchedulesOut
 from api.schemas_workflows import (
     ErrorOut,
     ProblemOut,
     ProblemsOut,
-    PublishedOut,
     SummaryOut,
     ValidationOut,
     VersionListOut,
@@ -85,23 +86,25 @@ VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1, description="A published
 @router.post(
     "",
     status_code=201,
-    response_model=PublishedOut,
+    response_model=PublishedWithSchedulesOut,
     responses={**_SENT, 409: {"model": ErrorOut}, 503: {"model": ErrorOut}},
     openapi_extra={"requestBody": _BODY},
 )
 async def publish_workflow(
     request: Request, response: Response, store: Store, tenant: Tenant
 ) -> Any:
-    """Publish a definition as the next version of its name (it must load and lint clean)."""
+    """Publish a definition as the next version of its name (it must load and lint clean);
+    its `triggers` become the workflow's schedules (docs/triggers.md)."""
     try:
         text, fmt = await _read_definition(request)
-        published = await run_in_threadpool(store.publish, tenant, text, fmt)
+        more = schedules.quota_check(request, tenant)
+        published = await run_in_threadpool(store.publish, tenant, text, fmt, more)
     except _Refused as refused:
         return refused.response
     except RegistryError as exc:
         return error_response(exc)
     response.headers["Location"] = f"{router.prefix}/{published.name}/versions/{published.version}"
-    return PublishedOut.of(published)
+    return await schedules.after_publish(request, tenant, published)
 
 
 @router.post(

@@ -25,6 +25,7 @@ from typing import Any, cast
 
 from cli.breakpoint_cmd import add_breakpoint_parsers
 from cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CLIError
+from cli.schedules_cmd import add_schedules_parser
 from storage import StorageError
 
 Command = Callable[[argparse.Namespace], int]
@@ -136,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dev.set_defaults(command_ref="cli.dev:dev_command")
     _add_remote_commands(commands)
+    add_schedules_parser(commands)
     return parser
 
 

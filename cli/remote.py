@@ -23,6 +23,7 @@ from cli.breakpoint_cmd import breakpoint_text
 from cli.compensate_cmd import compensation_lines
 from cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ApiError, CLIError
 from cli.http import ApiClient
+from cli.schedules_cmd import print_schedules
 
 TERMINAL_STATUSES = ("succeeded", "failed", "cancelled", "terminated", "timed_out")
 ENDED = {"cancelled": "was cancelled", "terminated": "was terminated", "timed_out": "timed out"}
@@ -59,6 +60,7 @@ def publish_command(args: argparse.Namespace) -> int:
                 raise CLIError(message, EXIT_FAILED) from None
             raise CLIError(f"{args.file}: {exc}; not published", EXIT_FAILED) from None
     print(f"published {published['name']} v{published['version']}")
+    print_schedules(published)
     return EXIT_OK
 
 

@@ -17,6 +17,11 @@ Each kind of limit has its own section::
         max_concurrency: 100     # items of one parallel step at once (also its default bound)
         max_items: 10000         # items one for_each may fan out over
         max_duration: 365d       # the longest duration a definition may write
+      schedules:                 # triggers (interpreter/triggers.py, docs/triggers.md)
+        min_interval: 1m         # the shortest time between two fire times of a trigger
+        max_per_workflow: 10     # triggers one definition may declare
+        max_per_tenant: 100      # schedules of one tenant, all workflows together
+        max_backfill_runs: 100   # runs one backfill may start
 
 The ``flow`` limits are also checked inside the run (the workflow cannot read the worker's
 files, so whoever starts a run passes them in :attr:`interpreter.request.RunRequest.flow_limits`):
@@ -92,6 +97,29 @@ class FlowLimits(BaseModel):
         return parse_duration(self.max_duration)
 
 
+class ScheduleLimits(BaseModel):
+    """The operator's bounds on schedule triggers (``limits.schedules`` of the worker config).
+
+    Attributes:
+        min_interval: The shortest time between two fire times a trigger may ask for.
+        max_per_workflow: The most triggers one definition may declare.
+        max_per_tenant: The most schedules one tenant may have, all workflows together.
+        max_backfill_runs: The most runs one backfill may start.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_interval: Duration = "1m"
+    max_per_workflow: int = Field(default=10, ge=0, le=1000)
+    max_per_tenant: int = Field(default=100, ge=0, le=100_000)
+    max_backfill_runs: int = Field(default=100, ge=1, le=100_000)
+
+    @property
+    def min_interval_delta(self) -> timedelta:
+        """``min_interval`` as a duration."""
+        return parse_duration(self.min_interval)
+
+
 class Limits(BaseModel):
     """Every operator limit, by section (the ``limits:`` key of the worker configuration)."""
 
@@ -99,6 +127,7 @@ class Limits(BaseModel):
 
     code: CodeLimits = Field(default_factory=CodeLimits)
     flow: FlowLimits = Field(default_factory=FlowLimits)
+    schedules: ScheduleLimits = Field(default_factory=ScheduleLimits)
 
 
 DEFAULT_LIMITS = Limits()

@@ -9,8 +9,9 @@ are the child's steps). Rules, by code: ``duplicate_id``, ``unknown_step``, ``cy
 ``inner_kind``, ``regex`` (a literal ``matches`` pattern RE2 cannot compile), ``tool_args``
 (static ``args`` that break the ``input_schema`` of the tool in ``tools:``), ``limit`` (a code
 step's ``memory_mb`` or ``timeout``, a duration, a ``max_concurrency`` or a static ``for_each``
-over the operator's :class:`~interpreter.limits.Limits`), ``compensate_on`` (set while no
-step has ``compensate``). A
+over the operator's :class:`~interpreter.limits.Limits`, or a trigger's), ``compensate_on``
+(set while no step has ``compensate``), ``trigger_name``, ``cron``, ``timezone``, ``input`` (a
+trigger's, :mod:`interpreter.triggers`). A
 tool that is not in ``tools:`` is not a finding: it may be registered on the worker, and an
 unknown tool fails its step at run time with a non-retryable ``UnknownTool``.
 """
@@ -45,6 +46,7 @@ from interpreter.spec import (
     ToolStep,
 )
 from interpreter.topology import EdgePair, Graph, Topology, find_cycle
+from interpreter.triggers import trigger_problems
 from interpreter.yamldoc import format_path, parse_text
 
 Check = Callable[[Definition], list[Problem]]
@@ -73,6 +75,7 @@ def lint(
     data = definition.model_dump(mode="json", by_alias=True, exclude_unset=True)
     for path, excess in flow_excesses(data, limits.flow):
         linter.add(path, "limit", excess.describe())
+    linter.problems.extend(trigger_problems(definition, limits.schedules))
     if extra is not None:
         linter.problems.extend(extra(definition))
     unique = dict.fromkeys(linter.problems)

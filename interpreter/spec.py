@@ -292,6 +292,37 @@ class Edge(_Model):
         return [(s, t) for s in sources for t in targets]
 
 
+TRIGGER_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+class ScheduleSpec(_Model):
+    """When a trigger starts runs: a ``cron`` or an ``every``, on a Temporal Schedule.
+
+    Checked further by :mod:`interpreter.triggers` (cron syntax, time zone, interval floor,
+    ``input`` against the definition's ``input`` schema); ``docs/triggers.md``.
+    """
+
+    cron: str | None = None
+    every: Duration | None = None
+    timezone: str | None = None
+    input: Any = Field(default_factory=dict)
+    overlap: Literal["skip", "buffer_one", "allow"] = "skip"
+    jitter: Duration | None = None
+
+    @model_validator(mode="after")
+    def _cron_or_every(self) -> ScheduleSpec:
+        if (self.cron is None) == (self.every is None):
+            raise ValueError("a schedule needs exactly one of `cron` or `every`")
+        return self
+
+
+class Trigger(_Model):
+    """One entry of ``triggers:``; its name defaults to ``schedule-<index>``."""
+
+    name: str | None = Field(default=None, pattern=TRIGGER_NAME_PATTERN)
+    schedule: ScheduleSpec
+
+
 class Definition(_Model):
     """A whole kworkflow/v1 definition."""
 
@@ -305,6 +336,7 @@ class Definition(_Model):
     tools: dict[str, ToolDef] = Field(default_factory=dict)
     steps: list[StepSpec] = Field(min_length=1)
     edges: list[Edge] | None = None
+    triggers: list[Trigger] = Field(default_factory=list)
     compensate_on: list[Literal["failed", "cancelled"]] = Field(default_factory=list)
     """When the run compensates itself before it ends (:mod:`interpreter.compensation`): on
     ``failed`` (a run ``timeout`` fails the run, so it counts) and/or ``cancelled``."""

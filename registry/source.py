@@ -30,7 +30,11 @@ FORMATS: tuple[Format, ...] = ("yaml", "json")
 
 
 def check(
-    text: str, fmt: Format, tenant: str | None = None, limits: Limits | None = None
+    text: str,
+    fmt: Format,
+    tenant: str | None = None,
+    limits: Limits | None = None,
+    more: Check | None = None,
 ) -> tuple[Definition | None, list[Problem]]:
     """Load and lint a definition text.
 
@@ -40,6 +44,7 @@ def check(
         tenant: Who publishes it: its secret grants are checked too (the worker
             configuration's, :mod:`activities.secret_grants`).
         limits: The operator's limits the definition must keep (default: the defaults).
+        more: Findings of the caller's own (the API's: the tenant's schedule count).
 
     Returns:
         The definition (None when it does not load) and every problem found; the definition
@@ -48,7 +53,7 @@ def check(
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_DEFINITION_BYTES:
         return None, [too_large(size)]
-    extra = _grants_check(tenant) if tenant is not None else None
+    extra = _both(_grants_check(tenant) if tenant is not None else None, more)
     if fmt == "yaml":
         definition, problems = lint_text(text, limits=limits, extra=extra)
     elif fmt == "json":
@@ -67,6 +72,13 @@ def _grants_check(tenant: str) -> Check:
 
     config = current_config()
     return lambda definition: definition_problems(definition, tenant, config)
+
+
+def _both(first: Check | None, second: Check | None) -> Check | None:
+    """One check that reports the findings of both (None when neither is given)."""
+    if first is None or second is None:
+        return first or second
+    return lambda definition: first(definition) + second(definition)
 
 
 def too_large(size: int | None = None) -> Problem:

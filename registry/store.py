@@ -52,6 +52,7 @@ from sqlalchemy.exc import (
 
 from interpreter.errors import Problem
 from interpreter.limits import Limits
+from interpreter.lint import Check
 from interpreter.spec import Definition
 from interpreter.topology import named_subflows
 from registry.errors import (
@@ -221,13 +222,15 @@ class DefinitionStore:
         would publish)."""
         return check(text, fmt, tenant, self.limits)[1]
 
-    def publish(self, tenant: str, text: str, fmt: Format) -> Published:
+    def publish(self, tenant: str, text: str, fmt: Format, more: Check | None = None) -> Published:
         """Publish a definition as the next version of its name.
 
         Args:
             tenant: The owner.
             text: The definition as YAML or as a JSON document.
             fmt: ``yaml`` or ``json``.
+            more: Findings of the caller's own, checked with lint's (e.g. the API's
+                schedule quota).
 
         Returns:
             The new version.
@@ -238,7 +241,7 @@ class DefinitionStore:
             PublishConflict: Concurrent publishes of the name took every version tried.
             StoreUnavailable: The database cannot be used.
         """
-        definition, problems = check(text, fmt, tenant, self.limits)
+        definition, problems = check(text, fmt, tenant, self.limits, more)
         if any(p.code == "too_large" for p in problems):
             raise DefinitionTooLarge(problems)
         if problems or definition is None:

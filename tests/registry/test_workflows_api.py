@@ -79,8 +79,15 @@ def test_publish_then_read_every_way(http: TestClient) -> None:
 
     assert first.status_code == 201
     body = first.json()
-    assert set(body) == {"name", "version", "created_at", "definition"}
-    assert (body["name"], body["version"]) == ("hello", 1)
+    assert set(body) == {
+        "name",
+        "version",
+        "created_at",
+        "definition",
+        "schedules",
+        "schedules_deleted",
+    }
+    assert (body["name"], body["version"], body["schedules"]) == ("hello", 1, [])
     assert body["definition"] == {
         "kworkflow": 1,
         "name": "hello",

@@ -4,6 +4,7 @@ import { api, detail } from "./api.js";
 import { el, fill, when } from "./dom.js";
 import { schemaForm, showError } from "./forms.js";
 import { loadGraph } from "./graph.js";
+import { schedulesSection } from "./schedules.js";
 
 export function definitionsPage(view) {
   const body = el("tbody");
@@ -96,6 +97,7 @@ export function definitionPage(view, name, version) {
       el("div", { class: "def-body" },
         el("section", {}, el("h2", {}, "Graph"), graph),
         el("section", {}, el("h2", {}, "Start a run"), form)),
+      schedulesSection(name),
       el("h2", {}, `Source (${wf.format})`),
       el("pre", { class: "source", id: "source" }, wf.source),
     );

@@ -8,6 +8,7 @@ import { duration, el, fill, pretty, statusBadge, when } from "./dom.js";
 import { forkFromHere } from "./fork.js";
 import { schemaForm, showError } from "./forms.js";
 import { loadGraph, setSelected, setStatus } from "./graph.js";
+import { scheduledBy } from "./schedules.js";
 
 const DONE = new Set(["succeeded", "failed", "skipped", "cancelled"]);
 const EVENT_STATUS = {
@@ -351,6 +352,7 @@ function renderHead(head, run) {
       run.cost_usd ? ` · $${run.cost_usd.toFixed(4)}` : ""),
     lineage(run),
     compensationBlock(run),
+    scheduledBy(run),
     run.error ? el("p", { class: "form-error" }, `${run.error.type}: ${run.error.message}`) : null,
     run.status === "succeeded" ? block("Result", run.result) : null,
   );
