@@ -27,8 +27,8 @@ from api import (
     retry,
     run_actions,
     runs,
-    ui_routes,
     schedules,
+    ui_routes,
     workflows,
 )
 from api.auth import TenantAuth, TenantKeys, documented_auth

@@ -283,6 +283,7 @@ class RunOut(BaseModel):
     )
     compensation: CompensationOut | None = Field(
         default=None, description="Set when the run compensated, or a run compensates it"
+    )
     scheduled: ScheduledOut | None = Field(
         default=None, description="Set on a run a schedule started: which one, for what time"
     )

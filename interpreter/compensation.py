@@ -291,6 +291,12 @@ class _Runtime:
     def may_suspend_waits(self) -> bool:
         return False
 
+    async def stop_before(self, inv: Invocation, fields: dict[str, Any]) -> dict[str, Any]:
+        return fields  # a compensation never stops at a breakpoint
+
+    def tell_assignees(self, pending: PendingHuman) -> None:
+        return None  # a human step cannot compensate (open_human refuses it)
+
     async def run_spec(self, inv: Invocation) -> Any:
         return await run_spec(self, inv)
 
