@@ -39,6 +39,9 @@ INCLUDED = frozenset(
 )
 """The patches in effect in every run that has :data:`BASELINE` (never changed once recorded)."""
 
+UPGRADE = "upgrade-paused-run"
+"""Upgrading a paused run to a newer version (interpreter.upgrading); not in a baseline yet."""
+
 
 def start() -> None:
     """Ask for the baseline: the first thing a run does, so that a new run records it in its

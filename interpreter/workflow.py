@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from interpreter.steps import run_spec
     from interpreter.topology import EdgePair, edge_pairs
+    from interpreter.upgrading import Upgrading
     from interpreter.values import describe, find_problem
     from interpreter.viewsize import bounded_view
     from telemetry import spans
@@ -77,7 +78,7 @@ replay as they ran."""
 
 
 @workflow.defn(name=WORKFLOW_NAME)
-class InterpreterWorkflow(HumanAnswers, Continuation, Pausing):
+class InterpreterWorkflow(HumanAnswers, Continuation, Pausing, Upgrading):
     """Runs a kworkflow/v1 definition; see the module docstring."""
 
     @workflow.init
