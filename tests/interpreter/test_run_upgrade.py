@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -10,8 +11,9 @@ from temporalio.exceptions import ApplicationError
 
 from activities.tool import tool
 from interpreter.registration import new_worker
+from interpreter.request import RunRequest
 from interpreter.upgrading import UpgradeRequest
-from tests.support.runs import load, result, start, status, wait_for, wait_for_step
+from tests.support.runs import load, new_run_id, result, start, status, wait_for, wait_for_step
 from tests.support.tool_server import ToolServer, tool_server
 
 __all__ = ["tool_server"]  # the fixture used below
@@ -43,7 +45,10 @@ steps:
     kind: tool
     tool: tb
     args: {{n: "${{ steps.a.output.json.n + 10 }}", go: "${{ steps.h.output.data.go }}"}}
-  - {{id: c, kind: tool, tool: tc, args: {{after: "${{ steps.b.output.json.n }}", v: "${{ run.version }}"}}}}
+  - id: c
+    kind: tool
+    tool: tc
+    args: {{after: "${{ steps.b.output.json.n }}", v: "${{ run.version }}"}}
 output: "${{ steps.c.output.json }}"
 """
 
@@ -254,3 +259,51 @@ async def test_removed_pending_steps_disappear_and_a_changed_edge_is_decided_ane
         log = (await handle.query("transitions", 0))["transitions"]
         upgraded = next(t for t in log if t["type"] == "run_upgraded")
         assert (upgraded["added"], upgraded["removed"], upgraded["by"]) == (["d"], ["b"], "sig")
+
+
+async def test_an_upgraded_run_continues_as_new_with_the_new_version(
+    client: Client, task_queue: str, tool_server: ToolServer
+) -> None:
+    """Upgraded while paused, then past its event limit (no-op pauses lengthen its history):
+    the answer wakes it, it continues as new, and the next run is started with version 2's
+    definition, still paused, and runs v2's `b` and `c` once resumed."""
+    url = tool_server.url
+    request = RunRequest(definition=load(V1.format(url=url)), version=1, event_limit=100)
+    async with new_worker(client, task_queue, [tool]):
+        handle = await client.start_workflow(
+            "kworkflow", request, id=new_run_id(), task_queue=task_queue
+        )
+        await wait_for_step(handle, "h", "waiting")
+        await handle.execute_update("pause", {"by": "ops"})
+        upgrade = UpgradeRequest(definition=load(V2.format(url=url)), version=2, by="ops")
+        await handle.execute_update("upgrade", upgrade)
+        while (
+            await handle.describe()
+        ).raw_description.workflow_execution_info.history_length < 100:
+            await handle.execute_update("pause", {"by": "ops"})  # changes nothing
+        await handle.execute_update("respond", {"step": "h", "data": {"go": False}})
+        await wait_for(
+            handle, lambda s: s["steps"]["h"]["status"] == "succeeded", what="h answered"
+        )
+        for _ in range(200):  # it continues as new once the answer has woken it
+            if (await handle.describe()).run_id != handle.first_execution_run_id:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the run did not continue as new")
+        state = await status(client.get_workflow_handle(handle.id))
+        assert (state["version"], state["paused"]["by"]) == (2, "ops")
+        assert list(state["steps"]) == ["a", "h", "b", "c"]
+        latest = client.get_workflow_handle(handle.id)
+        async for event in latest.fetch_history_events(page_size=1):
+            payloads = event.workflow_execution_started_event_attributes.input.payloads
+            [started] = await client.data_converter.decode(payloads, [RunRequest])
+            assert (started.version, [s.id for s in started.definition.steps]) == (
+                2,
+                ["a", "h", "b", "c"],
+            )
+            break
+        await latest.execute_update("resume", {})
+        assert await result(latest) == {"after": 11, "v": 2}
+        assert tool_server.calls("/b")[0].json == {"n": 11, "go": False}
+        assert [r.path for r in tool_server.calls()] == ["/a", "/b", "/c"]
