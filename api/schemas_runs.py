@@ -151,6 +151,15 @@ class PausedOut(BaseModel):
     reason: str | None = None
 
 
+class UpgradedOut(BaseModel):
+    """The latest upgrade of a run to a newer version (its memo ``kworkflow.upgraded``)."""
+
+    from_version: int = Field(description="The version the run ran before")
+    to_version: int = Field(description="The version it runs since")
+    at: datetime | None = None
+    by: str | None = Field(default=None, description="Who upgraded it")
+
+
 class UsageOut(BaseModel):
     """Tokens spent by the run's model calls."""
 
@@ -207,6 +216,9 @@ class RunOut(BaseModel):
     retry_of: RetryOfOut | None = Field(default=None, description="Set on a retry: its origin")
     retries: list[str] = Field(
         default_factory=list, description="The runs that retry this one (ended runs only)"
+    )
+    upgraded: UpgradedOut | None = Field(
+        default=None, description="Set once the run was upgraded to a newer version"
     )
 
     @classmethod
