@@ -4,6 +4,7 @@ import { api, detail, follow } from "./api.js";
 import { duration, el, fill, pretty, statusBadge, when } from "./dom.js";
 import { schemaForm, showError } from "./forms.js";
 import { loadGraph, setSelected, setStatus } from "./graph.js";
+import { upgradeControl, upgradedNote } from "./upgrade.js";
 
 const DONE = new Set(["succeeded", "failed", "skipped", "cancelled"]);
 const EVENT_STATUS = {
@@ -18,6 +19,7 @@ const EVENT_STATUS = {
 
 export function runPage(view, runId) {
   const path = `/v1/runs/${encodeURIComponent(runId)}`;
+  const graphUrl = `/ui/graph/run/${encodeURIComponent(runId)}.svg`;
   const state = { run: null, seen: {}, retries: {}, selected: null, forms: {} };
   const head = el("div", { class: "run-head" });
   const cancelButton = el("button", { id: "cancel-run", type: "button", class: "danger",
@@ -28,6 +30,11 @@ export function runPage(view, runId) {
     onclick: () => retryRun() }, "Retry run");
   const actions = el("div", { class: "run-actions", hidden: true }, pauseButton, cancelButton,
     retryButton, el("span", { class: "form-error", hidden: true }));
+  const upgrader = upgradeControl(path, actions, async () => {
+    await refresh();
+    await loadGraph(graph, graphUrl, select).then(render);  // the new version's steps
+  });
+  pauseButton.after(upgrader.button);
   const bar = el("progress", { id: "run-progress", max: 1, value: 0, "aria-label": "progress" });
   const barText = el("span", { class: "progress-text" });
   const graph = el("div", { class: "graph", id: "graph" });
@@ -83,6 +90,7 @@ export function runPage(view, runId) {
     pauseButton.hidden = !["running", "paused"].includes(run.status);
     pauseButton.disabled = false;
     pauseButton.textContent = run.status === "paused" ? "Resume run" : "Pause run";
+    upgrader.update(run);
     fill(steps, ...ids.map((id) => stepRow(id, run.steps?.[id], statusOf(id))));
     renderHumans();
     renderPanel();
@@ -294,7 +302,7 @@ export function runPage(view, runId) {
   const clock = setInterval(() => steps.querySelectorAll("tr").forEach(tick), 500);
   refresh().then((found) => {
     if (!found) return;
-    loadGraph(graph, `/ui/graph/run/${encodeURIComponent(runId)}.svg`, select).then(render);
+    loadGraph(graph, graphUrl, select).then(render);
     stop = follow(runId, onEvent);
   });
   return () => {
@@ -318,6 +326,7 @@ function renderHead(head, run) {
         ? ` · ${run.usage.input_tokens} in / ${run.usage.output_tokens} out tokens` : "",
       run.cost_usd ? ` · $${run.cost_usd.toFixed(4)}` : ""),
     lineage(run),
+    upgradedNote(run),
     run.error ? el("p", { class: "form-error" }, `${run.error.type}: ${run.error.message}`) : null,
     run.status === "succeeded" ? block("Result", run.result) : null,
   );
