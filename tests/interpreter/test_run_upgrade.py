@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from activities.tool import tool
 from interpreter.registration import new_worker
 from interpreter.request import RunRequest
 from interpreter.upgrading import UpgradeRequest
+from tests.conftest import temporal_binary
 from tests.support.runs import load, new_run_id, result, start, status, wait_for, wait_for_step
 from tests.support.tool_server import ToolServer, tool_server
 
@@ -307,3 +309,41 @@ async def test_an_upgraded_run_continues_as_new_with_the_new_version(
         assert await result(latest) == {"after": 11, "v": 2}
         assert tool_server.calls("/b")[0].json == {"n": 11, "go": False}
         assert [r.path for r in tool_server.calls()] == ["/a", "/b", "/c"]
+
+
+async def test_temporal_cli_upgrades_a_paused_run(
+    client: Client, task_queue: str, tool_server: ToolServer
+) -> None:
+    """`temporal workflow update execute --name upgrade` with the definition as JSON upgrades a
+    paused run; a mismatched one exits non-zero with the step named."""
+    url = tool_server.url
+    async with new_worker(client, task_queue, [tool]):
+        handle = await paused_at_h(client, task_queue, url)
+        target = client.service_client.config.target_host
+        where = ["--address", target, "--namespace", client.namespace]
+        update = [temporal_binary(), "-o", "json", *where, "workflow", "update", "execute"]
+        update += ["--workflow-id", handle.id]
+
+        async def temporal(payload: dict[str, Any]) -> tuple[int, str]:
+            process = await asyncio.create_subprocess_exec(
+                *update, "--name", "upgrade", "--input", json.dumps(payload),
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            out, err = await asyncio.wait_for(process.communicate(), 30)
+            assert process.returncode is not None
+            return process.returncode, out.decode() + err.decode()
+
+        without_h = V1.format(url=url).replace("  - {id: h, kind: human, prompt: Go?}\n", "")
+        dump = load(without_h).model_dump(mode="json", by_alias=True, exclude_unset=True)
+        code, text = await temporal({"definition": dump, "version": 2})
+        assert code != 0
+        assert "h: no such step in the new version" in text
+        dump = load(V2.format(url=url)).model_dump(mode="json", by_alias=True, exclude_unset=True)
+        code, text = await temporal({"definition": dump, "version": 2, "by": "cli"})
+        assert code == 0, text
+        assert json.loads(text)["result"]["added"] == ["c"]
+        state = await status(handle)
+        assert (state["version"], list(state["steps"])) == (2, ["a", "h", "b", "c"])
+        await handle.execute_update("respond", {"step": "h", "data": {"go": True}})
+        await handle.execute_update("resume", {})
+        assert await result(handle) == {"after": 11, "v": 2}
