@@ -192,6 +192,17 @@ async def test_a_mismatched_version_is_refused_naming_the_steps_and_the_run_goes
             f"run '{handle.id}' is already at version 1",
             "not_newer",
         )
+        cyclic = (
+            V1.format(url=url) + "edges: [{from: a, to: h}, {from: h, to: b}, {from: b, to: h}]\n"
+        )
+        cause = await refused(handle, UpgradeRequest(definition=load(cyclic), version=4))
+        assert (cause.message, cause.details[0]["reason"]) == (
+            "version 4 cannot run: the edges form a cycle: h -> b -> h",
+            "invalid",
+        )
+        dangling = V1.format(url=url) + "edges: [{from: a, to: h}, {from: h, to: zz}]\n"
+        cause = await refused(handle, UpgradeRequest(definition=load(dangling), version=4))
+        assert cause.message == "version 4 cannot run: an edge h -> zz names no step 'zz'"
         state = await status(handle)
         assert (state["version"], list(state["steps"])) == (1, ["a", "h", "b"])
         log = (await handle.query("transitions", 0))["transitions"]
