@@ -195,3 +195,34 @@ async def test_a_run_that_is_not_paused_is_409(api: Api, tool_server: ToolServer
         assert (view["version"], list(view["steps"])) == (1, ["a", "h", "b"])
         missing = await upgrade(http, "acme-nope", 404)
         assert missing == {"detail": "no run 'acme-nope'"}
+
+
+async def test_a_retry_of_an_upgraded_run_runs_the_version_it_was_upgraded_to(
+    api: Api, tool_server: ToolServer
+) -> None:
+    """An upgraded run cancelled while paused, then retried: the retry runs version 2 (its
+    definition from the run's memo, not the v1 it started with), `a` taken over."""
+    url = tool_server.url
+    api.publish(V1.format(url=url))
+    async with api.http() as http:
+        run_id = await paused_at_h(http)
+        api.publish(V2.format(url=url))
+        await upgrade(http, run_id, 200)
+        assert (await http.post(f"/v1/runs/{run_id}/cancel")).status_code == 202
+        await wait_status(http, run_id, "cancelled")
+        response = await http.post(f"/v1/runs/{run_id}/retry", json={})
+        assert response.status_code == 201, response.text
+        retried = response.json()
+        assert (retried["version"], retried["reused"], retried["retried"]) == (
+            2,
+            ["a"],
+            ["h", "b", "c"],
+        )
+        view = await wait_waiting(http, retried["run_id"], "h")
+        assert (view["version"], list(view["steps"])) == (2, ["a", "h", "b", "c"])
+        await http.post(
+            f"/v1/runs/{retried['run_id']}/steps/h/respond", json={"data": {"go": True}}
+        )
+        done = await wait_status(http, retried["run_id"], "succeeded")
+        assert done["result"] == {"after": 11}
+        assert [r.path for r in tool_server.calls()] == ["/a", "/b", "/c"]
