@@ -29,6 +29,7 @@ from api import (
     runs,
     schedules,
     ui_routes,
+    upgrade,
     workflows,
 )
 from api.auth import TenantAuth, TenantKeys, documented_auth
@@ -115,6 +116,7 @@ def create_app(
     app.include_router(retry.router)
     app.include_router(compensation.router)
     app.include_router(fork.router)
+    app.include_router(upgrade.router)
     app.include_router(events.router)
     app.include_router(schedules.router)
     app.include_router(ui_routes.router)

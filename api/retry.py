@@ -199,7 +199,7 @@ async def retry_one(
     if error_type is not None and not _failed_with(view, error_type):
         raise _Skip
     view = {**view, "status": status}
-    original = await _started_request(client, handle)
+    original = await runview.as_upgraded(await _started_request(client, handle), description)
     target_version = original.version if version is None else version
     if version is None or version == original.version:
         target, subflows = original.definition, original.subflows

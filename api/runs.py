@@ -145,6 +145,7 @@ async def run_view(client: Client, settings: ApiSettings, run_id: str, tenant: s
     view = await runview.with_stall(client, description, view)
     view = await lineage.with_lineage(client, description, view, tenant)
     view = await compensation_view.with_compensation(client, settings, view, tenant)
+    view = await runview.with_upgrade(description, view)
     if is_truncated(view.result) and view.status == "succeeded":
         # The run's view shows a large result as a marker: the run's own result is whole.
         # A run that has decided its end may still be reporting it: wait that long at most.
@@ -510,7 +511,7 @@ async def definition_and_statuses(
         RunNotFound: No such run for this tenant.
     """
     handle, description = await owned_run(client, settings, run_id, tenant)
-    definition = await runview.started_definition(client, handle, description.run_id)
+    definition = await runview.run_definition(client, handle, description)
     state, source = await runview.read_state(client, handle, description, settings)
     steps = state.get("steps") if source != "definition" else None
     statuses = {sid: s.get("status") for sid, s in steps.items()} if isinstance(steps, dict) else {}

@@ -28,11 +28,12 @@ from temporalio.client import (
 )
 
 from api import stalls
-from api.schemas_runs import RunOut, StepErrorOut, StepsSource
+from api.schemas_runs import RunOut, StepErrorOut, StepsSource, UpgradedOut
 from api.settings import ApiSettings
 from interpreter.finalview import FINAL_VIEW_MEMO
 from interpreter.request import STATUS_QUERY, RunRequest
 from interpreter.spec import Definition
+from interpreter.upgrading import UPGRADED_MEMO
 
 UNKNOWN = "unknown"
 """The status of a step whose state no one could read."""
@@ -81,14 +82,14 @@ async def read_state(
         return final, "final"
     running = description.status == WorkflowExecutionStatus.RUNNING
     if running and not_begun(description):  # exactly known: nothing has started yet
-        definition = await started_definition(client, handle, description.run_id)
+        definition = await run_definition(client, handle, description)
         return definition_state(definition, "pending"), "definition"
     if not stalls.is_stalled(description):  # a stalled run's worker cannot answer
         timeout = settings.live_query_timeout if running else settings.query_timeout
         state = await query_state(handle, timeout)
         if state is not None:
             return state, "live" if running and state.get("status") == "running" else "final"
-    definition = await started_definition(client, handle, description.run_id)
+    definition = await run_definition(client, handle, description)
     return definition_state(definition, UNKNOWN), "definition"
 
 
@@ -152,6 +153,59 @@ async def started_definition(
 
 
 _DEFINITIONS: OrderedDict[tuple[str, str], Definition] = OrderedDict()
+
+
+async def upgraded(description: WorkflowExecutionDescription) -> dict[str, Any] | None:
+    """The latest upgrade of the run (:mod:`interpreter.upgrading`: its memo), None when it
+    was never upgraded or the memo cannot be read."""
+    if UPGRADED_MEMO not in description.raw_description.workflow_execution_info.memo.fields:
+        return None
+    try:
+        entry = await description.memo_value(UPGRADED_MEMO)
+    except Exception:  # a blob store that lost it: read as never upgraded
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
+async def with_upgrade(description: WorkflowExecutionDescription, view: RunOut) -> RunOut:
+    """``view`` with its latest upgrade, when the run was upgraded."""
+    entry = await upgraded(description)
+    if entry is None:
+        return view
+    try:
+        out = UpgradedOut.model_validate(entry)
+    except ValueError:
+        return view
+    return view.model_copy(update={"upgraded": out})
+
+
+async def as_upgraded(request: RunRequest, description: WorkflowExecutionDescription) -> RunRequest:
+    """The request the run would be started with now: ``request`` (its execution's start)
+    with the definition, version and subflows of its latest upgrade, if it has one since."""
+    entry = await upgraded(description)
+    if entry is None or entry.get("to_version") == request.version:
+        return request
+    try:
+        definition = Definition.model_validate(entry.get("definition"))
+        subflows = {k: Definition.model_validate(v) for k, v in entry["subflows"].items()}
+    except (ValueError, KeyError, AttributeError):  # unreadable: the started one
+        return request
+    update = {"definition": definition, "version": entry["to_version"], "subflows": subflows}
+    return request.model_copy(update=update)
+
+
+async def run_definition(
+    client: Client, handle: WorkflowHandle[Any, Any], description: WorkflowExecutionDescription
+) -> Definition:
+    """The definition the run runs now: the one it was upgraded to, else the one it started
+    with."""
+    entry = await upgraded(description)
+    if entry is not None:
+        try:
+            return Definition.model_validate(entry.get("definition"))
+        except ValueError:  # unreadable: the started one
+            pass
+    return await started_definition(client, handle, description.run_id)
 
 
 async def with_stall(

@@ -192,6 +192,15 @@ class BreakpointsIn(BaseModel):
         return breakpoints
 
 
+class UpgradedOut(BaseModel):
+    """The latest upgrade of a run to a newer version (its memo ``kworkflow.upgraded``)."""
+
+    from_version: int = Field(description="The version the run ran before")
+    to_version: int = Field(description="The version it runs since")
+    at: datetime | None = None
+    by: str | None = Field(default=None, description="Who upgraded it")
+
+
 class UsageOut(BaseModel):
     """Tokens spent by the run's model calls."""
 
@@ -286,6 +295,9 @@ class RunOut(BaseModel):
     )
     scheduled: ScheduledOut | None = Field(
         default=None, description="Set on a run a schedule started: which one, for what time"
+    )
+    upgraded: UpgradedOut | None = Field(
+        default=None, description="Set once the run was upgraded to a newer version"
     )
 
     @classmethod

@@ -251,6 +251,11 @@ class ApiClient:
         the compensation run (``{run_id, compensation_of, created, steps, links}``)."""
         return self._json("POST", f"/v1/runs/{_seg(run_id)}/compensate")
 
+    def upgrade(self, run_id: str, body: dict[str, Any]) -> Any:
+        """``POST /v1/runs/{id}/upgrade``: ``{run_id, status, from_version, version, added,
+        removed}``."""
+        return self._json("POST", f"/v1/runs/{_seg(run_id)}/upgrade", body=body)[1]
+
     def retry_all(
         self, workflow: str, since: str | None = None, error_type: str | None = None
     ) -> Any:

@@ -26,6 +26,7 @@ from typing import Any, cast
 from cli.breakpoint_cmd import add_breakpoint_parsers
 from cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CLIError
 from cli.schedules_cmd import add_schedules_parser
+from cli.upgrade_cmd import add_upgrade_parser
 from storage import StorageError
 
 Command = Callable[[argparse.Namespace], int]
@@ -220,6 +221,7 @@ def _add_remote_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     add_retry_parser(runs_commands)
     add_breakpoint_parsers(runs_commands)
     add_compensate_parser(runs_commands)
+    add_upgrade_parser(runs_commands)
 
     respond = commands.add_parser(
         "respond",

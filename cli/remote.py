@@ -29,7 +29,7 @@ TERMINAL_STATUSES = ("succeeded", "failed", "cancelled", "terminated", "timed_ou
 ENDED = {"cancelled": "was cancelled", "terminated": "was terminated", "timed_out": "timed out"}
 STALLED = "stalled"
 """Running, but its workflow tasks keep failing: following it stops, cancelling it ends it."""
-GOING_ON = ("run_paused", "run_resumed")
+GOING_ON = ("run_paused", "run_resumed", "run_upgraded")
 LINEAGE = {
     "retry_of": "retry of",
     "fork_of": "fork of",
@@ -257,6 +257,9 @@ class Progress:
             return self._waiting(str(data.get("path") or step))
         if kind.startswith("breakpoint_"):  # "held before it starts (kworkflow runs continue ...)"
             return breakpoint_text(self.run_id, kind, data)
+        if kind == "run_upgraded":  # "upgraded from v1 to v2 by acme:ab12"
+            by = f" by {data['by']}" if data.get("by") else ""
+            return f"upgraded from v{data.get('from_version')} to v{data.get('to_version')}{by}"
         if kind in GOING_ON:  # "paused by acme:ab12: deploy"
             by = f" by {data['by']}" if data.get("by") else ""
             return what + by + (f": {data['reason']}" if data.get("reason") else "")
@@ -313,6 +316,10 @@ def summary(view: dict[str, Any]) -> str:
         since = f" from {lineage['from']}" if lineage.get("from") else ""
         kind = "fork of " if lineage.get("mode") == "fork" else "retry of"
         lines.append(f"{kind}  {lineage.get('run_id')}{since}")
+    upgraded = view.get("upgraded") or {}
+    if upgraded:
+        by = f" by {upgraded['by']}" if upgraded.get("by") else ""
+        lines.append(f"upgraded  from v{upgraded.get('from_version')}{by}")
     for retry in view.get("retries") or []:
         lines.append(f"retried   as {retry}")
     if view.get("ended_at"):

@@ -33,6 +33,7 @@ from client.errors import ClientError
 from interpreter.carry import StepData
 from interpreter.seed import Seed
 from interpreter.spec import Definition
+from interpreter.stepmatch import step_mismatches
 from interpreter.topology import edge_pairs
 from interpreter.viewsize import is_truncated
 
@@ -137,22 +138,13 @@ def plan_seed(
     if from_step is not None and from_step not in _ids(original):
         raise UnknownStep(from_step, original.name)
     retried = retried_steps(view, original, target, from_step)
-    kinds = {s.id or "": s.kind for s in target.steps}
-    steps: list[StepData] = []
-    problems: dict[str, str] = {}
-    entries = view.get("steps") or {}
-    for spec in original.steps:
-        sid = spec.id or ""
-        if sid in retried:
-            continue
-        if sid not in kinds:
-            problems[sid] = "no such step in the new version"
-        elif kinds[sid] != spec.kind:
-            problems[sid] = f"kind {spec.kind} became {kinds[sid]}"
-        else:
-            steps.append(_step_data(sid, entries[sid]))
+    kinds = {s.id or "": s.kind for s in original.steps}
+    kept = [sid for sid in _ids(original) if sid not in retried]
+    problems = step_mismatches(kinds, target, kept)
     if problems:
         raise VersionMismatch(target_version, problems)
+    entries = view.get("steps") or {}
+    steps = [_step_data(sid, entries[sid]) for sid in kept]
     return Seed(
         origin=origin,
         root=root or origin,

@@ -41,6 +41,8 @@ INCLUDED = frozenset(
 
 BREAKPOINTS = "breakpoints"
 """Runs stop at breakpoints (interpreter.breakpoints); asked only of a step that has one."""
+UPGRADE = "upgrade-paused-run"
+"""Upgrading a paused run to a newer version (interpreter.upgrading); not in a baseline yet."""
 
 
 def start() -> None:

@@ -175,6 +175,12 @@ class RunState:
         for step in self.steps.values():
             object.__setattr__(step, "_changed", self._changed)
 
+    def set_steps(self, steps: dict[str, StepState]) -> None:
+        """Give the run another set of steps (an upgrade to a newer version: the steps it
+        keeps are the same objects, in the new order)."""
+        self.steps = steps
+        self.__post_init__()
+
     def record(self, at: datetime, type: str, step: str | None = None, **extra: Any) -> None:
         """Append a transition (``step_started``, ``step_retrying``, ``run_succeeded``...)."""
         entry = {"seq": len(self.transitions) + 1, "at": _iso(at), "type": type, "step": step}

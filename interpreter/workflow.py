@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from interpreter.steps import run_spec
     from interpreter.topology import EdgePair, edge_pairs
+    from interpreter.upgrading import Upgrading
     from interpreter.values import describe, find_problem
     from interpreter.viewsize import bounded_view
     from telemetry import spans
@@ -80,7 +81,9 @@ replay as they ran."""
 
 
 @workflow.defn(name=WORKFLOW_NAME)
-class InterpreterWorkflow(HumanAnswers, Continuation, Breakpoints, Pausing, Compensating):
+class InterpreterWorkflow(
+    HumanAnswers, Continuation, Breakpoints, Pausing, Compensating, Upgrading
+):
     """Runs a kworkflow/v1 definition; see the module docstring."""
 
     @workflow.init

@@ -78,6 +78,12 @@ RUNS_RETRIED = Counter(
     ["workflow", "mode"],
     registry=REGISTRY,
 )
+RUNS_UPGRADED = Counter(
+    "kworkflow_runs_upgraded",
+    "Paused runs upgraded to a newer version through the API, by workflow.",
+    ["workflow"],
+    registry=REGISTRY,
+)
 STEP_ATTEMPTS = Counter(
     "kworkflow_step_attempts",
     "Step activity attempts, by kind and outcome (succeeded, failed).",

@@ -310,3 +310,42 @@ SEEDS["compensated_manual"] = {
         )
     ],
 }
+CASES["upgraded"] = (  # paused at `gate`, upgraded to a version 2 (b's args, c new), resumed
+    """
+kworkflow: 1
+name: replay-upgraded
+steps:
+  - {id: a, kind: tool, tool: echo, args: {x: 1}}
+  - {id: gate, kind: human, prompt: Go?}
+  - {id: b, kind: tool, tool: echo, args: {go: "${ steps.gate.output.data }"}}
+""",
+    {},
+    [
+        ("@pause:gate=waiting", {"by": "recorder"}, "update"),
+        (
+            "@upgrade:gate=waiting",
+            {
+                "version": 2,
+                "by": "recorder",
+                "definition": {
+                    "kworkflow": 1,
+                    "name": "replay-upgraded",
+                    "steps": [
+                        {"id": "a", "kind": "tool", "tool": "echo", "args": {"x": 1}},
+                        {"id": "gate", "kind": "human", "prompt": "Go?"},
+                        {
+                            "id": "b",
+                            "kind": "tool",
+                            "tool": "echo",
+                            "args": {"v": "${ run.version }"},
+                        },
+                        {"id": "c", "kind": "aggregate", "expr": "steps.b.output.v"},
+                    ],
+                },
+            },
+            "update",
+        ),
+        ("gate", {"go": True}, "update"),
+        ("@resume:gate=succeeded", {"by": "recorder"}, "update"),
+    ],
+)

@@ -76,7 +76,8 @@ export function follow(runId, onEvent) {
             buffer = buffer.slice(cut + 2);
             if (!event) continue;
             if (event.id) last = Number(event.id);
-            const goesOn = ["run_stalled", "run_paused", "run_resumed"].includes(event.type);
+            const goesOn = ["run_stalled", "run_paused", "run_resumed", "run_upgraded"]
+              .includes(event.type);
             if (event.type.startsWith("run_") && !goesOn) ended = true;
             onEvent(event.type, event.data);
           }

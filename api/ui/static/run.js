@@ -9,6 +9,7 @@ import { forkFromHere } from "./fork.js";
 import { schemaForm, showError } from "./forms.js";
 import { loadGraph, setSelected, setStatus } from "./graph.js";
 import { scheduledBy } from "./schedules.js";
+import { upgradeControl, upgradedNote } from "./upgrade.js";
 
 const DONE = new Set(["succeeded", "failed", "skipped", "cancelled"]);
 const EVENT_STATUS = {
@@ -25,6 +26,7 @@ const EVENT_STATUS = {
 export function runPage(view, runId) {
   const path = `/v1/runs/${encodeURIComponent(runId)}`;
   const state = { run: null, seen: {}, retries: {}, selected: null, forms: {}, held: {} };
+  const graphUrl = `/ui/graph/run/${encodeURIComponent(runId)}.svg`;
   const head = el("div", { class: "run-head" });
   const cancelButton = el("button", { id: "cancel-run", type: "button", class: "danger",
     onclick: () => cancelRun() }, "Cancel run");
@@ -36,6 +38,11 @@ export function runPage(view, runId) {
     retryButton, el("span", { class: "form-error", hidden: true }));
   const compensate = compensateButton(path, actions);
   retryButton.after(compensate);
+  const upgrader = upgradeControl(path, actions, async () => {
+    await refresh();
+    await loadGraph(graph, graphUrl, select).then(render);  // the new version's steps
+  });
+  pauseButton.after(upgrader.button);
   const bar = el("progress", { id: "run-progress", max: 1, value: 0, "aria-label": "progress" });
   const barText = el("span", { class: "progress-text" });
   const graph = el("div", { class: "graph", id: "graph" });
@@ -99,6 +106,7 @@ export function runPage(view, runId) {
       state.compensable = null;  // asked once
       hasCompensations(run).then((has) => { state.compensable = has; render(); });
     }
+    upgrader.update(run);
     fill(steps, ...ids.map((id) => stepRow(id, run.steps?.[id], statusOf(id))));
     renderHumans();
     renderPanel();
@@ -327,7 +335,7 @@ export function runPage(view, runId) {
   const clock = setInterval(() => steps.querySelectorAll("tr").forEach(tick), 500);
   refresh().then((found) => {
     if (!found) return;
-    loadGraph(graph, `/ui/graph/run/${encodeURIComponent(runId)}.svg`, select).then(render);
+    loadGraph(graph, graphUrl, select).then(render);
     stop = follow(runId, onEvent);
   });
   return () => {
@@ -353,6 +361,7 @@ function renderHead(head, run) {
     lineage(run),
     compensationBlock(run),
     scheduledBy(run),
+    upgradedNote(run),
     run.error ? el("p", { class: "form-error" }, `${run.error.type}: ${run.error.message}`) : null,
     run.status === "succeeded" ? block("Result", run.result) : null,
   );

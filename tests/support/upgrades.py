@@ -1,0 +1,64 @@
+"""The definitions the upgrade tests publish: v1 (tool a -> human h -> tool b), v2 (b's args
+changed, a new tool c after b), and versions that do not match a run paused at h."""
+
+from __future__ import annotations
+
+V1 = """\
+kworkflow: 1
+name: upgrade-flow
+tools:
+  ta: {{url: "{url}/a", method: POST}}
+  tb: {{url: "{url}/b", method: POST}}
+  tc: {{url: "{url}/c", method: POST}}
+steps:
+  - {{id: a, kind: tool, tool: ta, args: {{n: 1}}}}
+  - id: h
+    kind: human
+    prompt: Go?
+    form: {{type: object, properties: {{go: {{type: boolean}}}}}}
+  - {{id: b, kind: tool, tool: tb, args: {{n: "${{ steps.a.output.json.n }}"}}}}
+output: "${{ steps.b.output.json }}"
+"""
+
+V2 = """\
+kworkflow: 1
+name: upgrade-flow
+tools:
+  ta: {{url: "{url}/a", method: POST}}
+  tb: {{url: "{url}/b", method: POST}}
+  tc: {{url: "{url}/c", method: POST}}
+steps:
+  - {{id: a, kind: tool, tool: ta, args: {{n: 1}}}}
+  - id: h
+    kind: human
+    prompt: Go?
+    form: {{type: object, properties: {{go: {{type: boolean}}}}}}
+  - id: b
+    kind: tool
+    tool: tb
+    args: {{n: "${{ steps.a.output.json.n + 10 }}", go: "${{ steps.h.output.data.go }}"}}
+  - {{id: c, kind: tool, tool: tc, args: {{after: "${{ steps.b.output.json.n }}"}}}}
+output: "${{ steps.c.output.json }}"
+"""
+
+WITHOUT_H = """\
+kworkflow: 1
+name: upgrade-flow
+tools:
+  ta: {{url: "{url}/a", method: POST}}
+  tb: {{url: "{url}/b", method: POST}}
+steps:
+  - {{id: a, kind: tool, tool: ta, args: {{n: 1}}}}
+  - {{id: b, kind: tool, tool: tb, args: {{n: 2}}}}
+"""
+
+A_BECAME_CODE = """\
+kworkflow: 1
+name: upgrade-flow
+tools:
+  tb: {{url: "{url}/b", method: POST}}
+steps:
+  - {{id: a, kind: aggregate, expr: "1"}}
+  - {{id: h, kind: human, prompt: Go?}}
+  - {{id: b, kind: tool, tool: tb, args: {{n: 2}}}}
+"""
