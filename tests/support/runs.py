@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import textwrap
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import yaml
@@ -16,6 +17,9 @@ from interpreter.spec import Definition
 
 RESULT_TIMEOUT = 30.0
 """No test run should take longer; a hung interpreter fails the test instead of the session."""
+QUERY_TIMEOUT = timedelta(seconds=60)
+"""A status query that gets no answer fails the test instead of waiting forever (a query of
+an ended run waits for a worker to replay it)."""
 
 
 def _fix_on_keys(value: Any) -> Any:
@@ -103,7 +107,7 @@ async def run_failure(
 
 async def status(handle: WorkflowHandle[Any, Any]) -> dict[str, Any]:
     """The run's live state (the ``status`` query)."""
-    return await handle.query("status")
+    return await handle.query("status", rpc_timeout=QUERY_TIMEOUT)
 
 
 async def wait_for(
