@@ -219,6 +219,7 @@ async def start(
             run_id,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            priority=body.priority,
         )
         created = started_new(handle)
     except RunAlreadyExists:  # it ran and ended: that run is the answer
@@ -229,7 +230,9 @@ async def start(
         raise
     if created:  # Temporal has accepted it: answer without asking any worker
         response.headers["Location"] = f"{router.prefix}/{run_id}"
-        return runview.initial_view(run_id, tenant, handle, definition, published.version)
+        return runview.initial_view(
+            run_id, tenant, handle, definition, published.version, body.priority
+        )
     view = await run_view(client, settings, run_id, tenant)
     if view.workflow not in (None, definition.name):
         raise HTTPException(

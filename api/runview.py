@@ -30,6 +30,7 @@ from temporalio.client import (
 from api import stalls
 from api.schemas_runs import RunOut, StepErrorOut, StepsSource, UpgradedOut
 from api.settings import ApiSettings
+from client.priority import DEFAULT as DEFAULT_PRIORITY
 from interpreter.finalview import FINAL_VIEW_MEMO
 from interpreter.request import STATUS_QUERY, RunRequest
 from interpreter.spec import Definition
@@ -44,7 +45,12 @@ FIRST_TASK_EVENTS = 3
 
 
 def initial_view(
-    run_id: str, tenant: str, handle: WorkflowHandle[Any, Any], definition: Definition, version: int
+    run_id: str,
+    tenant: str,
+    handle: WorkflowHandle[Any, Any],
+    definition: Definition,
+    version: int,
+    priority: int | None = None,
 ) -> RunOut:
     """The view of a run Temporal has just accepted: running, every step ``pending``."""
     steps = {s.id or "": {"id": s.id or "", "kind": s.kind, "status": "pending"} for s in
@@ -57,6 +63,7 @@ def initial_view(
             "version": version,
             "tenant": tenant,
             "status": "running",
+            "priority": priority or DEFAULT_PRIORITY,
             "started_at": datetime.now(UTC),
             "ended_at": None,
             "steps": steps,

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import WorkflowExecution, WorkflowExecutionStatus
 
 from api.schemas_schedules import ScheduledOut
+from client.priority import run_priority
 from client.search_attributes import TENANT, WORKFLOW_NAME, WORKFLOW_VERSION
 from interpreter.request import BreakpointSet
 from interpreter.spec import NAME_PATTERN, Definition
@@ -94,6 +95,12 @@ class StartRunIn(BaseModel):
     )
     breakpoints: BreakpointsIn | None = Field(
         default=None, description="Steps the run stops at, before or after them (docs/api.md)"
+    )
+    priority: int | None = Field(
+        default=None,
+        ge=1,
+        le=5,
+        description="1 (its steps are dispatched first) to 5 (last); default 3",
     )
 
 
@@ -272,6 +279,7 @@ class RunOut(BaseModel):
     breakpoints: dict[str, list[str]] | None = Field(
         default=None, description="The steps the run stops at: `{before: [...], after: [...]}`"
     )
+    priority: int = Field(default=3, description="1 (dispatched first) to 5 (last)")
     started_at: datetime | None
     ended_at: datetime | None
     steps: dict[str, StepOut] = Field(description="The run's steps (one page when paged)")
@@ -330,6 +338,7 @@ class RunOut(BaseModel):
             status=status,
             paused=PausedOut.model_validate(paused) if paused else None,
             breakpoints=(state or {}).get("breakpoints"),
+            priority=run_priority(description.raw_info),
             started_at=description.start_time,
             ended_at=ended_at,
             steps={sid: StepOut.model_validate(step) for sid, step in steps.items()},

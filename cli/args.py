@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -28,3 +29,23 @@ def parse_input(text: str, flag: str = "--input") -> Any:
         raise CLIError(
             f"{source} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from None
+
+
+def add_priority_option(parser: argparse.ArgumentParser) -> None:
+    """``--priority N``: 1 (the run's steps are dispatched first) to 5 (last); default 3."""
+    parser.add_argument(
+        "--priority",
+        type=_priority,
+        metavar="N",
+        help="1 (its steps are dispatched first when workers are busy) to 5 (last); default 3",
+    )
+
+
+def _priority(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 1 to 5, got {text!r}") from None
+    if not 1 <= value <= 5:
+        raise argparse.ArgumentTypeError(f"expected 1 to 5, got {value}")
+    return value

@@ -13,7 +13,7 @@ import argparse
 import sys
 from typing import Any
 
-from cli.args import parse_input
+from cli.args import add_priority_option, parse_input
 from cli.errors import EXIT_FAILED, EXIT_OK, ApiError, CLIError
 
 WHENS = ("before", "after", "both")
@@ -34,6 +34,7 @@ def add_breakpoint_parsers(runs_commands: Any) -> None:
     )
     start.add_argument("--version", type=int, metavar="N", help="the version to run")
     start.add_argument("--run-id", metavar="ID", help="the run id (the API makes one if not)")
+    add_priority_option(start)
     start.add_argument(
         "--breakpoint",
         action="append",

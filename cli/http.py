@@ -174,6 +174,7 @@ class ApiClient:
         version: int | None = None,
         run_id: str | None = None,
         breakpoints: dict[str, list[str]] | None = None,
+        priority: int | None = None,
     ) -> tuple[int, dict[str, Any]]:
         """``POST /v1/runs``: the status (201 started, 200 already there) and the run view."""
         body: dict[str, Any] = {"workflow": workflow, "input": value}
@@ -183,6 +184,8 @@ class ApiClient:
             body["run_id"] = run_id
         if breakpoints is not None:
             body["breakpoints"] = breakpoints
+        if priority is not None:
+            body["priority"] = priority
         return self._json("POST", "/v1/runs", body=body)
 
     def continue_run(self, run_id: str, body: dict[str, Any]) -> Any:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
+from cli.args import add_priority_option
 from cli.breakpoint_cmd import add_breakpoint_parsers
 from cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CLIError
 from cli.schedules_cmd import add_schedules_parser
@@ -165,6 +166,7 @@ def _add_remote_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     _add_input_option(trigger)
     trigger.add_argument("--version", type=int, metavar="N", help="the version to run")
     trigger.add_argument("--run-id", metavar="ID", help="the run id (the API makes one if not)")
+    add_priority_option(trigger)
     trigger.add_argument(
         "--follow", action="store_true", help="show progress until the run ends, then its result"
     )

@@ -75,6 +75,7 @@ def trigger_command(args: argparse.Namespace) -> int:
                 version=args.version,
                 run_id=args.run_id,
                 breakpoints=getattr(args, "breakpoints", None),  # `runs start` (cli.breakpoint_cmd)
+                priority=args.priority,
             )
         except ApiError as exc:
             raise CLIError(f"{exc}; the run was not started", EXIT_USAGE) from None

@@ -21,10 +21,15 @@ DYNAMIC_CONFIG: dict[str, int | str] = {
         )
     },
     "system.enableActivityEagerExecution": "true",
+    "matching.numTaskqueueReadPartitions": 1,
+    "matching.numTaskqueueWritePartitions": 1,
 }
 """Dynamic config of the dev server: its history task processors poll at a low default rate,
 which adds a ~50 ms pause before each workflow task, and raising the rates removes it; eager
-activity dispatch hands an activity to the worker that scheduled it, saving a round trip."""
+activity dispatch hands an activity to the worker that scheduled it, saving a round trip; one
+partition per task queue (instead of 4) makes run priorities strict: a queue's backlog is
+ordered by priority within a partition (:mod:`client.priority`), and one server gains nothing
+from spreading a queue over partitions."""
 
 SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 """How the dev server writes its SQLite file: a write-ahead log, synced at checkpoints rather

@@ -25,6 +25,7 @@ from client.errors import (
     RunTimedOut,
     SubflowNotFound,
 )
+from client.priority import temporal_priority
 from client.search_attributes import ensure_search_attributes, for_run
 from interpreter.loader import load_file
 from interpreter.request import WORKFLOW_NAME, RunRequest
@@ -88,6 +89,7 @@ async def start_run(
     id_conflict_policy: WorkflowIDConflictPolicy = WorkflowIDConflictPolicy.UNSPECIFIED,
     id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE,
     memo: dict[str, Any] | None = None,
+    priority: int | None = None,
 ) -> WorkflowHandle[Any, Any]:
     """Start the interpreter workflow on a run request.
 
@@ -101,6 +103,7 @@ async def start_run(
         id_reuse_policy: Whether a closed run's id may start a new run (default: yes;
             ``REJECT_DUPLICATE`` raises :class:`RunAlreadyExists` instead).
         memo: The run's initial memo (a retry's lineage, :mod:`client.retry`).
+        priority: 1 (first) to 5 (last); None: Temporal's default, 3 (:mod:`client.priority`).
 
     Returns:
         A handle on the started (or, with ``USE_EXISTING``, the running) run; its ``id`` is the
@@ -121,6 +124,7 @@ async def start_run(
             id_conflict_policy=id_conflict_policy,
             id_reuse_policy=id_reuse_policy,
             memo=memo,
+            priority=temporal_priority(priority),
         )
     except WorkflowAlreadyStartedError:
         raise RunAlreadyExists(workflow_id) from None
