@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from api import events, fork, retry, run_actions, runs, ui_routes, workflows
+from api import cloudevents, events, fork, retry, run_actions, runs, ui_routes, workflows
 from api.auth import TenantAuth, TenantKeys, documented_auth
 from api.limits import BodyLimit
 from api.settings import ApiSettings
@@ -103,6 +103,7 @@ def create_app(
     app.include_router(retry.router)
     app.include_router(fork.router)
     app.include_router(events.router)
+    app.include_router(cloudevents.router)
     app.include_router(ui_routes.router)
 
     @app.get("/healthz", tags=["health"])

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CLIError
+from cli.events_cmd import add_events_parser
 from storage import StorageError
 
 Command = Callable[[argparse.Namespace], int]
@@ -215,6 +216,7 @@ def _add_remote_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         command.set_defaults(command_ref="cli.remote:runs_action_command", action=action)
 
     add_retry_parser(runs_commands)
+    add_events_parser(commands)
 
     respond = commands.add_parser(
         "respond",

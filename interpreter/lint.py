@@ -36,6 +36,7 @@ from interpreter.spec import (
     CodeStep,
     Defaults,
     Definition,
+    EventStep,
     ParallelStep,
     StepSpec,
     SubflowStep,
@@ -65,6 +66,7 @@ def lint(
     limits = limits or DEFAULT_LIMITS
     linter = _Linter(definition.tools, definition.defaults, limits)
     linter.graph(definition, "", None, definition.output)
+    linter.triggers(definition)
     data = definition.model_dump(mode="json", by_alias=True, exclude_unset=True)
     for path, excess in flow_excesses(data, limits.flow):
         linter.add(path, "limit", excess.describe())
@@ -312,6 +314,8 @@ class _Linter:
             self.cel(spec.repeat.until, f"{path}.repeat.until", scope.plus(self_id))
         if isinstance(spec, AggregateStep) and spec.expr is not None:
             self.cel(spec.expr, f"{path}.expr", scope)
+        if isinstance(spec, EventStep) and spec.filter is not None:
+            self.cel(spec.filter, f"{path}.filter", scope)
         if isinstance(spec, BranchStep):
             for j, case in enumerate(spec.cases):
                 self.cel(case.when, f"{path}.cases[{j}].when", scope)
@@ -324,7 +328,8 @@ class _Linter:
             outer = (f"{path}.timeout", spec.timeout) if spec.timeout else outer_timeout
             for inner_path, inner_spec in inner:
                 if inner_spec.kind in INNER_FORBIDDEN_KINDS:
-                    message = f"a {inner_spec.kind} step cannot run inside `parallel`"
+                    article = "an" if inner_spec.kind[0] in "aeiou" else "a"
+                    message = f"{article} {inner_spec.kind} step cannot run inside `parallel`"
                     self.add(f"{inner_path}.kind", "inner_kind", message, step)
                 self.spec(inner_spec, inner_path, scope, None, outer)
         if spec.compensate is not None:
@@ -335,6 +340,15 @@ class _Linter:
             self.spec(comp, f"{path}.compensate", scope.plus(self_id), None)
         if isinstance(spec, SubflowStep) and spec.steps is not None:
             self.graph(spec, f"{path}.", step, spec.output)
+
+    def triggers(self, definition: Definition) -> None:
+        """A trigger's ``filter`` and ``input`` see ``event`` only: no ``steps.X``."""
+        scope = _Scope(frozenset(), None, None)
+        for i, trigger in enumerate(definition.triggers):
+            if trigger.filter is not None:
+                self.cel(trigger.filter, f"triggers[{i}].filter", scope)
+            if trigger.input is not None:
+                self.templates(trigger.input, f"triggers[{i}].input", scope)
 
     def tool_args(self, spec: ToolStep, path: str, step: str | None) -> None:
         """Static ``args`` (no ``${}``) fit the ``input_schema`` of the tool in ``tools:``."""

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from interpreter.descendants import Descendants
     from interpreter.durations import parse_duration
     from interpreter.errors import ExpressionError, InputError
+    from interpreter.event_waits import EventWait, EventWaits
     from interpreter.expr import Entries, Scope, compile_cel, resolve
     from interpreter.finalview import keep_final_view
     from interpreter.inputs import prepare_input
@@ -78,7 +79,7 @@ replay as they ran."""
 
 
 @workflow.defn(name=WORKFLOW_NAME)
-class InterpreterWorkflow(HumanAnswers, Continuation, Pausing):
+class InterpreterWorkflow(HumanAnswers, EventWaits, Continuation, Pausing):
     """Runs a kworkflow/v1 definition; see the module docstring."""
 
     @workflow.init
@@ -119,6 +120,7 @@ class InterpreterWorkflow(HumanAnswers, Continuation, Pausing):
         self._descendants = Descendants()
         self._told = 0
         self._telling: set[asyncio.Task[None]] = set()
+        self._event_waits: dict[str, EventWait] = {}
         self._first_run_id = info.run_id
         if request.carry is not None:
             self._restore(request.carry)
@@ -143,6 +145,7 @@ class InterpreterWorkflow(HumanAnswers, Continuation, Pausing):
         human steps waiting for an answer (those of subflows too, by path); values above a
         size are markers (:mod:`interpreter.viewsize`)."""
         view = {**self.state.view(), "pending_human": self.pending_entries()}
+        view["pending_events"] = self.event_entries()
         return bounded_view({**view, "paused": self.paused_view()})
 
     @workflow.query(name=STEP_QUERY)
