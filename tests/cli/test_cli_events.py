@@ -59,5 +59,5 @@ async def test_events_send_reaches_the_waiting_run(events_api: Api, tmp_path: Pa
     }
     assert bad.code == 1
     assert bad.stderr == (
-        "kworkflow: `type` may not contain quotes, backslashes or control characters\n"
+        "kworkflow: `type` may not contain quotes, backslashes or control characters (HTTP 422)\n"
     )

@@ -37,7 +37,9 @@ steps:
     tool: echo
     args: {i: "${ iteration }"}
     repeat: {until: "output.i >= 119", max_iterations: 200}
-output: {event: "${ steps.paid.output.data }", worked: "${ steps.work.output.i }"}
+  - {id: after, kind: aggregate, expr: "steps.paid.output.data"}
+edges: [{from: paid, to: after}]
+output: {event: "${ steps.after.output }", worked: "${ steps.work.output.i }"}
 """
 
 
@@ -96,5 +98,8 @@ async def test_a_filter_that_fails_on_an_event_fails_the_step(
     cause = info.value.cause
     assert isinstance(cause, ApplicationError)
     assert cause.type == "StepFailed"
-    assert cause.message.startswith("step 'paid' (event) failed: ExpressionError: filter: ")
+    assert cause.message == (
+        "step 'paid' (event) failed after 1 attempt: ExpressionError: filter: "
+        "no operator `>` for string and int in `event.data.n > 1`"
+    )
     await replay_all(client, handle)
