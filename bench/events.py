@@ -4,9 +4,9 @@ A dev server (in memory, free ports), a worker and the API (uvicorn on ``--port`
 process. First ``--samples`` events of a type nobody waits for are posted one after the other
 with no run waiting (baseline); then ``--waiting`` runs are started that each wait for an event
 of their own type (``wait.<i>``), and once all wait (visibility lists them) the same events are
-posted again. Prints the p50/p95 of both phases and their ratio: routing reads the runs waiting
-for the event's type only, so the ratio should stay near 1. Last, one event of a type all of
-``--fanout`` runs wait for: the time until the API answered (every run signalled) and until
+posted again. Prints the p50/p95 of both phases and their ratio (routing reads the runs waiting
+for the event's type only: what many waiting runs cost intake besides). Last, one event of a
+type all of ``--fanout`` runs wait for: the time until the API answered (every run signalled) and until
 every run ended.
 
     .venv/bin/python bench/events.py [--waiting 10000] [--samples 200] [--fanout 100]

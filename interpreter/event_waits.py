@@ -6,7 +6,8 @@ While one of its ``event`` steps waits, a run's ``KwAwaitedEvents`` (Keyword lis
 running workflows with that value (a visibility query, never a scan of runs) and signals each
 with the event; the run offers it to every waiting step, which checks the type, drops an event
 it has seen (same ``source`` and ``id``) and evaluates its ``filter``. A non-matching event
-changes nothing.
+changes nothing; one the filter fails on (a missing field...) is recorded in the run's ``events``
+(``event_filter_failed``) and not taken.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from interpreter.errors import ExpressionError
     from interpreter.expr import Scope, compile_cel
     from interpreter.request import RunRequest
-    from interpreter.state import RunState, StepError
+    from interpreter.state import RunEvent, RunState
 
 EVENT_SIGNAL = "kworkflow.event"
 """The signal that hands a run a CloudEvent (a JSON object, as ``POST /v1/events`` took it)."""
@@ -47,7 +48,6 @@ class EventWait:
         since: When the step began to wait (the first run's time, after continue-as-new).
         timeout_at: When the wait times out, if it does.
         event: The event taken, once one matched.
-        error: The filter failed on an event: the step fails with it.
     """
 
     step: str
@@ -57,30 +57,34 @@ class EventWait:
     since: datetime
     timeout_at: datetime | None
     event: dict[str, Any] | None = None
-    error: StepError | None = None
     seen: set[tuple[str, str]] = field(default_factory=set)
 
     @property
     def over(self) -> bool:
-        """An event was taken, or the filter failed."""
-        return self.event is not None or self.error is not None
+        """An event was taken."""
+        return self.event is not None
 
-    def offer(self, event: Any) -> None:
-        """Take ``event`` if it has the awaited type, is new, and the filter is true."""
+    def offer(self, event: Any) -> str | None:
+        """Take ``event`` if it has the awaited type, is new, and the filter is true.
+
+        Returns:
+            Why the filter could not be evaluated on the event (it is then not taken: one
+            malformed event of the type never fails the step), else None.
+        """
         if self.over or not isinstance(event, dict) or event.get("type") != self.type:
-            return
+            return None
         key = (str(event.get("source")), str(event.get("id")))
         if key in self.seen:
-            return
+            return None
         self.seen.add(key)
         if self.filter is not None:
             try:
                 if not compile_cel(self.filter).evaluate_bool(self.scope.child(event=event)):
-                    return
+                    return None
             except ExpressionError as exc:
-                self.error = StepError("ExpressionError", f"filter: {exc}")
-                return
+                return f"event {key[1]!r} from {key[0]!r} not taken: filter: {exc}"
         self.event = event
+        return None
 
     def view(self) -> dict[str, Any]:
         """This wait in the ``status`` query's ``pending_events``."""
@@ -104,7 +108,15 @@ class EventWaits:
     def event_arrived(self, event: dict[str, Any]) -> None:
         """A CloudEvent for this run's tenant: offered to every waiting ``event`` step."""
         for wait in list(self._event_waits.values()):
-            wait.offer(event)
+            self.offer_event(wait, event)
+
+    def offer_event(self, wait: EventWait, event: Any) -> None:
+        """Offer ``event`` to one wait; a filter that fails on it is recorded in ``events``."""
+        problem = wait.offer(event)
+        if problem is not None:
+            self.state.events.append(
+                RunEvent(workflow.now(), "event_filter_failed", wait.step, problem)
+            )
 
     def open_event_wait(self, wait: EventWait, *, resumed: bool) -> None:
         """Mark an ``event`` step as waiting and advertise its type."""

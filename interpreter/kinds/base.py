@@ -118,6 +118,10 @@ class Runtime(Protocol):
         """Register an event step as waiting (interpreter.event_waits)."""
         ...
 
+    def offer_event(self, wait: EventWait, event: Any) -> None:
+        """Offer an event to a wait, recording a filter that fails on it."""
+        ...
+
     def close_event_wait(self, step: str) -> None:
         """The event step stopped waiting."""
         ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +21,8 @@ with workflow.unsafe.imports_passed_through():
     from interpreter.spec import EventStep
     from interpreter.state import StepError
 
+_REFUSED_IN_TYPE = re.compile(r"['\"\\\x00-\x1f\x7f]")
+"""What ``POST /v1/events`` refuses in a type (api.cloudevent_http): no event could match."""
 CATCH_UP_TIMEOUT = timedelta(seconds=10)
 """How long the one read of recent events may take per attempt (3 attempts)."""
 
@@ -37,8 +40,9 @@ async def run_event(runtime: Runtime, inv: Invocation, fields: dict[str, Any]) -
     assert isinstance(spec, EventStep)
     patches.patched(patches.EVENT_STEPS)
     type_ = fields.get("type")
-    if not isinstance(type_, str) or not type_:
-        raise StepError("InvalidEventType", f"type must be a non-empty string, not {type_!r}")
+    if not isinstance(type_, str) or not type_ or _REFUSED_IN_TYPE.search(type_):
+        message = "type must be a non-empty string without quotes, backslashes or control"
+        raise StepError("InvalidEventType", f"{message} characters, not {type_!r}")
     now = workflow.now()
     resume = inv.resume
     if resume is not None and resume.since is not None:
@@ -80,8 +84,6 @@ async def _wait(runtime: Runtime, inv: Invocation, wait: EventWait, fields: dict
                 return fields.get("default")
             message = f"no event of type '{wait.type}' within {spec.timeout}"
             raise StepError("EventTimeout", message) from None
-    if wait.error is not None:
-        raise wait.error
     if wait.event is None:
         raise Suspended(Resume(since=wait.since, timeout_at=wait.timeout_at))
     return wait.event
@@ -102,4 +104,4 @@ async def _catch_up(runtime: Runtime, wait: EventWait) -> None:
         workflow.logger.warning("step %r: recent events not read; waiting for signals", wait.step)
         return
     for event in found.events:
-        wait.offer(event)
+        runtime.offer_event(wait, event)

@@ -1,8 +1,8 @@
 """``event`` steps in the interpreter on the real dev server, signalled directly (no API).
 
 A waiting step keeps waiting across continue-as-new (same ``since`` and ``timeout_at``) and takes
-the event in the last run; a filter that fails on an event fails the step; an event it has seen
-(same source and id) is not offered twice; runs replay.
+the event in the last run; an event the filter fails on is recorded and not taken; a type no
+event can have fails the step; runs replay.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ steps:
 """
 
 
-async def test_a_filter_that_fails_on_an_event_fails_the_step(
+async def test_an_event_the_filter_fails_on_is_recorded_and_not_taken(
     client: Client, task_queue: str, worker: Worker
 ) -> None:
     handle = await start(client, task_queue, FILTER_FAILS, limit=10_000)
@@ -93,13 +93,38 @@ async def test_a_filter_that_fails_on_an_event_fails_the_step(
     bad = event(0, "x")
     bad["data"] = {"n": "many"}
     await handle.signal(EVENT_SIGNAL, bad)
+    noted = await wait_for(handle, lambda s: bool(s["events"]), what="the failure noted")
+    assert [(e["type"], e["step"], e["message"]) for e in noted["events"]] == [
+        (
+            "event_filter_failed",
+            "paid",
+            "event 'x' from '/t' not taken: filter: "
+            "no operator `>` for string and int in `event.data.n > 1`",
+        )
+    ]
+    assert noted["steps"]["paid"]["status"] == "waiting"
+    await handle.signal(EVENT_SIGNAL, event(5, "y"))
+    assert await asyncio.wait_for(handle.result(), RESULT_TIMEOUT) == {"paid": event(5, "y")}
+    await replay_all(client, handle)
+
+
+BAD_TYPE = """
+kworkflow: 1
+name: bad-type
+steps:
+  - {id: paid, kind: event, type: "${ input.type }", timeout: 1h}
+"""
+
+
+async def test_a_type_no_event_can_have_fails_the_step(
+    client: Client, task_queue: str, worker: Worker
+) -> None:
+    handle = await start(client, task_queue, BAD_TYPE, limit=10_000, input={"type": "it's"})
     with pytest.raises(WorkflowFailureError) as info:
         await asyncio.wait_for(handle.result(), RESULT_TIMEOUT)
     cause = info.value.cause
     assert isinstance(cause, ApplicationError)
-    assert cause.type == "StepFailed"
     assert cause.message == (
-        "step 'paid' (event) failed after 1 attempt: ExpressionError: filter: "
-        "no operator `>` for string and int in `event.data.n > 1`"
+        "step 'paid' (event) failed after 1 attempt: InvalidEventType: type must be a non-empty "
+        'string without quotes, backslashes or control characters, not "it\'s"'
     )
-    await replay_all(client, handle)
