@@ -6,8 +6,8 @@ with no run waiting (baseline); then ``--waiting`` runs are started that each wa
 of their own type (``wait.<i>``), and once all wait (visibility lists them) the same events are
 posted again. Prints the p50/p95 of both phases and their ratio (routing reads the runs waiting
 for the event's type only: what many waiting runs cost intake besides). Last, one event of a
-type all of ``--fanout`` runs wait for: the time until the API answered (every run signalled) and until
-every run ended.
+type all of ``--fanout`` runs wait for: the time until the API answered (every run
+signalled) and until every run ended.
 
     .venv/bin/python bench/events.py [--waiting 10000] [--samples 200] [--fanout 100]
         [--port 18640] [--json]
