@@ -21,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api import (
     breakpoints,
+    cloudevents,
     compensation,
     events,
     fork,
@@ -119,6 +120,7 @@ def create_app(
     app.include_router(upgrade.router)
     app.include_router(events.router)
     app.include_router(schedules.router)
+    app.include_router(cloudevents.router)
     app.include_router(ui_routes.router)
 
     @app.get("/healthz", tags=["health"])

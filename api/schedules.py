@@ -121,7 +121,7 @@ async def _view(ref: ScheduleRef, described: ScheduleDescription, store: Store) 
         published = await run_in_threadpool(store.get, ref.tenant, ref.workflow, view.version)
     except NotFound:
         return view
-    for index, trigger in enumerate(published.definition.triggers):
+    for index, trigger in published.definition.schedule_triggers():
         if trigger_name(index, trigger) == ref.trigger:
             declared = trigger.schedule.model_dump(mode="json", exclude_unset=True)
             return view.model_copy(update={"schedule": declared})
@@ -275,7 +275,7 @@ def quota_check(request: Request, tenant: str) -> Check:
     loop = asyncio.get_running_loop()
 
     def check(definition: Definition) -> list[Problem]:
-        if not definition.triggers:
+        if not definition.schedule_triggers():
             return []
         client: Client = state.client
         settings: ApiSettings = state.settings
@@ -295,9 +295,10 @@ def quota_check(request: Request, tenant: str) -> Check:
             raise HTTPException(503, detail) from None
         others = sum(n for name, n in counts.items() if name != definition.name)
         limit = settings.limits.schedules.max_per_tenant
-        if others + len(definition.triggers) > limit:
+        mine = len(definition.schedule_triggers())
+        if others + mine > limit:
             message = (
-                f"the tenant would have {others + len(definition.triggers)} schedules, over "
+                f"the tenant would have {others + mine} schedules, over "
                 f"this server's maximum of {limit} (limits.schedules.max_per_tenant)"
             )
             problems.append(Problem("triggers", message, code="limit"))
@@ -320,8 +321,8 @@ async def after_publish(
     previous: list[str] = []
     if published.version > 1:
         before = await run_in_threadpool(store.get, tenant, published.name, published.version - 1)
-        previous = [trigger_name(i, t) for i, t in enumerate(before.definition.triggers)]
-    if not published.definition.triggers and not previous:
+        previous = [trigger_name(i, t) for i, t in before.definition.schedule_triggers()]
+    if not published.definition.schedule_triggers() and not previous:
         return PublishedWithSchedulesOut(**out.model_dump())
     settings: ApiSettings = request.app.state.settings
     client: Client = request.app.state.client

@@ -260,6 +260,16 @@ class CompensationOut(BaseModel):
     )
 
 
+class PendingEventOut(BaseModel):
+    """An ``event`` step waiting for a CloudEvent (docs/events.md)."""
+
+    step: str
+    type: str = Field(description="The event type it waits for")
+    filter: str | None = Field(default=None, description="Its CEL filter, if any")
+    since: datetime
+    timeout_at: datetime | None = None
+
+
 class RunOut(BaseModel):
     """A run: its status, steps, pending human steps, result or error, and what it spent.
 
@@ -289,6 +299,9 @@ class RunOut(BaseModel):
         default=None, description="Pass as `steps_page_token` for the next page of steps"
     )
     pending_human: list[PendingHumanOut]
+    pending_events: list[PendingEventOut] = Field(
+        default_factory=list, description="The `event` steps waiting for an event"
+    )
     result: Any = None
     error: StepErrorOut | None = None
     usage: UsageOut
@@ -346,6 +359,9 @@ class RunOut(BaseModel):
             steps_total=len(steps),
             pending_human=[
                 PendingHumanOut.model_validate(p) for p in (state or {}).get("pending_human") or []
+            ],
+            pending_events=[
+                PendingEventOut.model_validate(p) for p in (state or {}).get("pending_events") or []
             ],
             result=(state or {}).get("result"),
             error=(state or {}).get("error"),

@@ -31,6 +31,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 MAX_BODY_BYTES = 1024 * 1024
 """Largest request body accepted (413 above)."""
+MAX_EVENT_BYTES = 64 * 1024
+"""Largest CloudEvent ``POST /v1/events`` takes (413 above; ``KWORKFLOW_MAX_EVENT_BYTES``)."""
 MAX_INPUT_BYTES = 256 * 1024
 """Largest run ``input``, JSON-encoded (413 above)."""
 SINGLE_TENANT = "default"
@@ -71,6 +73,7 @@ class ApiSettings:
             cache and answer in milliseconds; ``KWORKFLOW_LIVE_QUERY_TIMEOUT``).
         cancel_grace: Seconds a cancelled ``stalled`` run is given before it is terminated
             (``KWORKFLOW_CANCEL_GRACE``).
+        max_event_bytes: Largest CloudEvent body (``KWORKFLOW_MAX_EVENT_BYTES``).
         limits: The operator's limits a published definition must keep (the worker
             configuration's ``limits``).
     """
@@ -90,6 +93,7 @@ class ApiSettings:
     live_query_timeout: float = 1.0
     cancel_grace: float = 5.0
     limits: Limits = field(default_factory=Limits)
+    max_event_bytes: int = MAX_EVENT_BYTES
 
     def __post_init__(self) -> None:
         check_keys(self.api_keys)
@@ -142,7 +146,22 @@ class ApiSettings:
             cancel_grace=grace,
             live_query_timeout=live_timeout,
             limits=limits,
+            max_event_bytes=_bytes(env, "KWORKFLOW_MAX_EVENT_BYTES", MAX_EVENT_BYTES),
         )
+
+
+def _bytes(env: Mapping[str, str], name: str, default: int) -> int:
+    """A size in bytes from ``env[name]`` (``default`` when unset), 1 B to 1 GiB.
+
+    Raises:
+        ApiSettingsError: It is not such a number.
+    """
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or not 1 <= int(text) <= 2**30:
+        raise ApiSettingsError(f"{name} is not a number of bytes from 1 to 1073741824: {text!r}")
+    return int(text)
 
 
 def _seconds(

@@ -266,6 +266,13 @@ class ApiClient:
         body = {k: v for k, v in (("since", since), ("error_type", error_type)) if v is not None}
         return self._json("POST", f"/v1/workflows/{_seg(workflow)}/runs/retry", body=body)[1]
 
+    def send_event(self, event: dict[str, Any]) -> Any:
+        """``POST /v1/events`` (structured mode): the runs signalled and started."""
+        text = json.dumps(event)
+        return self._json(
+            "POST", "/v1/events", content=text, content_type="application/cloudevents+json"
+        )[1]
+
     def events(self, run_id: str, last_event_id: str | None = None) -> Iterator[SseEvent]:
         """``GET /v1/runs/{id}/events``: the run's events, until the server ends the stream.
 

@@ -170,7 +170,7 @@ async def sync_schedules(
     created: list[str] = []
     updated: list[str] = []
     wanted: set[str] = set()
-    for index, trigger in enumerate(definition.triggers):
+    for index, trigger in definition.schedule_triggers():
         ref = ScheduleRef(tenant, definition.name, trigger_name(index, trigger))
         wanted.add(ref.id)
         run = request.model_copy(update={"input": trigger.schedule.input})

@@ -2,10 +2,11 @@
 
 ``Tenant`` and ``WorkflowName`` (Keyword) and ``WorkflowVersion`` (Int) are set when a run
 starts; ``RetryOf`` (Keyword) holds the original run id of a retry (:mod:`interpreter.seed`),
-so the retries of a run are found with ``RetryOf = '<run id>'``. The embedded dev server
-registers them at start; on another server they are added on
-first use when the client may (``ensure_search_attributes``), and runs start without them
-otherwise (they can then not be listed by the API).
+so the retries of a run are found with ``RetryOf = '<run id>'``; ``KwAwaitedEvents`` (Keyword
+list) holds the event types a run's ``event`` steps wait for (:mod:`interpreter.event_waits`).
+The embedded dev server registers them at start; on another server they are added on first
+use when the client may (``ensure_search_attributes``), and runs start without them otherwise
+(they can then not be listed by the API).
 """
 
 from __future__ import annotations
@@ -22,19 +23,21 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 
+from interpreter.event_waits import AWAITED_EVENTS
 from interpreter.request import RunRequest
 
 TENANT = SearchAttributeKey.for_keyword("Tenant")
 WORKFLOW_NAME = SearchAttributeKey.for_keyword("WorkflowName")
 WORKFLOW_VERSION = SearchAttributeKey.for_int("WorkflowVersion")
 RETRY_OF = SearchAttributeKey.for_keyword("RetryOf")
-KEYS = (TENANT, WORKFLOW_NAME, WORKFLOW_VERSION, RETRY_OF)
+KEYS = (TENANT, WORKFLOW_NAME, WORKFLOW_VERSION, RETRY_OF, AWAITED_EVENTS)
 
 _TYPES = {
     TENANT.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
     WORKFLOW_NAME.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
     WORKFLOW_VERSION.name: IndexedValueType.INDEXED_VALUE_TYPE_INT,
     RETRY_OF.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    AWAITED_EVENTS.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
 }
 DEV_SERVER_FLAGS = [
     arg
@@ -43,6 +46,7 @@ DEV_SERVER_FLAGS = [
         ("WorkflowName", "Keyword"),
         ("WorkflowVersion", "Int"),
         ("RetryOf", "Keyword"),
+        (AWAITED_EVENTS.name, "KeywordList"),
     )
     for arg in ("--search-attribute", f"{key}={kind}")
 ]

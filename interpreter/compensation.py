@@ -49,6 +49,7 @@ from interpreter import patches
 
 with workflow.unsafe.imports_passed_through():
     from activities.contract import RunRef
+    from interpreter.event_waits import EventWait
     from interpreter.expr import Scope
     from interpreter.kinds.base import Invocation, Runtime
     from interpreter.request import RunRequest
@@ -61,7 +62,7 @@ COMPENSATE_PATCH: Final = "compensate-steps"
 """Runs recorded before compensation ran replay without it."""
 SUFFIX: Final = ".compensate"
 """What a compensation's path adds to the step's id (``pay.compensate``)."""
-UNSUPPORTED: Final = frozenset({"human", "branch"})
+UNSUPPORTED: Final = frozenset({"human", "branch", "event"})
 """Kinds a compensation may not have."""
 
 
@@ -296,6 +297,15 @@ class _Runtime:
 
     def tell_assignees(self, pending: PendingHuman) -> None:
         return None  # a human step cannot compensate (open_human refuses it)
+
+    def open_event_wait(self, wait: EventWait, *, resumed: bool) -> None:
+        raise StepError("UnsupportedCompensation", "an event step cannot compensate")
+
+    def offer_event(self, wait: EventWait, event: Any) -> None:
+        return None
+
+    def close_event_wait(self, step: str) -> None:
+        return None
 
     async def run_spec(self, inv: Invocation) -> Any:
         return await run_spec(self, inv)

@@ -38,6 +38,7 @@ from interpreter.spec import (
     CodeStep,
     Defaults,
     Definition,
+    EventStep,
     HumanStep,
     ParallelStep,
     StepSpec,
@@ -72,6 +73,7 @@ def lint(
     if definition.compensate_on and not any(s.compensate for s in definition.steps):
         message = "no step has `compensate`: there is nothing to compensate"
         linter.add("compensate_on", "compensate_on", message)
+    linter.triggers(definition)
     data = definition.model_dump(mode="json", by_alias=True, exclude_unset=True)
     for path, excess in flow_excesses(data, limits.flow):
         linter.add(path, "limit", excess.describe())
@@ -330,6 +332,8 @@ class _Linter:
             self.cel(spec.repeat.until, f"{path}.repeat.until", scope.plus(self_id))
         if isinstance(spec, AggregateStep) and spec.expr is not None:
             self.cel(spec.expr, f"{path}.expr", scope)
+        if isinstance(spec, EventStep) and spec.filter is not None:
+            self.cel(spec.filter, f"{path}.filter", scope)
         if isinstance(spec, BranchStep):
             for j, case in enumerate(spec.cases):
                 self.cel(case.when, f"{path}.cases[{j}].when", scope)
@@ -342,7 +346,8 @@ class _Linter:
             outer = (f"{path}.timeout", spec.timeout) if spec.timeout else outer_timeout
             for inner_path, inner_spec in inner:
                 if inner_spec.kind in INNER_FORBIDDEN_KINDS:
-                    message = f"a {inner_spec.kind} step cannot run inside `parallel`"
+                    article = "an" if inner_spec.kind[0] in "aeiou" else "a"
+                    message = f"{article} {inner_spec.kind} step cannot run inside `parallel`"
                     self.add(f"{inner_path}.kind", "inner_kind", message, step)
                 self.spec(inner_spec, inner_path, scope, None, outer)
         if spec.compensate is not None:
@@ -350,12 +355,24 @@ class _Linter:
             if isinstance(comp, BranchStep):
                 message = "a branch cannot compensate a step: it has no edges to choose from"
                 self.add(f"{path}.compensate.kind", "inner_kind", message, step)
-            if isinstance(comp, HumanStep):
-                message = "a human step cannot compensate a step: compensations run unattended"
+            if isinstance(comp, HumanStep | EventStep):
+                message = (
+                    f"{'a human' if isinstance(comp, HumanStep) else 'an event'} step cannot "
+                    "compensate a step: compensations run unattended"
+                )
                 self.add(f"{path}.compensate.kind", "inner_kind", message, step)
             self.spec(comp, f"{path}.compensate", scope.plus(self_id), None)
         if isinstance(spec, SubflowStep) and spec.steps is not None:
             self.graph(spec, f"{path}.", step, spec.output)
+
+    def triggers(self, definition: Definition) -> None:
+        """A trigger's ``filter`` and ``input`` see ``event`` only: no ``steps.X``."""
+        scope = _Scope(frozenset(), None, None)
+        for i, trigger in definition.event_triggers():
+            if trigger.filter is not None:
+                self.cel(trigger.filter, f"triggers[{i}].filter", scope)
+            if trigger.input is not None:
+                self.templates(trigger.input, f"triggers[{i}].input", scope)
 
     def tool_args(self, spec: ToolStep, path: str, step: str | None) -> None:
         """Static ``args`` (no ``${}``) fit the ``input_schema`` of the tool in ``tools:``."""

@@ -45,6 +45,11 @@ UPGRADE = "upgrade-paused-run"
 """Upgrading a paused run to a newer version (interpreter.upgrading); not in a baseline yet."""
 
 
+EVENT_STEPS = "event-steps"
+"""Runs that have ``event`` steps (interpreter.kinds.event): a new kind, so no earlier history
+has one; the marker dates the behaviour for the next baseline."""
+
+
 def start() -> None:
     """Ask for the baseline: the first thing a run does, so that a new run records it in its
     first workflow task and an older run, replayed, learns it has none."""

@@ -12,6 +12,7 @@ from temporalio.worker import Interceptor, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.assignees import notify_assignees
+from activities.events import recent_events
 from interpreter.pacing import pause
 from interpreter.tuning import Tuning
 from storage import data_converter_from_env
@@ -92,7 +93,8 @@ def new_worker(
         task_queue: The task queue to poll.
         activities: Step activities (``llm``, ``tool``, ``code``) and any others; the run-end
             report, the interpreter's pause (:mod:`interpreter.pacing`) and the assignees'
-            notifications (:mod:`activities.assignees`) are added to them.
+            notifications (:mod:`activities.assignees`) and the recent events
+            (:mod:`activities.events`) are added to them.
         extra_workflows: Workflows to host beside the interpreter's (benchmarks, tests).
         run_report: The ``kworkflow.run_finished`` activity (default:
             :func:`telemetry.run_report.report_run`; tests slow it down).
@@ -119,6 +121,7 @@ def new_worker(
             *([] if run_report in activities else [run_report]),
             *([] if pause in activities else [pause]),
             *([] if notify_assignees in activities else [notify_assignees]),
+            *([] if recent_events in activities else [recent_events]),
         ],
         interceptors=list(interceptors),
         **options,

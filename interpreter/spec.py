@@ -197,6 +197,34 @@ class HumanStep(_StepCommon):
     default: Any = None
 
 
+class EventStep(_StepCommon):
+    """Waits for a CloudEvent of ``type`` for which ``filter`` is true (signal ``kworkflow.event``).
+
+    ``filter`` is bare CEL over ``event`` (the CloudEvent: ``type``, ``source``, ``id``,
+    ``data``...), ``input``, ``steps`` and ``run``; without it the first event of the type
+    is taken. Its output is the event; ``on_timeout: continue`` outputs ``default`` instead.
+    """
+
+    kind: Literal["event"]
+    type: Any
+    filter: str | None = None
+    on_timeout: Literal["fail", "continue"] = "fail"
+    default: Any = None
+
+
+class EventTrigger(_Model):
+    """A ``triggers:`` entry: every event of the tenant whose type matches ``event`` (exact, or
+    a glob with ``*``) and for which ``filter`` is true starts a run (``docs/events.md``).
+
+    ``input`` is the run's input, a value whose ``${}`` see ``event``; default: the event's
+    ``data``.
+    """
+
+    event: str = Field(min_length=1, max_length=200)
+    filter: str | None = None
+    input: Any = None
+
+
 class BranchCase(_Model):
     """One case of a branch: the edge to ``to`` is taken if ``when`` is the first true case."""
 
@@ -265,6 +293,7 @@ StepSpec = Annotated[
     | AgentStep
     | SubflowStep
     | HumanStep
+    | EventStep
     | BranchStep
     | ParallelStep
     | AggregateStep,
@@ -273,8 +302,10 @@ StepSpec = Annotated[
 Step = StepSpec
 
 ACTIVITY_KINDS = frozenset({"llm", "tool", "code"})
-WORKFLOW_KINDS = frozenset({"agent", "subflow", "human", "branch", "parallel", "aggregate"})
-INNER_FORBIDDEN_KINDS = frozenset({"human", "branch"})
+WORKFLOW_KINDS = frozenset(
+    {"agent", "subflow", "human", "event", "branch", "parallel", "aggregate"}
+)
+INNER_FORBIDDEN_KINDS = frozenset({"human", "event", "branch"})
 
 
 class Edge(_Model):
@@ -336,7 +367,9 @@ class Definition(_Model):
     tools: dict[str, ToolDef] = Field(default_factory=dict)
     steps: list[StepSpec] = Field(min_length=1)
     edges: list[Edge] | None = None
-    triggers: list[Trigger] = Field(default_factory=list)
+    triggers: list[Trigger | EventTrigger] = Field(default_factory=list)
+    """What starts runs besides the API: ``schedule`` entries (Temporal Schedules,
+    :mod:`interpreter.triggers`) and ``event`` entries (:mod:`interpreter.event_triggers`)."""
     compensate_on: list[Literal["failed", "cancelled"]] = Field(default_factory=list)
     """When the run compensates itself before it ends (:mod:`interpreter.compensation`): on
     ``failed`` (a run ``timeout`` fails the run, so it counts) and/or ``cancelled``."""
@@ -347,6 +380,14 @@ class Definition(_Model):
         if len(set(value)) != len(value):
             raise ValueError("`compensate_on` lists a status twice")
         return value
+
+    def schedule_triggers(self) -> list[tuple[int, Trigger]]:
+        """The ``schedule`` entries of ``triggers``, with their index in the list."""
+        return [(i, t) for i, t in enumerate(self.triggers) if isinstance(t, Trigger)]
+
+    def event_triggers(self) -> list[tuple[int, EventTrigger]]:
+        """The ``event`` entries of ``triggers``, with their index in the list."""
+        return [(i, t) for i, t in enumerate(self.triggers) if isinstance(t, EventTrigger)]
 
     def step(self, step_id: str) -> StepSpec:
         """The step with this id (``KeyError`` if there is none)."""
@@ -363,6 +404,7 @@ for _model in (
     AgentStep,
     SubflowStep,
     HumanStep,
+    EventStep,
     BranchStep,
     ParallelStep,
     AggregateStep,

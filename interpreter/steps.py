@@ -33,6 +33,7 @@ VALUE_FIELDS: dict[str, tuple[str, ...]] = {
     "agent": ("model", "provider", "instructions", "prompt", "tools", "max_turns", "output_schema"),
     "subflow": ("input",),
     "human": ("prompt", "form", "assignees", "default"),
+    "event": ("type", "default"),
     "branch": (),
     "parallel": ("for_each",),
     "aggregate": (),

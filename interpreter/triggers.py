@@ -44,7 +44,7 @@ def trigger_problems(definition: Definition, limits: ScheduleLimits) -> list[Pro
     (the trigger's ``input`` breaks the definition's ``input`` schema).
     """
     problems: list[Problem] = []
-    triggers = definition.triggers
+    triggers = definition.schedule_triggers()
     if len(triggers) > limits.max_per_workflow:
         message = (
             f"{len(triggers)} triggers is over this server's maximum of "
@@ -52,7 +52,7 @@ def trigger_problems(definition: Definition, limits: ScheduleLimits) -> list[Pro
         )
         problems.append(Problem("triggers", message, code="limit"))
     seen: dict[str, int] = {}
-    for index, trigger in enumerate(triggers):
+    for index, trigger in triggers:
         name = trigger_name(index, trigger)
         if name in seen:
             message = f"trigger name {name!r} is already used by triggers[{seen[name]}]"

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from interpreter.descendants import Descendants
     from interpreter.durations import parse_duration
     from interpreter.errors import ExpressionError, InputError
+    from interpreter.event_waits import EventWait, EventWaits
     from interpreter.expr import Entries, Scope, compile_cel, resolve
     from interpreter.finalview import keep_final_view
     from interpreter.inputs import prepare_input
@@ -82,7 +83,7 @@ replay as they ran."""
 
 @workflow.defn(name=WORKFLOW_NAME)
 class InterpreterWorkflow(
-    HumanAnswers, Continuation, Breakpoints, Pausing, Compensating, Upgrading
+    HumanAnswers, EventWaits, Continuation, Breakpoints, Pausing, Compensating, Upgrading
 ):
     """Runs a kworkflow/v1 definition; see the module docstring."""
 
@@ -124,6 +125,7 @@ class InterpreterWorkflow(
         self._descendants = Descendants()
         self._told = 0
         self._telling: set[asyncio.Task[None]] = set()
+        self._event_waits: dict[str, EventWait] = {}
         self._first_run_id = info.run_id
         if request.carry is not None:
             self._restore(request.carry)
@@ -151,6 +153,7 @@ class InterpreterWorkflow(
         view.update(self.breakpoints_view())  # {"breakpoints": ...} when any step has one
         if self._compensation is not None:
             view["compensation"] = self.compensation_view()
+        view["pending_events"] = self.event_entries()
         return bounded_view({**view, "paused": self.paused_view()})
 
     @workflow.query(name=STEP_QUERY)

@@ -62,6 +62,7 @@ from registry.errors import (
     PublishConflict,
     StoreUnavailable,
 )
+from registry.events import EventStore
 from registry.source import MAX_NAME_LENGTH, Format, check, to_data
 
 DATABASE_URL_ENV = "KWORKFLOW_DATABASE_URL"
@@ -201,6 +202,8 @@ class DefinitionStore:
                 metadata.create_all(self._engine)
             except (IntegrityError, ProgrammingError):  # another process created it meanwhile
                 metadata.create_all(self._engine)
+            self.events = EventStore(self._engine)
+            """Recent CloudEvents and the index of event triggers (:mod:`registry.events`)."""
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -273,6 +276,8 @@ class DefinitionStore:
             except IntegrityError:  # a concurrent publish took this version
                 time.sleep(random.uniform(0, 0.005 * 2**attempt))
                 continue
+            with self._database():
+                self.events.index_triggers(tenant, name, version, definition)
             return Published(name, version, created_at, definition, text, fmt)
         raise PublishConflict(name, PUBLISH_ATTEMPTS)
 

@@ -104,6 +104,7 @@ def test_workers_run_worker_py_twice_on_the_kworkflow_queue(services: dict[str, 
         "AWS_SECRET_ACCESS_KEY": _MINIO_PASSWORD,
         "KWORKFLOW_CONFIG": "/etc/kworkflow/worker.yaml",
         "KWORKFLOW_URL": "http://api:8000",
+        "KWORKFLOW_DATABASE_URL": "postgresql://kworkflow:kworkflow@postgresql:5432/kworkflow",
     }
 
 
@@ -122,6 +123,9 @@ def test_api_serves_the_app_factory_on_8000(services: dict[str, Any]) -> None:
     pg = _env(services["postgresql"])
     user, password, db = pg["POSTGRES_USER"], pg["POSTGRES_PASSWORD"], pg["POSTGRES_DB"]
     assert env["KWORKFLOW_DATABASE_URL"] == f"postgresql://{user}:{password}@postgresql:5432/{db}"
+    worker = services["worker"]  # event steps read recent events from the API's database
+    assert _env(worker)["KWORKFLOW_DATABASE_URL"] == env["KWORKFLOW_DATABASE_URL"]
+    assert _healthy(worker, "postgresql")
 
 
 _MINIO_PASSWORD = "${MINIO_ROOT_PASSWORD:?set MINIO_ROOT_PASSWORD (8 characters or more)}"

@@ -11,6 +11,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.contract import RunRef
     from interpreter.carry import Resume
+    from interpreter.event_waits import EventWait
     from interpreter.expr import Scope
     from interpreter.request import RunRequest
     from interpreter.spec import Definition, StepSpec
@@ -115,6 +116,18 @@ class Runtime(Protocol):
 
     def close_human(self, inv: Invocation) -> None:
         """The human step stopped waiting."""
+        ...
+
+    def open_event_wait(self, wait: EventWait, *, resumed: bool) -> None:
+        """Register an event step as waiting (interpreter.event_waits)."""
+        ...
+
+    def offer_event(self, wait: EventWait, event: Any) -> None:
+        """Offer an event to a wait, recording a filter that fails on it."""
+        ...
+
+    def close_event_wait(self, step: str) -> None:
+        """The event step stopped waiting."""
         ...
 
     async def run_spec(self, inv: Invocation) -> Any:

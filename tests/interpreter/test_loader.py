@@ -167,8 +167,8 @@ def test_kind_must_be_known_and_present() -> None:
     assert found == [
         Problem(
             "steps[0].kind",
-            "`kind` must be one of llm, tool, code, agent, subflow, human, branch, parallel, "
-            "aggregate, not 'lmm'",
+            "`kind` must be one of llm, tool, code, agent, subflow, human, event, branch, "
+            "parallel, aggregate, not 'lmm'",
             5,
             11,
             step="a",

@@ -25,6 +25,7 @@ RUN_KEYS = {
     "workflow",
     "version",
     "tenant",
+    "pending_events",
     "status",
     "started_at",
     "ended_at",

@@ -1,0 +1,236 @@
+"""``POST /v1/events``: a CloudEvent reaches the runs waiting for it and starts triggered runs.
+
+The event (CloudEvents 1.0 over HTTP, structured or binary mode: :mod:`api.cloudevent_http`) is
+kept for the tenant (:mod:`registry.events`, which also says whether its ``source`` + ``id`` was
+seen already), then
+
+- every running run of the tenant whose ``KwAwaitedEvents`` holds ``<tenant>|<type>`` is
+  signalled with it (:mod:`interpreter.event_waits`; a visibility query, not a scan of runs);
+- every workflow of the tenant whose latest version has a matching ``event`` trigger
+  (:mod:`interpreter.event_triggers`) starts a run whose id derives from the workflow, the
+  event's source and id: the same event again starts nothing (it is listed as
+  ``already_started``).
+
+Both are safe to repeat, so a duplicate event is routed again (a run ignores an event it has
+seen): a client that retries after a failure loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.cloudevent_http import EventInvalid, parse_event
+from api.runs import Settings, Store, TemporalClient, Tenant
+from api.schemas_runs import ErrorOut
+from api.settings import ApiSettings
+from client.errors import RunAlreadyExists
+from client.start import start_run, started_new
+from interpreter.errors import InputError
+from interpreter.event_triggers import TriggerError, evaluate
+from interpreter.event_waits import EVENT_SIGNAL, awaited_value
+from interpreter.inputs import prepare_input
+from interpreter.request import WORKFLOW_NAME, RunRequest
+from registry.errors import NotFound
+from registry.store import DefinitionStore
+
+router = APIRouter(prefix="/v1/events", tags=["events"])
+log = logging.getLogger("kworkflow.api.events")
+
+SIGNAL_CONCURRENCY = 32
+"""How many waiting runs are signalled at once."""
+
+
+class TriggeredRun(BaseModel):
+    """A run a trigger started (or had started for this event before)."""
+
+    run_id: str
+    workflow: str
+    version: int
+
+
+class SkippedTrigger(BaseModel):
+    """A trigger that matched but could not start its run."""
+
+    workflow: str
+    version: int
+    reason: str
+
+
+class EventOut(BaseModel):
+    """What became of an event."""
+
+    id: str
+    source: str
+    type: str
+    duplicate: bool
+    """The tenant had sent an event with this source and id within the kept window."""
+    signalled: list[str]
+    """The waiting runs the event was handed to (each checks its own filter)."""
+    started: list[TriggeredRun]
+    already_started: list[TriggeredRun]
+    skipped: list[SkippedTrigger]
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=EventOut,
+    responses={
+        413: {"model": ErrorOut, "description": "The event is too large"},
+        415: {"model": ErrorOut, "description": "Batch mode, or a body that is not JSON"},
+        422: {"model": ErrorOut, "description": "Not a CloudEvent: says which attribute"},
+    },
+)
+async def publish_event(
+    request: Request, client: TemporalClient, settings: Settings, store: Store, tenant: Tenant
+) -> EventOut:
+    """Send a CloudEvent 1.0 (structured: `Content-Type: application/cloudevents+json`;
+    binary: `ce-*` headers, the body is `data`) to the caller's runs and triggers."""
+    body = await request.body()
+    if len(body) > settings.max_event_bytes:
+        raise HTTPException(
+            413, f"the event is larger than {settings.max_event_bytes} bytes ({len(body)} bytes)"
+        )
+    try:
+        event = parse_event(request.headers, body)
+    except EventInvalid as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    fresh = await run_in_threadpool(store.events.add, tenant, event)
+    signalled = await _signal_waiting(client, tenant, event)
+    out = EventOut(
+        id=event["id"],
+        source=event["source"],
+        type=event["type"],
+        duplicate=not fresh,
+        signalled=signalled,
+        started=[],
+        already_started=[],
+        skipped=[],
+    )
+    await _start_triggered(client, settings, store, tenant, event, out)
+    return out
+
+
+async def _signal_waiting(client: Client, tenant: str, event: dict[str, Any]) -> list[str]:
+    """Signal every running run of ``tenant`` waiting for the event's type; their ids."""
+    value = awaited_value(tenant, event["type"])
+    query = (
+        f"WorkflowType = '{WORKFLOW_NAME}' AND ExecutionStatus = 'Running' "
+        f"AND KwAwaitedEvents = '{value}'"
+    )
+    ids = [wf.id async for wf in client.list_workflows(query)]
+    gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)
+
+    async def signal(run_id: str) -> str | None:
+        async with gate:
+            try:
+                await client.get_workflow_handle(run_id).signal(EVENT_SIGNAL, event)
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.NOT_FOUND:  # it ended meanwhile
+                    return None
+                raise
+        return run_id
+
+    done = await asyncio.gather(*(signal(i) for i in sorted(set(ids))))
+    return [run_id for run_id in done if run_id is not None]
+
+
+def trigger_run_id(tenant: str, workflow: str, event: dict[str, Any]) -> str:
+    """The run id a trigger of ``workflow`` gives the run it starts for ``event``."""
+    digest = hashlib.sha256(f"{event['source']}\n{event['id']}".encode()).hexdigest()[:20]
+    return f"{tenant}:{workflow}-ev-{digest}"
+
+
+async def _start_triggered(
+    client: Client,
+    settings: ApiSettings,
+    store: DefinitionStore,
+    tenant: str,
+    event: dict[str, Any],
+    out: EventOut,
+) -> None:
+    """Start a run of every workflow with a trigger the event fires (first firing trigger)."""
+    indexed = await run_in_threadpool(store.events.triggers, tenant)
+    for entry in indexed:
+        try:
+            fired = _first_firing(entry.triggers, event)
+        except TriggerError as exc:
+            out.skipped.append(
+                SkippedTrigger(workflow=entry.name, version=entry.version, reason=str(exc))
+            )
+            continue
+        if fired is None:
+            continue
+        run = TriggeredRun(
+            run_id=trigger_run_id(tenant, entry.name, event),
+            workflow=entry.name,
+            version=entry.version,
+        )
+        try:
+            request = await run_in_threadpool(
+                _request, store, tenant, entry.name, entry.version, fired[1], settings
+            )
+        except (NotFound, InputError) as exc:
+            out.skipped.append(
+                SkippedTrigger(workflow=entry.name, version=entry.version, reason=str(exc))
+            )
+            continue
+        try:
+            handle = await start_run(
+                client,
+                request,
+                settings.task_queue,
+                run.run_id,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+            created = started_new(handle)
+        except RunAlreadyExists:
+            created = False
+        (out.started if created else out.already_started).append(run)
+
+
+def _first_firing(triggers: list[dict[str, Any]], event: dict[str, Any]) -> tuple[int, Any] | None:
+    """``(index, input)`` of the first trigger the event fires, None if none does."""
+    for index, trigger in enumerate(triggers):
+        fires, value = evaluate(trigger, event)
+        if fires:
+            return index, value
+    return None
+
+
+def _request(
+    store: DefinitionStore,
+    tenant: str,
+    name: str,
+    version: int,
+    value: Any,
+    settings: ApiSettings,
+) -> RunRequest:
+    """The run request of a triggered run (its input checked against the schema).
+
+    Raises:
+        NotFound: The version or a subflow is gone.
+        InputError: The input does not fit the workflow's input schema.
+    """
+    published = store.get(tenant, name, version)
+    definition = published.definition
+    prepare_input(definition.input, value)
+    return RunRequest(
+        definition=definition,
+        input=value,
+        version=version,
+        tenant=tenant,
+        subflows=store.resolve_subflows(tenant, definition),
+        flow_limits=settings.limits.flow,
+    )
