@@ -15,7 +15,9 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     field_validator,
     model_validator,
 )
@@ -354,6 +356,21 @@ class Trigger(_Model):
     schedule: ScheduleSpec
 
 
+def _trigger_kind(value: Any) -> str:
+    """Which trigger an entry is: one with ``event`` is an event trigger, else a schedule."""
+    if isinstance(value, dict):
+        return "EventTrigger" if "event" in value else "Trigger"
+    return type(value).__name__
+
+
+AnyTrigger = Annotated[
+    Annotated[Trigger, Tag("Trigger")] | Annotated[EventTrigger, Tag("EventTrigger")],
+    Discriminator(_trigger_kind),
+]
+"""A ``triggers:`` entry, checked as the one kind it is (its errors name only that kind's
+fields; the tags are the models' names, as a plain union's errors name them)."""
+
+
 class Definition(_Model):
     """A whole kworkflow/v1 definition."""
 
@@ -367,7 +384,7 @@ class Definition(_Model):
     tools: dict[str, ToolDef] = Field(default_factory=dict)
     steps: list[StepSpec] = Field(min_length=1)
     edges: list[Edge] | None = None
-    triggers: list[Trigger | EventTrigger] = Field(default_factory=list)
+    triggers: list[AnyTrigger] = Field(default_factory=list)
     """What starts runs besides the API: ``schedule`` entries (Temporal Schedules,
     :mod:`interpreter.triggers`) and ``event`` entries (:mod:`interpreter.event_triggers`)."""
     compensate_on: list[Literal["failed", "cancelled"]] = Field(default_factory=list)
