@@ -13,6 +13,7 @@ from api.settings import ApiSettings, ApiSettingsError
 from registry.events import Retention
 from registry.store import DefinitionStore
 
+
 def event(id_: str, type_: str = "t") -> dict[str, object]:
     return {"specversion": "1.0", "type": type_, "source": "/s", "id": id_}
 
@@ -26,7 +27,7 @@ def store(tmp_path: Path) -> Iterator[DefinitionStore]:
 def test_duplicates_the_window_and_the_count(store: DefinitionStore) -> None:
     events = store.events
     events.retention = Retention(window=timedelta(minutes=5), keep=3)
-    NOW = datetime.now(UTC)  # noqa: N806 - the store also reads the clock: take it per test
+    NOW = datetime.now(UTC)  # the store also reads the clock: take it when the test runs
     assert events.add("acme", event("old"), now=NOW - timedelta(minutes=20)) is True
     assert events.add("acme", event("a"), now=NOW - timedelta(seconds=3)) is True
     assert events.add("acme", event("a"), now=NOW - timedelta(seconds=2)) is False
