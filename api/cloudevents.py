@@ -193,6 +193,7 @@ async def _start_triggered(
                 run.run_id,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                priority=entry.triggers[fired[0]].get("priority"),
             )
             created = started_new(handle)
         except RunAlreadyExists:

@@ -34,6 +34,7 @@ from temporalio.client import (
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
+from client.priority import temporal_priority
 from client.search_attributes import TENANT, WORKFLOW_NAME, WORKFLOW_VERSION, for_run
 from interpreter import spec as dsl
 from interpreter.durations import parse_duration
@@ -136,6 +137,7 @@ def build_schedule(
         id=ref.workflow_id,
         task_queue=task_queue,
         typed_search_attributes=for_run(request),
+        priority=temporal_priority(trigger.priority),
     )
     policy = SchedulePolicy(
         overlap=OVERLAP[trigger.schedule.overlap], catchup_window=CATCHUP_WINDOW

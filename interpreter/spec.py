@@ -225,6 +225,8 @@ class EventTrigger(_Model):
     event: str = Field(min_length=1, max_length=200)
     filter: str | None = None
     input: Any = None
+    priority: int | None = Field(default=None, ge=1, le=5)
+    """The runs' priority: 1 first .. 5 last, default 3 (:mod:`client.priority`)."""
 
 
 class BranchCase(_Model):
@@ -354,6 +356,8 @@ class Trigger(_Model):
 
     name: str | None = Field(default=None, pattern=TRIGGER_NAME_PATTERN)
     schedule: ScheduleSpec
+    priority: int | None = Field(default=None, ge=1, le=5)
+    """The runs' priority: 1 first .. 5 last, default 3 (:mod:`client.priority`)."""
 
 
 def _trigger_kind(value: Any) -> str:

@@ -69,6 +69,7 @@ input:
 triggers:
   - event: "order.*"
     filter: event.data.total > 10
+    priority: 1
 steps:
   - {id: big, kind: aggregate, expr: '"order of " + string(input.total)'}
 output: ${ steps.big.output }
@@ -223,6 +224,7 @@ async def test_a_trigger_starts_one_run_per_event(events_api: Api, client: Clien
         assert second["run_id"] != run["run_id"]
         result = await client.get_workflow_handle(run["run_id"]).result()
         assert result == "order of 42"
+        assert (await http.get(f"/v1/runs/{run['run_id']}")).json()["priority"] == 1
         assert await client.get_workflow_handle(second["run_id"]).result() == "order of 11"
         listed = await http.get("/v1/runs?workflow=orders")
         assert sorted(r["id"] for r in listed.json()["runs"]) == sorted(

@@ -32,6 +32,7 @@ output: ${ steps.hello.output }
 triggers:
   - name: daily
     schedule: {every: 1d, input: {team: %s}, overlap: %s}
+    priority: 2
 """
 
 
@@ -104,6 +105,7 @@ async def test_publish_creates_the_schedule_and_trigger_starts_a_run(
         assert run_id.startswith(f"{api.acme}:report-daily-")
         run = await wait_status(http, run_id, "succeeded")
         assert (run["result"], run["version"], run["workflow"]) == ("report for ops", 1, "report")
+        assert run["priority"] == 2  # the trigger's
         assert run["scheduled"]["schedule_id"] == schedule_id
         scheduled_at = datetime.fromisoformat(run["scheduled"]["scheduled_at"])
         assert abs(scheduled_at - datetime.now(UTC)) < timedelta(seconds=30)
