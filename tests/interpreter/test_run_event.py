@@ -53,8 +53,11 @@ async def test_a_waiting_event_step_keeps_waiting_across_runs(
     handle = await start(client, task_queue, WAIT_WHILE_WORKING, limit=100)
     first = await wait_for(handle, lambda s: bool(s["pending_events"]), what="paid waiting")
     since = first["pending_events"][0]["since"]
-    done = await wait_for(
-        handle, lambda s: s["steps"]["work"]["status"] == "succeeded", timeout=60, what="work"
+    done = await wait_for(  # a run that has just continued as new reopens the wait first
+        handle,
+        lambda s: s["steps"]["work"]["status"] == "succeeded" and bool(s["pending_events"]),
+        timeout=60,
+        what="work ended, paid waiting",
     )
     assert [p["step"] for p in done["pending_events"]] == ["paid"]
     assert done["pending_events"][0]["since"] == since
