@@ -225,6 +225,21 @@ class EventTrigger(_Model):
     input: Any = None
 
 
+class WebhookTrigger(_Model):
+    """A ``triggers:`` entry: a signed ``POST /v1/hooks/{tenant}/{webhook}`` starts a run
+    (``docs/triggers.md``, :mod:`api.webhooks`).
+
+    ``secret`` names the HMAC key the operator configured for the tenant (never its value);
+    ``filter`` is bare CEL over ``body`` (the parsed JSON body) and ``headers`` (lower-case
+    names); ``input`` is the run's input, a value whose ``${}`` see the same (default: ``body``).
+    """
+
+    webhook: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    secret: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$")
+    filter: str | None = None
+    input: Any = None
+
+
 class BranchCase(_Model):
     """One case of a branch: the edge to ``to`` is taken if ``when`` is the first true case."""
 
@@ -367,9 +382,10 @@ class Definition(_Model):
     tools: dict[str, ToolDef] = Field(default_factory=dict)
     steps: list[StepSpec] = Field(min_length=1)
     edges: list[Edge] | None = None
-    triggers: list[Trigger | EventTrigger] = Field(default_factory=list)
+    triggers: list[Trigger | EventTrigger | WebhookTrigger] = Field(default_factory=list)
     """What starts runs besides the API: ``schedule`` entries (Temporal Schedules,
-    :mod:`interpreter.triggers`) and ``event`` entries (:mod:`interpreter.event_triggers`)."""
+    :mod:`interpreter.triggers`), ``event`` entries (:mod:`interpreter.event_triggers`) and
+    ``webhook`` entries (:mod:`interpreter.webhook_triggers`)."""
     compensate_on: list[Literal["failed", "cancelled"]] = Field(default_factory=list)
     """When the run compensates itself before it ends (:mod:`interpreter.compensation`): on
     ``failed`` (a run ``timeout`` fails the run, so it counts) and/or ``cancelled``."""
@@ -388,6 +404,10 @@ class Definition(_Model):
     def event_triggers(self) -> list[tuple[int, EventTrigger]]:
         """The ``event`` entries of ``triggers``, with their index in the list."""
         return [(i, t) for i, t in enumerate(self.triggers) if isinstance(t, EventTrigger)]
+
+    def webhook_triggers(self) -> list[tuple[int, WebhookTrigger]]:
+        """The ``webhook`` entries of ``triggers``, with their index in the list."""
+        return [(i, t) for i, t in enumerate(self.triggers) if isinstance(t, WebhookTrigger)]
 
     def step(self, step_id: str) -> StepSpec:
         """The step with this id (``KeyError`` if there is none)."""
