@@ -15,7 +15,9 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     field_validator,
     model_validator,
 )
@@ -369,6 +371,26 @@ class Trigger(_Model):
     schedule: ScheduleSpec
 
 
+def _trigger_member(value: Any) -> str:
+    """Which ``triggers:`` model an entry is checked against: by its key, so that a mistake
+    in one kind is not also reported as every other kind's missing fields."""
+    if isinstance(value, BaseModel):  # serializing: the model itself
+        return type(value).__name__
+    keys = value if isinstance(value, dict) else {}
+    if "webhook" in keys:
+        return "WebhookTrigger"
+    return "EventTrigger" if "event" in keys else "Trigger"
+
+
+TriggerSpec = Annotated[
+    Annotated[Trigger, Tag("Trigger")]
+    | Annotated[EventTrigger, Tag("EventTrigger")]
+    | Annotated[WebhookTrigger, Tag("WebhookTrigger")],
+    Discriminator(_trigger_member),
+]
+"""One ``triggers:`` entry: a schedule, an event or a webhook trigger."""
+
+
 class Definition(_Model):
     """A whole kworkflow/v1 definition."""
 
@@ -382,7 +404,7 @@ class Definition(_Model):
     tools: dict[str, ToolDef] = Field(default_factory=dict)
     steps: list[StepSpec] = Field(min_length=1)
     edges: list[Edge] | None = None
-    triggers: list[Trigger | EventTrigger | WebhookTrigger] = Field(default_factory=list)
+    triggers: list[TriggerSpec] = Field(default_factory=list)
     """What starts runs besides the API: ``schedule`` entries (Temporal Schedules,
     :mod:`interpreter.triggers`), ``event`` entries (:mod:`interpreter.event_triggers`) and
     ``webhook`` entries (:mod:`interpreter.webhook_triggers`)."""
