@@ -203,3 +203,45 @@ def test_lint_checks_a_webhooks_cel_and_its_name(tmp_path: Path) -> None:
         store.publish("acme", bad, "yaml")
     found = sorted((p.path, p.code) for p in caught.value.problems)
     assert found == [("triggers[1].filter", "cel"), ("triggers[1].webhook", "trigger_name")]
+
+
+def test_secrets_come_from_the_environment_by_tenant(monkeypatch: pytest.MonkeyPatch) -> None:
+    from api.hook_secrets import secret_value
+    from api.settings import ApiSettings, ApiSettingsError
+
+    monkeypatch.setenv("ACME_HOOK", SECRET)
+    env = {"KWORKFLOW_WEBHOOK_SECRETS": "acme/GITHUB=env:ACME_HOOK, acme/SHORT=tiny"}
+    secrets = ApiSettings.from_env(env).webhook_secrets
+    assert secrets == {"acme/GITHUB": "env:ACME_HOOK", "acme/SHORT": "tiny"}
+    assert secret_value(secrets, "acme", "GITHUB") == SECRET
+    assert secret_value(secrets, "globex", "GITHUB") is None  # filed under acme only
+    assert secret_value(secrets, "acme", "SHORT") is None  # under 16 characters
+    with pytest.raises(ApiSettingsError) as caught:
+        ApiSettings.from_env({"KWORKFLOW_WEBHOOK_SECRETS": "GITHUB=abc"})
+    assert str(caught.value) == (
+        "KWORKFLOW_WEBHOOK_SECRETS entry 1 is not `tenant/NAME=value` or `tenant/NAME=env:VAR`"
+    )
+
+
+def test_a_rolled_secret_signs_with_two_v1_and_either_verifies() -> None:
+    from interpreter.webhook_triggers import SignatureRejected, verify
+
+    body, now = b'{"a": 1}', 1_800_000_000
+    old = sign("old-secret-old-secret", body, now).split(",")[1]
+    header = f"{sign(SECRET, body, now)},{old}"
+    verify(header, SECRET, body, now)
+    verify(header, "old-secret-old-secret", body, now + 300)
+    with pytest.raises(SignatureRejected) as caught:
+        verify(header, "third-secret-third", body, now)
+    assert str(caught.value).startswith("invalid signature")
+    with pytest.raises(SignatureRejected) as caught:
+        verify(header, SECRET, body + b" ", now)
+    assert str(caught.value).startswith("invalid signature")
+
+
+async def test_a_hook_whose_secret_is_not_configured_is_401(hooks_api: Api) -> None:
+    api = hooks_api
+    api.publish(HOOKED.replace("secret: GITHUB", "secret: NOPE"), api.globex)
+    response = await deliver(api, PUSH, tenant=api.globex)
+    assert response.status_code == 401, response.text
+    assert response.json() == {"detail": "this webhook's secret is not configured on the server"}
