@@ -130,8 +130,12 @@ async def deliver(
         raise HTTPException(401, str(exc)) from None
     try:
         payload = json.loads(body) if body.strip() else None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise HTTPException(422, f"the webhook body is not JSON: {exc}") from None
+    try:
+        encoded_json(payload)  # bounded depth, no NaN: what a run can carry
+    except ValueError as exc:
+        raise HTTPException(422, f"the webhook body {exc}") from None
     headers = {name.lower(): value for name, value in request.headers.items()}
     try:
         fires, value = evaluate(hook.trigger, payload, headers)
@@ -139,7 +143,10 @@ async def deliver(
         raise HTTPException(422, f"triggers of {hook.name!r}: {exc}") from None
     if not fires:
         return JSONResponse(HookSkippedOut(reason="filtered").model_dump(), status_code=202)
-    size = len(encoded_json(value))
+    try:
+        size = len(encoded_json(value))
+    except ValueError as exc:
+        raise HTTPException(422, f"input: the mapped run input {exc}") from None
     if size > settings.max_input_bytes:
         limit = describe_size(settings.max_input_bytes)
         raise HTTPException(413, f"the mapped run input is larger than {limit} ({size} bytes)")

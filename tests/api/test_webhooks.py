@@ -245,3 +245,24 @@ async def test_a_hook_whose_secret_is_not_configured_is_401(hooks_api: Api) -> N
     response = await deliver(api, PUSH, tenant=api.globex)
     assert response.status_code == 401, response.text
     assert response.json() == {"detail": "this webhook's secret is not configured on the server"}
+
+
+async def test_a_body_that_is_not_json_or_nests_too_deep_is_422(hooks_api: Api) -> None:
+    api = hooks_api
+    for raw, detail in [
+        (b"not json", "the webhook body is not JSON: Expecting value: line 1 column 1 (char 0)"),
+        (b"[" * 200 + b"]" * 200, "the webhook body nests deeper than 100 levels"),
+    ]:
+        headers = {"X-Kworkflow-Signature": sign(SECRET, raw, int(time.time()))}
+        async with api.http("") as http:
+            response = await http.post(f"/v1/hooks/{api.acme}/github", content=raw, headers=headers)
+        assert response.status_code == 422, response.text
+        assert response.json() == {"detail": detail}
+
+
+async def test_a_later_version_without_the_hook_takes_it_away(hooks_api: Api) -> None:
+    api = hooks_api
+    without = HOOKED[: HOOKED.index("triggers:")] + HOOKED[HOOKED.index("steps:") :]
+    assert api.publish(without) == 2
+    response = await deliver(api, PUSH)
+    assert response.status_code == 404, response.text
