@@ -31,6 +31,7 @@ from api import (
     schedules,
     ui_routes,
     upgrade,
+    webhooks,
     workflows,
 )
 from api.auth import TenantAuth, TenantKeys, documented_auth
@@ -121,6 +122,7 @@ def create_app(
     app.include_router(events.router)
     app.include_router(schedules.router)
     app.include_router(cloudevents.router)
+    app.include_router(webhooks.router)
     app.include_router(ui_routes.router)
 
     @app.get("/healthz", tags=["health"])

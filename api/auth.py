@@ -29,8 +29,9 @@ PUBLIC_PATHS = frozenset(
     {"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/healthz", "/ui", "/ui/"}
 )
 """Paths served without a key."""
-PUBLIC_PREFIXES = ("/ui/static/",)
-"""Prefixes of paths served without a key (the web UI's files; its data needs the key)."""
+PUBLIC_PREFIXES = ("/ui/static/", "/v1/hooks/")
+"""Prefixes of paths served without a key (the web UI's files, its data needs the key; webhooks,
+whose signature authenticates them: :mod:`api.webhooks`)."""
 ACTOR_KEY_CHARS = 4
 
 

@@ -23,6 +23,7 @@ import yaml
 
 from activities.config import load_config
 from activities.errors import ConfigError
+from api.hook_secrets import SECRETS_ENV, HookSecretsError, parse_secrets
 from client.connect import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, Settings
 from interpreter.limits import Limits
 from interpreter.request import DEFAULT_TASK_QUEUE
@@ -33,6 +34,8 @@ MAX_BODY_BYTES = 1024 * 1024
 """Largest request body accepted (413 above)."""
 MAX_EVENT_BYTES = 64 * 1024
 """Largest CloudEvent ``POST /v1/events`` takes (413 above; ``KWORKFLOW_MAX_EVENT_BYTES``)."""
+MAX_WEBHOOK_BYTES = 256 * 1024
+"""Largest webhook body (413 above; ``KWORKFLOW_MAX_WEBHOOK_BYTES``)."""
 MAX_INPUT_BYTES = 256 * 1024
 """Largest run ``input``, JSON-encoded (413 above)."""
 SINGLE_TENANT = "default"
@@ -76,6 +79,9 @@ class ApiSettings:
         max_event_bytes: Largest CloudEvent body (``KWORKFLOW_MAX_EVENT_BYTES``).
         limits: The operator's limits a published definition must keep (the worker
             configuration's ``limits``).
+        webhook_secrets: ``<tenant>/<NAME>`` -> a webhook's HMAC secret or ``env:VAR``
+            (``KWORKFLOW_WEBHOOK_SECRETS``, :mod:`api.hook_secrets`).
+        max_webhook_bytes: Largest webhook body (``KWORKFLOW_MAX_WEBHOOK_BYTES``).
     """
 
     address: str = DEFAULT_ADDRESS
@@ -94,6 +100,8 @@ class ApiSettings:
     cancel_grace: float = 5.0
     limits: Limits = field(default_factory=Limits)
     max_event_bytes: int = MAX_EVENT_BYTES
+    webhook_secrets: Mapping[str, str] = field(default_factory=dict)
+    max_webhook_bytes: int = MAX_WEBHOOK_BYTES
 
     def __post_init__(self) -> None:
         check_keys(self.api_keys)
@@ -135,6 +143,10 @@ class ApiSettings:
             limits = load_config(env.get("KWORKFLOW_CONFIG") or None).limits
         except ConfigError as exc:
             raise ApiSettingsError(str(exc)) from None
+        try:
+            hook_secrets = parse_secrets(env.get(SECRETS_ENV) or "")
+        except HookSecretsError as exc:
+            raise ApiSettingsError(str(exc)) from None
         return cls(
             address=temporal.address,
             namespace=temporal.namespace,
@@ -147,6 +159,8 @@ class ApiSettings:
             live_query_timeout=live_timeout,
             limits=limits,
             max_event_bytes=_bytes(env, "KWORKFLOW_MAX_EVENT_BYTES", MAX_EVENT_BYTES),
+            webhook_secrets=hook_secrets,
+            max_webhook_bytes=_bytes(env, "KWORKFLOW_MAX_WEBHOOK_BYTES", MAX_WEBHOOK_BYTES),
         )
 
 

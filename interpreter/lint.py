@@ -366,13 +366,25 @@ class _Linter:
             self.graph(spec, f"{path}.", step, spec.output)
 
     def triggers(self, definition: Definition) -> None:
-        """A trigger's ``filter`` and ``input`` see ``event`` only: no ``steps.X``."""
+        """A trigger's ``filter`` and ``input`` see ``event`` (a webhook's: ``body`` and
+        ``headers``) only: no ``steps.X``; a webhook name is used once."""
         scope = _Scope(frozenset(), None, None)
         for i, trigger in definition.event_triggers():
             if trigger.filter is not None:
                 self.cel(trigger.filter, f"triggers[{i}].filter", scope)
             if trigger.input is not None:
                 self.templates(trigger.input, f"triggers[{i}].input", scope)
+        hooks: dict[str, int] = {}
+        for i, hook in definition.webhook_triggers():  # they see `body` and `headers`
+            if hook.webhook in hooks:
+                first = hooks[hook.webhook]
+                message = f"webhook {hook.webhook!r} is already used by triggers[{first}]"
+                self.add(f"triggers[{i}].webhook", "trigger_name", message, None)
+            hooks.setdefault(hook.webhook, i)
+            if hook.filter is not None:
+                self.cel(hook.filter, f"triggers[{i}].filter", scope)
+            if hook.input is not None:
+                self.templates(hook.input, f"triggers[{i}].input", scope)
 
     def tool_args(self, spec: ToolStep, path: str, step: str | None) -> None:
         """Static ``args`` (no ``${}``) fit the ``input_schema`` of the tool in ``tools:``."""

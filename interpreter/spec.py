@@ -229,6 +229,23 @@ class EventTrigger(_Model):
     """The runs' priority: 1 first .. 5 last, default 3 (:mod:`client.priority`)."""
 
 
+class WebhookTrigger(_Model):
+    """A ``triggers:`` entry: a signed ``POST /v1/hooks/{tenant}/{webhook}`` starts a run
+    (``docs/triggers.md``, :mod:`api.webhooks`).
+
+    ``secret`` names the HMAC key the operator configured for the tenant (never its value);
+    ``filter`` is bare CEL over ``body`` (the parsed JSON body) and ``headers`` (lower-case
+    names); ``input`` is the run's input, a value whose ``${}`` see the same (default: ``body``).
+    """
+
+    webhook: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    secret: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$")
+    filter: str | None = None
+    input: Any = None
+    priority: int | None = Field(default=None, ge=1, le=5)
+    """The runs' priority: 1 first .. 5 last, default 3 (:mod:`client.priority`)."""
+
+
 class BranchCase(_Model):
     """One case of a branch: the edge to ``to`` is taken if ``when`` is the first true case."""
 
@@ -360,19 +377,24 @@ class Trigger(_Model):
     """The runs' priority: 1 first .. 5 last, default 3 (:mod:`client.priority`)."""
 
 
-def _trigger_kind(value: Any) -> str:
-    """Which trigger an entry is: one with ``event`` is an event trigger, else a schedule."""
-    if isinstance(value, dict):
-        return "EventTrigger" if "event" in value else "Trigger"
-    return type(value).__name__
+def _trigger_member(value: Any) -> str:
+    """Which ``triggers:`` model an entry is checked against: by its key, so that a mistake
+    in one kind is not also reported as every other kind's missing fields."""
+    if isinstance(value, BaseModel):  # serializing: the model itself
+        return type(value).__name__
+    keys = value if isinstance(value, dict) else {}
+    if "webhook" in keys:
+        return "WebhookTrigger"
+    return "EventTrigger" if "event" in keys else "Trigger"
 
 
-AnyTrigger = Annotated[
-    Annotated[Trigger, Tag("Trigger")] | Annotated[EventTrigger, Tag("EventTrigger")],
-    Discriminator(_trigger_kind),
+TriggerSpec = Annotated[
+    Annotated[Trigger, Tag("Trigger")]
+    | Annotated[EventTrigger, Tag("EventTrigger")]
+    | Annotated[WebhookTrigger, Tag("WebhookTrigger")],
+    Discriminator(_trigger_member),
 ]
-"""A ``triggers:`` entry, checked as the one kind it is (its errors name only that kind's
-fields; the tags are the models' names, as a plain union's errors name them)."""
+"""One ``triggers:`` entry: a schedule, an event or a webhook trigger."""
 
 
 class Definition(_Model):
@@ -388,9 +410,10 @@ class Definition(_Model):
     tools: dict[str, ToolDef] = Field(default_factory=dict)
     steps: list[StepSpec] = Field(min_length=1)
     edges: list[Edge] | None = None
-    triggers: list[AnyTrigger] = Field(default_factory=list)
+    triggers: list[TriggerSpec] = Field(default_factory=list)
     """What starts runs besides the API: ``schedule`` entries (Temporal Schedules,
-    :mod:`interpreter.triggers`) and ``event`` entries (:mod:`interpreter.event_triggers`)."""
+    :mod:`interpreter.triggers`), ``event`` entries (:mod:`interpreter.event_triggers`) and
+    ``webhook`` entries (:mod:`interpreter.webhook_triggers`)."""
     compensate_on: list[Literal["failed", "cancelled"]] = Field(default_factory=list)
     """When the run compensates itself before it ends (:mod:`interpreter.compensation`): on
     ``failed`` (a run ``timeout`` fails the run, so it counts) and/or ``cancelled``."""
@@ -409,6 +432,10 @@ class Definition(_Model):
     def event_triggers(self) -> list[tuple[int, EventTrigger]]:
         """The ``event`` entries of ``triggers``, with their index in the list."""
         return [(i, t) for i, t in enumerate(self.triggers) if isinstance(t, EventTrigger)]
+
+    def webhook_triggers(self) -> list[tuple[int, WebhookTrigger]]:
+        """The ``webhook`` entries of ``triggers``, with their index in the list."""
+        return [(i, t) for i, t in enumerate(self.triggers) if isinstance(t, WebhookTrigger)]
 
     def step(self, step_id: str) -> StepSpec:
         """The step with this id (``KeyError`` if there is none)."""

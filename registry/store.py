@@ -64,6 +64,7 @@ from registry.errors import (
 )
 from registry.events import EventStore
 from registry.source import MAX_NAME_LENGTH, Format, check, to_data
+from registry.webhooks import WebhookIndex
 
 DATABASE_URL_ENV = "KWORKFLOW_DATABASE_URL"
 """The environment variable that points the store at a database (else SQLite under cwd)."""
@@ -204,6 +205,8 @@ class DefinitionStore:
                 metadata.create_all(self._engine)
             self.events = EventStore(self._engine)
             """Recent CloudEvents and the index of event triggers (:mod:`registry.events`)."""
+            self.webhooks = WebhookIndex(self._engine)
+            """The index of webhook triggers (:mod:`registry.webhooks`)."""
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -278,6 +281,7 @@ class DefinitionStore:
                 continue
             with self._database():
                 self.events.index_triggers(tenant, name, version, definition)
+                self.webhooks.index(tenant, name, version, definition)
             return Published(name, version, created_at, definition, text, fmt)
         raise PublishConflict(name, PUBLISH_ATTEMPTS)
 
