@@ -23,6 +23,7 @@ import yaml
 
 from activities.config import load_config
 from activities.errors import ConfigError
+from activities.events_out import EventsOutConfig
 from client.connect import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, Settings
 from interpreter.limits import Limits
 from interpreter.request import DEFAULT_TASK_QUEUE
@@ -76,6 +77,8 @@ class ApiSettings:
         max_event_bytes: Largest CloudEvent body (``KWORKFLOW_MAX_EVENT_BYTES``).
         limits: The operator's limits a published definition must keep (the worker
             configuration's ``limits``).
+        events_out: The lifecycle events sink (the worker configuration's ``events_out``):
+            runs started here send their events, publishes are sent from here; None: none.
     """
 
     address: str = DEFAULT_ADDRESS
@@ -94,6 +97,7 @@ class ApiSettings:
     cancel_grace: float = 5.0
     limits: Limits = field(default_factory=Limits)
     max_event_bytes: int = MAX_EVENT_BYTES
+    events_out: EventsOutConfig | None = None
 
     def __post_init__(self) -> None:
         check_keys(self.api_keys)
@@ -132,7 +136,7 @@ class ApiSettings:
         grace = _seconds(env, "KWORKFLOW_CANCEL_GRACE", 5.0, low=0)
         live_timeout = _seconds(env, "KWORKFLOW_LIVE_QUERY_TIMEOUT", 1.0, low=0.01, high=60)
         try:
-            limits = load_config(env.get("KWORKFLOW_CONFIG") or None).limits
+            config = load_config(env.get("KWORKFLOW_CONFIG") or None)
         except ConfigError as exc:
             raise ApiSettingsError(str(exc)) from None
         return cls(
@@ -145,7 +149,8 @@ class ApiSettings:
             port=port,
             cancel_grace=grace,
             live_query_timeout=live_timeout,
-            limits=limits,
+            limits=config.limits,
+            events_out=config.events_out,
             max_event_bytes=_bytes(env, "KWORKFLOW_MAX_EVENT_BYTES", MAX_EVENT_BYTES),
         )
 
