@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.worker import Replayer
 
 from activities.config import current_config
@@ -228,3 +228,21 @@ async def test_a_publish_sends_workflow_published(
     assert event["id"] == "default/quick@1"
     assert event["source"] == "kworkflow/default/quick"
     assert event["data"] == {"tenant": "default", "workflow": "quick", "version": 1}
+
+
+async def test_a_cancelled_run_sends_its_cancellation(
+    client: Client, task_queue: str, sink: str, tool_server: ToolServer
+) -> None:
+    async with new_worker(client, task_queue, STANDIN_ACTIVITIES):
+        handle = await begin(client, task_queue, REVIEW)
+        await wait_types(tool_server, "kworkflow.step.waiting")
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError):
+            await result(handle)
+    assert [e["type"] for e in received(tool_server)] == [
+        "kworkflow.run.started",
+        "kworkflow.step.started",
+        "kworkflow.step.waiting",
+        "kworkflow.step.cancelled",
+        "kworkflow.run.cancelled",
+    ]
