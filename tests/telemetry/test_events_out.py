@@ -21,7 +21,7 @@ from api.app import create_app
 from api.settings import ApiSettings
 from interpreter.registration import DATA_CONVERTER, new_worker, workflow_runner, workflows
 from interpreter.request import TRANSITIONS_QUERY, RunRequest
-from tests.api.support import serve
+from tests.api.support import serve, start_run, wait_status
 from tests.support import tool_server as servers
 from tests.support.runs import load, new_run_id, result, status
 from tests.support.standins import STANDIN_ACTIVITIES
@@ -200,9 +200,10 @@ async def test_without_a_sink_a_run_has_no_extra_event_in_its_history(
     assert [e["subject"] for e in received(tool_server)] == [on.id] * 4
 
 
-async def test_a_publish_sends_workflow_published(
+async def test_a_publish_sends_workflow_published_and_api_runs_send_theirs(
     client: Client, task_queue: str, tmp_path: Path, sink: str, tool_server: ToolServer
 ) -> None:
+    """The API posts the publish itself, and marks the runs it starts ``events_out``."""
     env = {
         "KWORKFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'registry.db'}",
         "KWORKFLOW_TASK_QUEUE": task_queue,
@@ -215,19 +216,25 @@ async def test_a_publish_sends_workflow_published(
             headers = {"Content-Type": "application/yaml"}
             answer = await http.post("/v1/workflows", content=QUICK, headers=headers)
             assert answer.status_code == 201
-            for _ in range(200):
-                if tool_server.calls("/sink"):
-                    break
-                await asyncio.sleep(0.05)
+            await wait_types(tool_server, "kworkflow.workflow.published")
+            (call,) = tool_server.calls("/sink")
+            async with new_worker(client, task_queue, STANDIN_ACTIVITIES):
+                run = await start_run(http, "quick")
+                await wait_status(http, run["id"], "succeeded")
+                await wait_types(tool_server, "kworkflow.run.succeeded")
     finally:
         await served.stop()
-    (call,) = tool_server.calls("/sink")
-    assert call.headers["content-type"] == "application/cloudevents-batch+json; charset=utf-8"
     [event] = json.loads(call.body)
     assert event["type"] == "kworkflow.workflow.published"
     assert event["id"] == "default/quick@1"
     assert event["source"] == "kworkflow/default/quick"
+    assert event["subject"] == "quick@1"
     assert event["data"] == {"tenant": "default", "workflow": "quick", "version": 1}
+    runs = [e for e in received(tool_server) if e["type"].startswith("kworkflow.run.")]
+    assert [(e["type"], e["subject"]) for e in runs] == [
+        ("kworkflow.run.started", run["id"]),
+        ("kworkflow.run.succeeded", run["id"]),
+    ]
 
 
 async def test_a_cancelled_run_sends_its_cancellation(
