@@ -16,7 +16,8 @@ import pytest
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.worker import Replayer
 
-from activities.config import current_config
+from activities.config import current_config, load_config
+from activities.errors import ConfigError
 from api.app import create_app
 from api.settings import ApiSettings
 from interpreter.registration import DATA_CONVERTER, new_worker, workflow_runner, workflows
@@ -253,3 +254,44 @@ async def test_a_cancelled_run_sends_its_cancellation(
         "kworkflow.step.cancelled",
         "kworkflow.run.cancelled",
     ]
+
+
+async def test_types_select_and_batch_false_posts_one_event_each(
+    client: Client,
+    task_queue: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tool_server: ToolServer,
+) -> None:
+    config = tmp_path / "only-runs.yaml"
+    config.write_text(
+        f"events_out: {{url: '{tool_server.url}/sink', types: ['kworkflow.run.*'], batch: false}}\n"
+    )
+    monkeypatch.setenv("KWORKFLOW_CONFIG", str(config))
+    current_config.cache_clear()
+    try:
+        async with new_worker(client, task_queue, STANDIN_ACTIVITIES):
+            handle = await begin(client, task_queue, QUICK)
+            await result(handle)
+    finally:
+        current_config.cache_clear()
+    calls = tool_server.calls("/sink")
+    assert [c.headers["content-type"] for c in calls] == [
+        "application/cloudevents+json; charset=utf-8"
+    ] * 2
+    assert ["x-kworkflow-signature" in c.headers for c in calls] == [False, False]  # no secret
+    assert [json.loads(c.body)["type"] for c in calls] == [
+        "kworkflow.run.started",
+        "kworkflow.run.succeeded",
+    ]
+
+
+def test_a_wrong_sink_is_a_configuration_error(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("events_out: {url: 'ftp://events.example.com', types: []}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    assert str(caught.value) == (
+        f"worker config {config}: events_out.url: String should match pattern '^https?://'; "
+        "events_out.types: List should have at least 1 item after validation, not 0"
+    )
