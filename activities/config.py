@@ -36,6 +36,9 @@ Read on the worker, never sent through workflow history. The file is YAML, found
     limits:                                  # operator maxima (interpreter/limits.py)
       code: {max_memory_mb: 1024, max_timeout: 15m, max_cpu_seconds: 600}
       schedules: {min_interval: 1m, max_per_workflow: 10, max_per_tenant: 100}
+    events_out:                              # lifecycle CloudEvents out (events_out.py)
+      url: https://events.example.com/kworkflow
+      secret_env: KWORKFLOW_EVENTS_SECRET
 
 ``KWORKFLOW_TOOL_MODULES`` (comma-separated) adds tool modules.
 """
@@ -51,6 +54,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from activities.errors import ConfigError
+from activities.events_out import EventsOutConfig
 from interpreter.limits import Limits
 
 DEFAULT_CONFIG_FILE = "kworkflow.worker.yaml"
@@ -205,6 +209,8 @@ class WorkerConfig(BaseModel):
     """Where the builtin ``notify`` tool sends e-mail (None: e-mail is refused)."""
     notifications: Notifications | None = None
     """Telling assignees a human step waits for them (None: nobody is told)."""
+    events_out: EventsOutConfig | None = None
+    """Where run, step and publish lifecycle events go (None: nowhere, and runs pay nothing)."""
 
     def provider(self, name: str | None) -> tuple[str, Provider]:
         """The named provider, or the default one.

@@ -234,4 +234,5 @@ def _request(
         tenant=tenant,
         subflows=store.resolve_subflows(tenant, definition),
         flow_limits=settings.limits.flow,
+        events_out=settings.events_out is not None,
     )

@@ -129,6 +129,7 @@ async def compensate_one(
         tenant=tenant,
         subflows=original.subflows,
         flow_limits=settings.limits.flow,
+        events_out=settings.events_out is not None,
         seed=seed,
     )
     try:

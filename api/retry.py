@@ -238,6 +238,7 @@ async def retry_one(
         tenant=tenant,
         subflows=subflows,
         flow_limits=settings.limits.flow,
+        events_out=settings.events_out is not None,
         seed=seed,
     )
     try:

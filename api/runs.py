@@ -209,6 +209,7 @@ async def start(
         tenant=tenant,
         subflows=subflows,
         flow_limits=settings.limits.flow,
+        events_out=settings.events_out is not None,
         breakpoints=breakpoints,
     )
     try:

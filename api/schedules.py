@@ -334,6 +334,7 @@ async def after_publish(
             tenant=tenant,
             subflows=subflows,
             flow_limits=settings.limits.flow,
+            events_out=settings.events_out is not None,
         )
         synced = await sync_schedules(client, run, settings.task_queue, previous)
     except (RPCError, NotFound) as exc:

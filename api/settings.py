@@ -23,6 +23,7 @@ import yaml
 
 from activities.config import load_config
 from activities.errors import ConfigError
+from activities.events_out import EventsOutConfig
 from api.hook_secrets import SECRETS_ENV, HookSecretsError, parse_secrets
 from client.connect import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, Settings
 from interpreter.limits import Limits
@@ -82,6 +83,8 @@ class ApiSettings:
         webhook_secrets: ``<tenant>/<NAME>`` -> a webhook's HMAC secret or ``env:VAR``
             (``KWORKFLOW_WEBHOOK_SECRETS``, :mod:`api.hook_secrets`).
         max_webhook_bytes: Largest webhook body (``KWORKFLOW_MAX_WEBHOOK_BYTES``).
+        events_out: The lifecycle events sink (the worker configuration's ``events_out``):
+            runs started here send their events, publishes are sent from here; None: none.
     """
 
     address: str = DEFAULT_ADDRESS
@@ -102,6 +105,7 @@ class ApiSettings:
     max_event_bytes: int = MAX_EVENT_BYTES
     webhook_secrets: Mapping[str, str] = field(default_factory=dict)
     max_webhook_bytes: int = MAX_WEBHOOK_BYTES
+    events_out: EventsOutConfig | None = None
 
     def __post_init__(self) -> None:
         check_keys(self.api_keys)
@@ -140,7 +144,7 @@ class ApiSettings:
         grace = _seconds(env, "KWORKFLOW_CANCEL_GRACE", 5.0, low=0)
         live_timeout = _seconds(env, "KWORKFLOW_LIVE_QUERY_TIMEOUT", 1.0, low=0.01, high=60)
         try:
-            limits = load_config(env.get("KWORKFLOW_CONFIG") or None).limits
+            config = load_config(env.get("KWORKFLOW_CONFIG") or None)
         except ConfigError as exc:
             raise ApiSettingsError(str(exc)) from None
         try:
@@ -157,7 +161,8 @@ class ApiSettings:
             port=port,
             cancel_grace=grace,
             live_query_timeout=live_timeout,
-            limits=limits,
+            limits=config.limits,
+            events_out=config.events_out,
             max_event_bytes=_bytes(env, "KWORKFLOW_MAX_EVENT_BYTES", MAX_EVENT_BYTES),
             webhook_secrets=hook_secrets,
             max_webhook_bytes=_bytes(env, "KWORKFLOW_MAX_WEBHOOK_BYTES", MAX_WEBHOOK_BYTES),

@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
-from api import schedules
+from api import events_out, schedules
 from api.deps import get_store, get_tenant
 from api.schemas_schedules import PublishedWithSchedulesOut
 from api.schemas_workflows import (
@@ -104,6 +104,7 @@ async def publish_workflow(
     except RegistryError as exc:
         return error_response(exc)
     response.headers["Location"] = f"{router.prefix}/{published.name}/versions/{published.version}"
+    events_out.announce(request, tenant, published)  # kworkflow.workflow.published, if a sink
     return await schedules.after_publish(request, tenant, published)
 
 

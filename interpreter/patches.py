@@ -49,6 +49,10 @@ EVENT_STEPS = "event-steps"
 """Runs that have ``event`` steps (interpreter.kinds.event): a new kind, so no earlier history
 has one; the marker dates the behaviour for the next baseline."""
 
+EVENTS_OUT = "events-out"
+"""Runs that send lifecycle events (interpreter.events_out); asked only of a run whose request
+has ``events_out``."""
+
 
 def start() -> None:
     """Ask for the baseline: the first thing a run does, so that a new run records it in its

@@ -13,6 +13,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.assignees import notify_assignees
 from activities.events import recent_events
+from activities.events_out import publish_lifecycle
 from interpreter.pacing import pause
 from interpreter.tuning import Tuning
 from storage import data_converter_from_env
@@ -122,6 +123,7 @@ def new_worker(
             *([] if pause in activities else [pause]),
             *([] if notify_assignees in activities else [notify_assignees]),
             *([] if recent_events in activities else [recent_events]),
+            *([] if publish_lifecycle in activities else [publish_lifecycle]),
         ],
         interceptors=list(interceptors),
         **options,

@@ -64,6 +64,8 @@ class RunRequest(BaseModel):
             without running them (:mod:`interpreter.seed`).
         breakpoints: Steps the run stops at before or after (:mod:`interpreter.breakpoints`);
             an unknown step id fails the run (``InvalidBreakpoints``).
+        events_out: The starter's configuration names a lifecycle events sink: the run sends
+            its transitions to it (:mod:`interpreter.events_out`); False: it pays nothing.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -79,6 +81,7 @@ class RunRequest(BaseModel):
     flow_limits: FlowLimits | None = None
     seed: Seed | None = None
     breakpoints: BreakpointSet | None = None
+    events_out: bool = False
 
 
 class RespondRequest(BaseModel):

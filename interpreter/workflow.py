@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from interpreter.durations import parse_duration
     from interpreter.errors import ExpressionError, InputError
     from interpreter.event_waits import EventWait, EventWaits
+    from interpreter.events_out import Outbox
     from interpreter.expr import Entries, Scope, compile_cel, resolve
     from interpreter.finalview import keep_final_view
     from interpreter.inputs import prepare_input
@@ -132,6 +133,8 @@ class InterpreterWorkflow(
         elif request.seed is not None:  # a retry: the original's ended steps, not run again
             apply_seed(self.state, request.seed, workflow.now())
         self._unfinished = {sid for sid, step in self.state.steps.items() if not step.done}
+        carried = request.carry is not None
+        self._outbox = Outbox(self.state, request.version, request.events_out, carried)
         self.trace_context: TraceContext = run_trace(_trace_carrier(info), self._first_run_id)
         """The run span's place in its trace: the parent of every activity and child workflow
         this run starts (telemetry.workflow_tracing)."""
@@ -255,9 +258,11 @@ class InterpreterWorkflow(
             if not self._unfinished:
                 return
             if self._draining and not self._tasks:
+                await self._outbox.drain()
                 await self._continue_as_new()
             remaining = (deadline - workflow.now()).total_seconds() if deadline else None
             self._blocked = self._settled = True
+            self._outbox.kick()  # lifecycle events out, beside the run (interpreter.events_out)
             try:
                 await workflow.wait_condition(
                     lambda: self._changed, timeout=max(remaining, 0.001) if remaining else None
@@ -447,6 +452,7 @@ class InterpreterWorkflow(
         is abandoned, not cancelled). Runs recorded before the local report replay with the
         activity they scheduled (``REPORT_PATCH``), or without a report.
         """
+        await self._outbox.drain()  # the run's last lifecycle events (interpreter.events_out)
         local = patches.patched(LOCAL_REPORT_PATCH)
         if not local and not patches.patched(REPORT_PATCH):
             return

@@ -59,6 +59,7 @@ async def run_subflow(runtime: Runtime, inv: Invocation, fields: dict[str, Any])
         parent=runtime.state.run_id,
         event_limit=runtime.request.event_limit,
         flow_limits=runtime.request.flow_limits,
+        events_out=runtime.request.events_out,
     )
     return await run_child(
         runtime,
