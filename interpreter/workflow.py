@@ -14,7 +14,11 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+from temporalio.exceptions import (
+    ApplicationError,
+    FailureError,
+    is_cancelled_exception,
+)
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
@@ -479,7 +483,8 @@ class InterpreterWorkflow(
                 await workflow.execute_local_activity(REPORT_ACTIVITY, report, **options)
             else:
                 await workflow.execute_activity(REPORT_ACTIVITY, report, **options)
-        except ActivityError as exc:  # failed, or the wait cancelled (a late cancel request)
+        except FailureError as exc:  # failed (a local activity out of attempts raises its own
+            # error, not an ActivityError), or the wait cancelled (a late cancel request)
             if not is_cancelled_exception(exc):
                 workflow.logger.warning("the run's end was not reported (telemetry only)")
         except asyncio.CancelledError:  # the worker evicts the run meanwhile
