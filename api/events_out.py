@@ -40,7 +40,8 @@ def publish_event(tenant: str, published: Published) -> dict[str, object]:
 
 def announce(request: Request, tenant: str, published: Published) -> None:
     """Send the publish event in a task of its own, if a sink is configured."""
-    config: EventsOutConfig | None = request.app.state.settings.events_out
+    settings = getattr(request.app.state, "settings", None)  # an app without settings: none
+    config: EventsOutConfig | None = settings.events_out if settings is not None else None
     if config is None:
         return
     task = asyncio.get_running_loop().create_task(_send(config, publish_event(tenant, published)))

@@ -41,7 +41,9 @@ export function heldAt(run) {
 export function breakpointEditor(cache, run, stepId, path, onDone) {
   const at = heldAt(run);
   if (!at || at.step !== stepId) return null;
-  const key = `${at.step}:${at.when}:${run.paused.since}`;
+  // One editor per hold: a refresh of the run (a later `paused.since`, new events) keeps it and
+  // what the user typed; a step is held at most once before and once after it runs.
+  const key = `${at.step}:${at.when}`;
   if (cache.key === key) return cache.node;
   const field = at.when === "before" ? "input" : "output";
   const step = run.steps?.[stepId] || {};
