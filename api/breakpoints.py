@@ -13,18 +13,11 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
-from temporalio.client import (
-    WorkflowExecutionStatus,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
-)
-from temporalio.service import RPCError, RPCStatusCode
 
-from api import stalls
 from api.limits import describe_size
-from api.run_actions import _ONE, _refused
-from api.runs import UPDATE_TIMEOUT, Actor, Settings, TemporalClient, Tenant, owned_run
-from api.schemas_runs import ErrorOut, PausedOut, RunOut, encoded_json
+from api.run_actions import _ONE, check_live, send_update
+from api.runs import Actor, Settings, TemporalClient, Tenant, owned_run
+from api.schemas_runs import ErrorOut, PausedOut, encoded_json
 from client.search_attributes import WORKFLOW_NAME as WORKFLOW_NAME_KEY
 from interpreter.breakpoints import CONTINUE
 from interpreter.spec import STEP_ID_PATTERN
@@ -82,12 +75,7 @@ async def continue_run(
 ) -> ContinueOut:
     """Let a run held at a breakpoint go on (the step's `input` or `output` maybe edited)."""
     handle, description = await owned_run(client, settings, run_id, tenant)
-    if description.status != WorkflowExecutionStatus.RUNNING:
-        status = RunOut.of(run_id, tenant, description, None).status
-        raise HTTPException(409, f"run '{run_id}' has ended ({status}): cannot continue it")
-    if stalls.is_stalled(description):
-        message = f"run '{run_id}' is stalled (its workflow tasks keep failing): cannot continue it"
-        raise HTTPException(409, message)
+    check_live(run_id, tenant, description, CONTINUE)
     payload = {**body.model_dump(exclude_unset=True), "by": actor}
     edit = {k: v for k, v in payload.items() if k in ("input", "output")}
     try:
@@ -97,18 +85,7 @@ async def continue_run(
     if size > settings.max_input_bytes:
         limit = describe_size(settings.max_input_bytes)
         raise HTTPException(413, f"the edit is larger than {limit} ({size} bytes)")
-    try:
-        answer = await handle.execute_update(
-            CONTINUE, payload, result_type=dict, rpc_timeout=UPDATE_TIMEOUT
-        )
-    except WorkflowUpdateFailedError as exc:
-        raise _refused(exc) from None
-    except WorkflowUpdateRPCTimeoutOrCancelledError:
-        raise HTTPException(504, f"run '{run_id}' did not take the continue in time") from None
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:  # it ended meanwhile
-            raise HTTPException(409, f"run '{run_id}' has ended: cannot continue it") from None
-        raise
+    answer = await send_update(handle, run_id, CONTINUE, payload)
     name = description.typed_search_attributes.get(WORKFLOW_NAME_KEY) or "unknown"
     edited = bool(answer.get("edited"))
     RUNS_CONTINUED.labels(workflow=name, edited=str(edited).lower()).inc()

@@ -12,13 +12,16 @@ and acts on each as the one-run route does, a few at a time, counting what happe
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Path
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import (
     Client,
+    WorkflowExecutionDescription,
     WorkflowExecutionStatus,
+    WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -147,24 +150,8 @@ async def act(
             payload; 504 no worker took the update in time.
     """
     handle, description = await owned_run(client, settings, run_id, tenant)
-    if description.status != WorkflowExecutionStatus.RUNNING:
-        status = RunOut.of(run_id, tenant, description, None).status
-        raise HTTPException(409, f"run '{run_id}' has ended ({status}): cannot {action} it")
-    if stalls.is_stalled(description):
-        message = f"run '{run_id}' is stalled (its workflow tasks keep failing): cannot {action} it"
-        raise HTTPException(409, message)
-    try:
-        answer = await handle.execute_update(
-            action, request, result_type=dict, rpc_timeout=UPDATE_TIMEOUT
-        )
-    except WorkflowUpdateFailedError as exc:
-        raise _refused(exc) from None
-    except WorkflowUpdateRPCTimeoutOrCancelledError:
-        raise HTTPException(504, f"run '{run_id}' did not take the {action} in time") from None
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:  # it ended meanwhile
-            raise HTTPException(409, f"run '{run_id}' has ended: cannot {action} it") from None
-        raise
+    check_live(run_id, tenant, description, action)
+    answer = await send_update(handle, run_id, action, request)
     paused = answer.get("paused")
     changed = bool(answer.get("changed"))
     if changed:
@@ -228,6 +215,50 @@ async def _check_workflow(store: Any, tenant: str, name: str) -> None:
         await run_in_threadpool(store.get, tenant, name, None)
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from None
+
+
+def check_live(
+    run_id: str, tenant: str, description: WorkflowExecutionDescription, action: str
+) -> None:
+    """Refuse ``action`` on a run that has ended or is stalled.
+
+    Raises:
+        HTTPException: 409 with the run's state.
+    """
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        status = RunOut.of(run_id, tenant, description, None).status
+        raise HTTPException(409, f"run '{run_id}' has ended ({status}): cannot {action} it")
+    if stalls.is_stalled(description):
+        message = f"run '{run_id}' is stalled (its workflow tasks keep failing): cannot {action} it"
+        raise HTTPException(409, message)
+
+
+async def send_update(
+    handle: WorkflowHandle[Any, Any],
+    run_id: str,
+    update: str,
+    payload: Any,
+    refused: Callable[[WorkflowUpdateFailedError], HTTPException] | None = None,
+) -> dict[str, Any]:
+    """The answer of the run's ``update`` (its name is also the action's word in messages).
+
+    Raises:
+        HTTPException: The run's refusal (``refused``, default :func:`_refused`); 409 the run
+            ended meanwhile; 504 no worker took the update in time.
+    """
+    try:
+        answer: dict[str, Any] = await handle.execute_update(
+            update, payload, result_type=dict, rpc_timeout=UPDATE_TIMEOUT
+        )
+    except WorkflowUpdateFailedError as exc:
+        raise (refused or _refused)(exc) from None
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        raise HTTPException(504, f"run '{run_id}' did not take the {update} in time") from None
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:  # it ended meanwhile
+            raise HTTPException(409, f"run '{run_id}' has ended: cannot {update} it") from None
+        raise
+    return answer
 
 
 def _refused(exc: WorkflowUpdateFailedError) -> HTTPException:

@@ -18,16 +18,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import (
-    WorkflowExecutionStatus,
     WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
-from api import runview, stalls
+from api import runview
+from api.run_actions import check_live, send_update
 from api.runs import (
-    UPDATE_TIMEOUT,
     Actor,
     Settings,
     Store,
@@ -35,7 +32,7 @@ from api.runs import (
     Tenant,
     owned_run,
 )
-from api.schemas_runs import ErrorOut, RunOut
+from api.schemas_runs import ErrorOut
 from api.schemas_upgrade import UpgradeIn, UpgradeOut
 from client.search_attributes import WORKFLOW_NAME as WORKFLOW_NAME_KEY
 from interpreter.spec import Definition
@@ -81,29 +78,13 @@ async def upgrade(
     stays paused until resumed."""
     version = body.version if body is not None else None
     handle, description = await owned_run(client, settings, run_id, tenant)
-    if description.status != WorkflowExecutionStatus.RUNNING:
-        status = RunOut.of(run_id, tenant, description, None).status
-        raise HTTPException(409, f"run '{run_id}' has ended ({status}): cannot upgrade it")
-    if stalls.is_stalled(description):
-        message = f"run '{run_id}' is stalled (its workflow tasks keep failing): cannot upgrade it"
-        raise HTTPException(409, message)
+    check_live(run_id, tenant, description, UPGRADE)
     name = description.typed_search_attributes.get(WORKFLOW_NAME_KEY)
     if name is None:
         name = (await runview.run_definition(client, handle, description)).name
     definition, target, subflows = await run_in_threadpool(_published, store, tenant, name, version)
     request = UpgradeRequest(definition=definition, version=target, by=actor, subflows=subflows)
-    try:
-        answer = await handle.execute_update(
-            UPGRADE, request, result_type=dict, rpc_timeout=UPDATE_TIMEOUT
-        )
-    except WorkflowUpdateFailedError as exc:
-        raise _refused(exc) from None
-    except WorkflowUpdateRPCTimeoutOrCancelledError:
-        raise HTTPException(504, f"run '{run_id}' did not take the upgrade in time") from None
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:  # it ended meanwhile
-            raise HTTPException(409, f"run '{run_id}' has ended: cannot upgrade it") from None
-        raise
+    answer = await send_update(handle, run_id, UPGRADE, request, refused=_refused)
     RUNS_UPGRADED.labels(workflow=name).inc()
     return UpgradeOut(
         run_id=run_id,
