@@ -6,7 +6,10 @@ deterministic and a replay spends exactly what the original run spent:
 - one unit per node of the expression evaluated (a macro such as ``map`` or ``all`` evaluates
   its body once per element, so nested comprehensions pay for every iteration);
 - one more unit per :data:`BYTES_PER_UNIT` elements (characters, bytes, list items) of every
-  string or list that ``+`` builds.
+  string or list that ``+`` builds;
+- for an extension function (:mod:`interpreter.celfuncs`), one more unit per
+  :data:`BYTES_PER_UNIT` characters of what its estimate says the call reads and builds,
+  charged *before* the call, so ``lists.range(1000000000)`` stops without building anything.
 
 An expression that spends more than :data:`EXPRESSION_BUDGET` stops with :class:`CostExceeded`
 (the interpreter turns it into an ``ExpressionError``). A :class:`Meter` adds up what the
@@ -19,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 import lark
-from celpy.evaluation import Activation, Evaluator
+from celpy.evaluation import Activation, CELEvalError, Evaluator
 
 EXPRESSION_BUDGET = 30_000
 """The most one evaluation of one expression may cost (a few tenths of a second of CPU on a
@@ -31,11 +34,17 @@ BYTES_PER_UNIT = 100
 class CostExceeded(Exception):
     """An evaluation spent more than its budget."""
 
-    def __init__(self, budget: int) -> None:
-        super().__init__(
-            f"the expression is too costly: it was stopped after {budget:,} evaluation steps "
-            "(nested or long comprehensions?)"
-        )
+    def __init__(self, budget: int, call: str | None = None, size: int = 0) -> None:
+        if call is None:
+            reason = (
+                f"it was stopped after {budget:,} evaluation steps (nested or long comprehensions?)"
+            )
+        else:
+            reason = (
+                f"`{call}` would read or build about {size:,} characters, more than is left of "
+                f"its budget ({budget:,} steps of {BYTES_PER_UNIT} characters)"
+            )
+        super().__init__(f"the expression is too costly: {reason}")
         self.budget = budget
 
 
@@ -97,11 +106,62 @@ class _BoundedEvaluator(Evaluator):
     def sub_evaluator(self, ast: lark.Tree[Any]) -> Evaluator:
         return _BoundedEvaluator(ast, self.activation, self._budget)
 
+    def member_dot_arg(self, tree: lark.Tree[Any]) -> Any:
+        """``math.greatest(a, b)``: a namespaced extension function, not a method of ``math``."""
+        name = _namespaced(tree, self.activation)
+        if name is None:
+            return super().member_dot_arg(tree)
+        args = self.visit(tree.children[2]) if len(tree.children) == 3 else []
+        return self.function_eval(lark.Token("IDENT", name), args)
+
+    def function_eval(self, name_token: lark.Token, exprlist: Any = None) -> Any:
+        if not isinstance(exprlist, CELEvalError):
+            self._charge_call(str(name_token), list(exprlist or ()))
+        return super().function_eval(name_token, exprlist)
+
+    def method_eval(self, object: Any, method_ident: lark.Token, exprlist: Any = None) -> Any:
+        if not isinstance(exprlist, CELEvalError):
+            self._charge_call(str(method_ident), [object, *(exprlist or ())])
+        return super().method_eval(object, method_ident, exprlist)
+
+    def _charge_call(self, name: str, args: list[Any]) -> None:
+        """Charge an extension function's estimated cost before it runs (see the module)."""
+        try:
+            estimate = getattr(self.activation.resolve_function(name), "cel_cost", None)
+        except KeyError:
+            return
+        if estimate is None or any(isinstance(arg, CELEvalError) for arg in args):
+            return
+        try:
+            size = int(estimate(*args))
+        except Exception:  # wrong types or arity: the function itself reports them
+            return
+        units = size // BYTES_PER_UNIT
+        if units > self._budget.left:
+            raise CostExceeded(self._budget.limit, name, size)
+        self._budget.charge(units)
+
     def addition(self, tree: lark.Tree[Any]) -> Any:
         value = super().addition(tree)
         if len(tree.children) == 2 and isinstance(value, str | bytes | list):
             self._budget.charge(len(value) // BYTES_PER_UNIT)
         return value
+
+
+def _namespaced(tree: lark.Tree[Any], activation: Activation) -> str | None:
+    """``ns.name`` if ``tree`` calls ``name`` on the bare identifier ``ns`` and the activation
+    has a function of that name, else None."""
+    node = tree.children[0]
+    while isinstance(node, lark.Tree) and node.data in ("member", "primary") and node.children:
+        node = node.children[0]
+    if not (isinstance(node, lark.Tree) and node.data == "ident"):
+        return None
+    name = f"{node.children[0]}.{tree.children[1]}"
+    try:
+        activation.resolve_function(name)
+    except KeyError:
+        return None
+    return name
 
 
 def evaluate(
