@@ -23,6 +23,7 @@ steps:
       text: "tags ${ string(steps.tags.output) }"
       recent: "${ timestamp(run.started_at).getFullYear() > 2000 }"
       top: "${ math.greatest(lists.range(4)) }"
+      paris: "${ timestamp('2024-03-05T10:30:00Z').getHours('Europe/Paris') }"
       round: "${ json.decode(json.encode({'x': math.round(2.5)})) }"
 edges:
   - {from: tags, to: note}
@@ -32,7 +33,7 @@ edges:
 async def test_a_run_uses_the_extension_functions(client, task_queue, worker):
     """strings, lists, math and json functions resolve a step's arguments; string() is JSON."""
     assert await run(client, task_queue, FUNCTIONS) == {
-        "note": {"joined": "A|B|C", "text": 'tags ["A","B","C"]', "recent": True, "top": 3,
+        "note": {"joined": "A|B|C", "text": 'tags ["A","B","C"]', "recent": True, "paris": 11, "top": 3,
                  "round": {"x": 3.0}}
     }  # fmt: skip
 
