@@ -180,13 +180,19 @@ def cel_list(items: Any) -> celtypes.ListType:
 
 
 def cel_str(text: str) -> celtypes.StringType:
-    return celtypes.StringType(text)
+    """A CEL string, made without celpy's slow checking constructor."""
+    return str.__new__(celtypes.StringType, text)
 
 
 def cel_int(number: int) -> celtypes.IntType:
+    """A CEL int (made without celpy's slow checking constructor).
+
+    Raises:
+        FunctionError: ``number`` is outside 64 bits.
+    """
     if not -(2**63) <= number < 2**63:
         raise FunctionError("integer overflow")
-    return celtypes.IntType(number)
+    return int.__new__(celtypes.IntType, number)
 
 
 def text_of(value: Any) -> str:

@@ -134,7 +134,8 @@ def _range_cost(count: Any) -> int:
 @function([Signature("lists.range", None, ("int",), "list(int)")], cost=_range_cost)
 def range_(count: int) -> Any:
     """The ints 0, 1, ... ``count`` - 1 (empty when ``count`` <= 0)."""
-    return cel_list([celtypes.IntType(i) for i in range(max(0, int(count)))])
+    make = int.__new__
+    return cel_list([make(celtypes.IntType, i) for i in range(max(0, int(count)))])
 
 
 def reverse_list(items: Any) -> Any:

@@ -33,8 +33,8 @@ edges:
 async def test_a_run_uses_the_extension_functions(client, task_queue, worker):
     """strings, lists, math and json functions resolve a step's arguments; string() is JSON."""
     assert await run(client, task_queue, FUNCTIONS) == {
-        "note": {"joined": "A|B|C", "text": 'tags ["A","B","C"]', "recent": True, "paris": 11, "top": 3,
-                 "round": {"x": 3.0}}
+        "note": {"joined": "A|B|C", "text": 'tags ["A","B","C"]', "recent": True, "paris": 11,
+                 "top": 3, "round": {"x": 3.0}}
     }  # fmt: skip
 
 
