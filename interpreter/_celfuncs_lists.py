@@ -54,6 +54,21 @@ def sort(items: Any) -> Any:
     return cel_list(sorted(items))
 
 
+SORT_BY = Signature("sortBy", "list(dyn)", ("dyn", "dyn"), "list(dyn)")
+"""``list.sortBy(x, key)``, a macro: ``x`` names each item, ``key`` is an expression of it."""
+
+
+def sort_by(items: Any, keys: Any) -> Any:
+    """``items`` ordered by ``keys`` (one per item, evaluated by the evaluator); stable."""
+    kinds = {_order_kind(key) for key in keys}
+    if len(kinds) > 1 or not kinds <= _ORDERED:
+        shown = ", ".join(sorted({cel_type(key) for key in keys}))
+        raise FunctionError(f"cannot order by keys of {shown}")
+    order = _number_key if kinds == {"number"} else (lambda key: key)
+    pairs = sorted(zip(items, keys, strict=True), key=lambda pair: order(pair[1]))
+    return cel_list([item for item, _ in pairs])
+
+
 def _number_key(value: Any) -> Any:
     number = float(value) if cel_type(value) == "double" else int(value)
     if isinstance(number, float) and math.isnan(number):

@@ -24,6 +24,8 @@ from typing import Any
 import lark
 from celpy.evaluation import Activation, CELEvalError, Evaluator
 
+from interpreter._celfuncs_base import cel_type
+
 EXPRESSION_BUDGET = 30_000
 """The most one evaluation of one expression may cost (a few tenths of a second of CPU on a
 loaded core: celpy spends 10-25 us per unit)."""
@@ -108,11 +110,30 @@ class _BoundedEvaluator(Evaluator):
 
     def member_dot_arg(self, tree: lark.Tree[Any]) -> Any:
         """``math.greatest(a, b)``: a namespaced extension function, not a method of ``math``."""
+        if _is_macro(tree, self.activation):
+            return self._sort_by(tree)
         name = _namespaced(tree, self.activation)
         if name is None:
             return super().member_dot_arg(tree)
         args = self.visit(tree.children[2]) if len(tree.children) == 3 else []
         return self.function_eval(lark.Token("IDENT", name), args)
+
+    def _sort_by(self, tree: lark.Tree[Any]) -> Any:
+        """``list.sortBy(x, key)``: ``key`` evaluated for each item, as ``map`` would."""
+        items = self.visit(tree.children[0])
+        if isinstance(items, CELEvalError):
+            return items
+        if not isinstance(items, list):
+            return CELEvalError(f"`sortBy` sorts a list, not a {cel_type(items)}")
+        key_of = self.build_macro_eval(tree)
+        keys = []
+        for item in items:
+            key = key_of(item)
+            if isinstance(key, CELEvalError):
+                return key
+            keys.append(key)
+        self._budget.charge(len(items) * max(1, len(items).bit_length()) // BYTES_PER_UNIT)
+        return self.activation.resolve_function("sortBy")(items, keys)
 
     def function_eval(self, name_token: lark.Token, exprlist: Any = None) -> Any:
         if not isinstance(exprlist, CELEvalError):
@@ -146,6 +167,19 @@ class _BoundedEvaluator(Evaluator):
         if len(tree.children) == 2 and isinstance(value, str | bytes | list):
             self._budget.charge(len(value) // BYTES_PER_UNIT)
         return value
+
+
+def _is_macro(tree: lark.Tree[Any], activation: Activation) -> bool:
+    """Whether ``tree`` calls an extension macro (``sortBy(x, key)``) that the activation has."""
+    args = tree.children[2] if len(tree.children) == 3 else None
+    if str(tree.children[1]) != "sortBy" or not isinstance(args, lark.Tree):
+        return False
+    if len(args.children) != 2:
+        return False
+    try:
+        return bool(getattr(activation.resolve_function("sortBy"), "cel_macro", False))
+    except KeyError:
+        return False
 
 
 def _namespaced(tree: lark.Tree[Any], activation: Activation) -> str | None:

@@ -9,6 +9,8 @@ workflow sandbox).
   Methods get their receiver first (``"a,b".split(",")`` calls ``split("a,b", ",")``);
   namespaced names (``math.greatest``) are dispatched by :mod:`interpreter.celcost`'s
   evaluator, which also charges each call's estimated cost before making it.
+- ``list.sortBy(x, key)`` is a macro (like ``map``): the evaluator computes ``key`` for each
+  item, then calls the ``sortBy`` entry with the items and their keys.
 - :data:`SIGNATURES`: every overload (name, receiver or None, argument types, result type),
   for typed lint and the docs; :data:`NAMES` the names alone; :data:`NAMESPACES` the prefixes.
 """
@@ -16,6 +18,8 @@ workflow sandbox).
 from __future__ import annotations
 
 from typing import Any
+
+from celpy.evaluation import CELEvalError
 
 from interpreter import _celfuncs_encoders, _celfuncs_lists, _celfuncs_strings
 from interpreter._celfuncs_base import (
@@ -68,11 +72,24 @@ def _string(value: Any) -> Any:
         raise
 
 
+def _sort_by(items: Any, keys: Any) -> Any:
+    """The macro ``list.sortBy(x, key)`` once the evaluator has computed the keys (celcost)."""
+    try:
+        return _celfuncs_lists.sort_by(items, keys)
+    except FunctionError as exc:
+        return CELEvalError(f"`sortBy`: {exc}")
+
+
+_sort_by.cel_signatures = (_celfuncs_lists.SORT_BY,)  # type: ignore[attr-defined]
+_sort_by.cel_macro = True  # type: ignore[attr-defined]
+
+
 FUNCTIONS: dict[str, Any] = {
     **_celfuncs_strings.FUNCTIONS,
     **_celfuncs_lists.FUNCTIONS,
     **_celfuncs_encoders.FUNCTIONS,
     "reverse": _reverse,
+    "sortBy": _sort_by,
     "string": _string,
 }
 """Every extension function (and the replaced ``string``) by its CEL name."""

@@ -67,6 +67,9 @@ def reason(source: str, **names: object) -> str:
          "or `string(null)` or `string(list(dyn))` or `string(map(dyn, dyn))` or "
          "`string(timestamp)` or `string(duration)`"[:200]),
         ("math.nope(1)", "unknown function `nope`"),
+        ('[1, "a"].sortBy(x, x)', "`sortBy`: cannot order by keys of int, string"),
+        ('"ab".sortBy(x, x)', "`sortBy` sorts a list, not a string"),
+        ("[1, 2].sortBy(x, x / 0)", "division by zero"),
     ],
 )  # fmt: skip
 def test_a_bad_call_says_which_function_and_why(source: str, message: str) -> None:
@@ -96,6 +99,14 @@ def test_a_call_that_would_build_too_much_stops_before_it_runs(source: str, call
     message = reason(source, big=big)
     assert message.startswith(f"the expression is too costly: `{call}` would read or build about ")
     assert message.endswith("more than is left of its budget (30,000 steps of 100 characters)")
+
+
+def test_sort_by_pays_for_each_key_as_map_does() -> None:
+    assert reason("big.sortBy(x, -x)", big=list(range(40_000))) == (
+        "the expression is too costly: it was stopped after 30,000 evaluation steps "
+        "(nested or long comprehensions?)"
+    )
+    assert value("big.sortBy(x, -x)[0]", big=list(range(1_000))) == 999
 
 
 def test_the_largest_range_fits_the_budget() -> None:
