@@ -14,7 +14,7 @@ from typing import Any
 
 from celpy import celtypes
 
-from interpreter._celfuncs_base import FunctionError, Signature, cel_str, function
+from interpreter._celfuncs_base import ITEM_WEIGHT, FunctionError, Signature, cel_str, function
 from interpreter._celvalues import CelProblem, dump, json_value, to_cel
 
 MAX_JSON_DEPTH = 100
@@ -68,7 +68,12 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-@function([Signature("json.decode", None, ("string",), "dyn")], cost=lambda text: len(text) * 2)
+def _decode_cost(text: str) -> int:
+    items = text.count(",") + text.count("[") + text.count("{")  # at least one per item
+    return len(text) * 2 + items * ITEM_WEIGHT
+
+
+@function([Signature("json.decode", None, ("string",), "dyn")], cost=_decode_cost)
 def json_decode(text: str) -> Any:
     """The value of JSON text: objects become maps, integers ints, other numbers doubles."""
     if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _nesting(text) > MAX_JSON_DEPTH:

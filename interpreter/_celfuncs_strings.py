@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from interpreter._celfuncs_base import (
+    ITEM_WEIGHT,
     FunctionError,
     Signature,
     cel_int,
@@ -34,6 +35,13 @@ def _replace_cost(text: str, old: str, new: str, limit: int = -1) -> int:
     if limit >= 0:
         count = min(count, limit)
     return len(text) + max(0, len(new) - len(old)) * count
+
+
+def _split_cost(text: str, separator: str, limit: int = -1) -> int:
+    parts = text.count(separator) + 1 if separator else len(text)
+    if limit >= 0:
+        parts = min(parts, limit)
+    return len(text) + parts * ITEM_WEIGHT
 
 
 def _join_cost(items: Any, separator: str = "") -> int:
@@ -98,7 +106,7 @@ def replace(text: str, old: str, new: str, limit: int = -1) -> Any:
         _sig("split", "string", result="list(string)"),
         _sig("split", "string", "int", result="list(string)"),
     ],
-    cost=lambda text, *_: len(text) * 2,
+    cost=lambda text, separator, limit=-1: _split_cost(text, separator, limit),
 )
 def split(text: str, separator: str, limit: int = -1) -> Any:
     """Go's ``strings.SplitN``: at most ``limit`` parts (all if negative, none if 0)."""

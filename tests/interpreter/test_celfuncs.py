@@ -92,11 +92,14 @@ def test_an_error_inside_a_function_is_a_cel_error_that_or_can_absorb() -> None:
          '.replace("a", "aaaaaaaaaa")', "replace"),
         ("lists.range(2000).map(i, 'a').join(json.encode(lists.range(20000)))", "join"),
         ("[big, big, big, big].flatten().sort()", "sort"),
+        ("text.split('')", "split"),
+        ("json.decode(doc)", "json.decode"),
     ],
 )  # fmt: skip
 def test_a_call_that_would_build_too_much_stops_before_it_runs(source: str, call: str) -> None:
     big = list(range(40_000))
-    message = reason(source, big=big)
+    doc = "[" + "1," * 300_000 + "1]"
+    message = reason(source, big=big, text="x" * 300_000, doc=doc)
     assert message.startswith(f"the expression is too costly: `{call}` would read or build about ")
     assert message.endswith("more than is left of its budget (30,000 steps of 100 characters)")
 
