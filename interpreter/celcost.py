@@ -25,6 +25,10 @@ import lark
 from celpy.evaluation import Activation, CELEvalError, Evaluator
 
 from interpreter._celfuncs_base import cel_type
+from interpreter.celfuncs import FUNCTIONS
+
+_NAMESPACES = {name.split(".")[0]: name for name in FUNCTIONS if "." in name}
+"""One function of each namespace: whether an activation has that namespace at all."""
 
 EXPRESSION_BUDGET = 30_000
 """The most one evaluation of one expression may cost (a few tenths of a second of CPU on a
@@ -115,6 +119,8 @@ class _BoundedEvaluator(Evaluator):
         name = _namespaced(tree, self.activation)
         if name is None:
             return super().member_dot_arg(tree)
+        if name.startswith("?"):
+            return CELEvalError(f"unknown function `{name[1:]}`")
         args = self.visit(tree.children[2]) if len(tree.children) == 3 else []
         return self.function_eval(lark.Token("IDENT", name), args)
 
@@ -184,17 +190,23 @@ def _is_macro(tree: lark.Tree[Any], activation: Activation) -> bool:
 
 def _namespaced(tree: lark.Tree[Any], activation: Activation) -> str | None:
     """``ns.name`` if ``tree`` calls ``name`` on the bare identifier ``ns`` and the activation
-    has a function of that name, else None."""
+    has a function of that name; ``?ns.name`` if it has others of ``ns`` but not that one;
+    else None."""
     node = tree.children[0]
     while isinstance(node, lark.Tree) and node.data in ("member", "primary") and node.children:
         node = node.children[0]
     if not (isinstance(node, lark.Tree) and node.data == "ident"):
         return None
-    name = f"{node.children[0]}.{tree.children[1]}"
+    namespace = str(node.children[0])
+    name = f"{namespace}.{tree.children[1]}"
     try:
         activation.resolve_function(name)
     except KeyError:
-        return None
+        probe = _NAMESPACES.get(namespace)  # `math.nope(1)`: say `math.nope`, not `nope`
+        try:
+            return None if probe is None or not activation.resolve_function(probe) else f"?{name}"
+        except KeyError:
+            return None
     return name
 
 

@@ -66,7 +66,8 @@ def reason(source: str, **names: object) -> str:
          "`string(int)` or `string(uint)` or `string(double)` or `string(bool)` or `string(bytes)` "
          "or `string(null)` or `string(list(dyn))` or `string(map(dyn, dyn))` or "
          "`string(timestamp)` or `string(duration)`"[:200]),
-        ("math.nope(1)", "unknown function `nope`"),
+        ("math.nope(1)", "unknown function `math.nope`"),
+        ("lists.size([1])", "unknown function `lists.size`"),
         ('[1, "a"].sortBy(x, x)', "`sortBy`: cannot order by keys of int, string"),
         ('"ab".sortBy(x, x)', "`sortBy` sorts a list, not a string"),
         ("[1, 2].sortBy(x, x / 0)", "division by zero"),
