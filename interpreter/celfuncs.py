@@ -35,6 +35,7 @@ from interpreter._celfuncs_base import (
 __all__ = [
     "FUNCTIONS",
     "ITEM_WEIGHT",
+    "MACROS",
     "NAMES",
     "NAMESPACES",
     "SIGNATURES",
@@ -113,6 +114,10 @@ SIGNATURES: tuple[Signature, ...] = _collect()
 
 NAMES = frozenset(FUNCTIONS)
 """The CEL names of the extension functions."""
+
+MACROS = frozenset(name for name, f in FUNCTIONS.items() if getattr(f, "cel_macro", False))
+"""The extension functions that are macros (``sortBy``): their first argument names a variable
+bound in the second, as with ``map``; their signature's first argument is that name."""
 
 
 def signatures_of(name: str) -> tuple[Signature, ...]:
