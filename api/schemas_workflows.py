@@ -26,6 +26,10 @@ class ProblemOut(BaseModel):
     message: str
     step: str | None = Field(default=None, description="The id of the step concerned")
     code: str = Field(description="A short stable name of the kind of problem")
+    severity: str = Field(
+        default="error",
+        description="`error` (refuses a publish) or `warning` (reported, does not refuse)",
+    )
 
     @classmethod
     def of(cls, problem: Problem) -> ProblemOut:
@@ -37,6 +41,7 @@ class ProblemOut(BaseModel):
             message=problem.message,
             step=problem.step,
             code=problem.code,
+            severity=problem.severity,
         )
 
 
@@ -68,6 +73,9 @@ class PublishedOut(BaseModel):
     definition: dict[str, Any] = Field(
         description="The definition as JSON data: the fields as written, defaults left out"
     )
+    warnings: list[ProblemOut] = Field(
+        default_factory=list, description="Lint warnings: reported, they did not refuse it"
+    )
 
     @classmethod
     def of(cls, published: Published) -> PublishedOut:
@@ -77,6 +85,7 @@ class PublishedOut(BaseModel):
             version=published.version,
             created_at=published.created_at,
             definition=definition_data(published.definition),
+            warnings=[ProblemOut.of(p) for p in published.warnings],
         )
 
 

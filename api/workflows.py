@@ -126,7 +126,8 @@ async def validate_workflow(request: Request, store: Store, tenant: Tenant) -> A
         return error_response(exc)
     except DefinitionRejected as exc:  # a body that is not UTF-8
         problems = exc.problems
-    return ValidationOut(ok=not problems, problems=[ProblemOut.of(p) for p in problems])
+    ok = all(p.severity == "warning" for p in problems)
+    return ValidationOut(ok=ok, problems=[ProblemOut.of(p) for p in problems])
 
 
 @router.get("", response_model=WorkflowListOut, responses={503: {"model": ErrorOut}})

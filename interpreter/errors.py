@@ -41,6 +41,8 @@ class Problem:
         column: 1-based column in the YAML source, when known.
         step: The id of the step concerned, when there is one.
         code: A short stable name for the kind of problem (``yaml``, ``schema``, ``cycle``...).
+        severity: ``error`` (the definition is refused) or ``warning`` (reported, not refused;
+            ``kworkflow lint --strict`` fails on it too).
     """
 
     path: str
@@ -49,6 +51,7 @@ class Problem:
     column: int | None = None
     step: str | None = None
     code: str = "schema"
+    severity: str = "error"
 
     def __str__(self) -> str:
         where = self.path or "<document>"

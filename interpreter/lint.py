@@ -22,11 +22,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from interpreter.celtypes_check import Types, check
 from interpreter.durations import parse_duration
 from interpreter.errors import DefinitionError, ExpressionError, InputError, Problem
 from interpreter.expr import has_template, regex_literals, step_references, template_expressions
 from interpreter.inputs import prepare_input
 from interpreter.limits import DEFAULT_LIMITS, Limits, code_excesses, flow_excesses
+from interpreter.lint_types import graph_types, nullable_steps
 from interpreter.loader import document_order, load_document
 from interpreter.onerror import continues
 from interpreter.options import DEFAULT_TIMEOUT
@@ -68,7 +70,7 @@ def lint(
         The problems; an empty list means the definition is clean.
     """
     limits = limits or DEFAULT_LIMITS
-    linter = _Linter(definition.tools, definition.defaults, limits)
+    linter = _Linter(definition.tools, definition.defaults, limits, definition.input)
     linter.graph(definition, "", None, definition.output)
     if definition.compensate_on and not any(s.compensate for s in definition.steps):
         message = "no step has `compensate`: there is nothing to compensate"
@@ -164,12 +166,14 @@ class _Scope:
         allowed: The ids that have surely finished (None: any known step).
         step: The step to name in problems (the top-level step concerned).
         subject: The graph step whose ancestors ``allowed`` holds (None for edges and output).
+        types: What typed lint knows of the names in scope (None: nothing).
     """
 
     known: frozenset[str]
     allowed: _Finished | None
     step: str | None
     subject: str | None = None
+    types: Types | None = None
 
     def plus(self, step_id: str | None) -> _Scope:
         """This scope where ``step_id`` has also finished."""
@@ -181,14 +185,24 @@ class _Scope:
 class _Linter:
     """Collects problems while walking a definition and its inline subflows."""
 
-    def __init__(self, tools: dict[str, ToolDef], defaults: Defaults, limits: Limits) -> None:
+    def __init__(
+        self, tools: dict[str, ToolDef], defaults: Defaults, limits: Limits, inputs: Any = None
+    ) -> None:
         self.problems: list[Problem] = []
         self.tools = tools
         self.defaults = defaults
         self.limits = limits
+        self.inputs = inputs
 
-    def add(self, path: str, code: str, message: str, step: str | None = None) -> None:
-        self.problems.append(Problem(path, message, step=step, code=code))
+    def add(
+        self,
+        path: str,
+        code: str,
+        message: str,
+        step: str | None = None,
+        severity: str = "error",
+    ) -> None:
+        self.problems.append(Problem(path, message, step=step, code=code, severity=severity))
 
     def graph(self, g: Graph, prefix: str, owner: str | None, output: Any) -> None:
         """Lint one graph: a definition (``prefix`` "") or an inline subflow ``steps[i].``."""
@@ -196,6 +210,8 @@ class _Linter:
         known = frozenset(s.id for s in steps if s.id is not None)
         topology = Topology(g)
         pairs = topology.pairs
+        types = graph_types(g, self.inputs, not prefix)
+        types.nullable_steps = nullable_steps(g, topology, self.tools, None)
         seen: dict[str, int] = {}
         for i, spec in enumerate(steps):
             if spec.id in seen:
@@ -203,7 +219,7 @@ class _Linter:
                 self.add(f"{prefix}steps[{i}].id", "duplicate_id", message, owner or spec.id)
             elif spec.id is not None:
                 seen[spec.id] = i
-        self.edges(g, prefix, known, topology)
+        self.edges(g, prefix, known, topology, types)
         cycle = find_cycle(g)
         if cycle is None:
             self.unreachable(g, prefix, owner, topology)
@@ -218,7 +234,8 @@ class _Linter:
                 continue
             path, step = f"{prefix}steps[{i}]", owner or spec.id
             before = _Finished(topology.ancestor_bits(spec.id), topology.index)
-            scope = _Scope(known, before, step, spec.id)
+            mine = replace(types, nullable_steps=nullable_steps(g, topology, self.tools, spec.id))
+            scope = _Scope(known, before, step, spec.id, mine)
             if spec.breakpoint is not None and prefix:
                 self.add(f"{path}.breakpoint", "inner_breakpoint", _INNER_BREAKPOINT, step)
             self.spec(spec, path, scope, spec.id)
@@ -227,9 +244,11 @@ class _Linter:
             if isinstance(spec, AggregateStep):
                 self.aggregate(spec, path, scope, topology)
         if output is not None:
-            self.templates(output, f"{prefix}output", _Scope(known, None, owner))
+            self.templates(output, f"{prefix}output", _Scope(known, None, owner, None, types))
 
-    def edges(self, g: Graph, prefix: str, known: frozenset[str], topology: Topology) -> None:
+    def edges(
+        self, g: Graph, prefix: str, known: frozenset[str], topology: Topology, types: Types
+    ) -> None:
         """Unknown ids in edges, ``on: failed`` without ``on_error: continue``, branch edges."""
         by_id = {s.id: s for s in g.steps or () if s.id is not None}
         for k, edge in enumerate(g.edges or ()):
@@ -263,7 +282,7 @@ class _Linter:
                     mine = topology.ancestor_bits(source) | 1 << topology.index[source]
                     allowed = mine if allowed is None else allowed & mine
                 finished = None if allowed is None else _Finished(allowed, topology.index)
-                self.cel(edge.when, f"{where}.when", _Scope(known, finished, None))
+                self.cel(edge.when, f"{where}.when", _Scope(known, finished, None, None, types))
 
     def unreachable(self, g: Graph, prefix: str, owner: str | None, topology: Topology) -> None:
         """Steps none of whose incoming edges can ever be taken, and the steps after them.
@@ -488,3 +507,6 @@ class _Linter:
                 else:
                     message += f"`{ref}` is neither this edge's source nor an ancestor of it"
                 self.add(path, "reference", message, scope.step)
+        if scope.types is not None:
+            for finding in check(source, scope.types):
+                self.add(path, finding.code, finding.message, scope.step, finding.severity)

@@ -225,7 +225,7 @@ def test_references_must_be_known_ancestors() -> None:
       - id: a
         kind: llm
         prompt: "${ steps.b.output.text }"
-        repeat: {until: "steps.a.status == 'x' || steps.a.output == null", max_iterations: 2}
+        repeat: {until: "steps.a.status == 'failed' || steps.a.output == null", max_iterations: 2}
       - {id: b, kind: llm, prompt: "${ steps.b.output }"}
       - {id: c, kind: llm, prompt: "${ steps.a.output } ${ steps.ghost.output }"}
     edges:
