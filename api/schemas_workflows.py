@@ -73,10 +73,6 @@ class PublishedOut(BaseModel):
     definition: dict[str, Any] = Field(
         description="The definition as JSON data: the fields as written, defaults left out"
     )
-    warnings: list[ProblemOut] = Field(
-        default_factory=list, description="Lint warnings: reported, they did not refuse it"
-    )
-
     @classmethod
     def of(cls, published: Published) -> PublishedOut:
         """The body of a :class:`~registry.store.Published`."""
@@ -85,7 +81,6 @@ class PublishedOut(BaseModel):
             version=published.version,
             created_at=published.created_at,
             definition=definition_data(published.definition),
-            warnings=[ProblemOut.of(p) for p in published.warnings],
         )
 
 

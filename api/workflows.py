@@ -105,7 +105,10 @@ async def publish_workflow(
         return error_response(exc)
     response.headers["Location"] = f"{router.prefix}/{published.name}/versions/{published.version}"
     events_out.announce(request, tenant, published)  # kworkflow.workflow.published, if a sink
-    return await schedules.after_publish(request, tenant, published)
+    answer = await schedules.after_publish(request, tenant, published)
+    if isinstance(answer, PublishedWithSchedulesOut):
+        answer.warnings = [ProblemOut.of(p) for p in published.warnings]
+    return answer
 
 
 @router.post(

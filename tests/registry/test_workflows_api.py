@@ -86,6 +86,7 @@ def test_publish_then_read_every_way(http: TestClient) -> None:
         "definition",
         "schedules",
         "schedules_deleted",
+        "warnings",
     }
     assert (body["name"], body["version"], body["schedules"]) == ("hello", 1, [])
     assert body["definition"] == {
@@ -149,6 +150,7 @@ def test_a_json_body_publishes_the_same_definition(http: TestClient) -> None:
             "message": "`steps` must be a list, not a number",
             "step": None,
             "code": "schema",
+            "severity": "error",
         }
     ]
 
@@ -166,6 +168,7 @@ def test_lint_findings_are_a_422_with_every_finding_located(http: TestClient) ->
             "message": "`steps.nope` names no step",
             "step": "a",
             "code": "unknown_reference",
+            "severity": "error",
         },
         {
             "path": "steps[1].expr",
@@ -174,6 +177,7 @@ def test_lint_findings_are_a_422_with_every_finding_located(http: TestClient) ->
             "message": body["problems"][1]["message"],
             "step": "b",
             "code": "cel",
+            "severity": "error",
         },
         {
             "path": "edges[0].to",
@@ -182,6 +186,7 @@ def test_lint_findings_are_a_422_with_every_finding_located(http: TestClient) ->
             "message": "`ghost` is not a step id",
             "step": None,
             "code": "unknown_step",
+            "severity": "error",
         },
     ]
     assert body["problems"][1]["message"].startswith("the expression does not compile")
