@@ -73,6 +73,7 @@ class PublishedOut(BaseModel):
     definition: dict[str, Any] = Field(
         description="The definition as JSON data: the fields as written, defaults left out"
     )
+
     @classmethod
     def of(cls, published: Published) -> PublishedOut:
         """The body of a :class:`~registry.store.Published`."""

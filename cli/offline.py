@@ -71,7 +71,8 @@ def lint_command(args: argparse.Namespace) -> int:
         if not problems:
             print(f"{path}: ok", file=sys.stderr)
         elif not failing:
-            print(f"{path}: ok ({len(problems)} warning(s); --strict fails on them)", file=sys.stderr)
+            note = f"{len(problems)} warning(s); --strict fails on them"
+            print(f"{path}: ok ({note})", file=sys.stderr)
         findings += len(failing)
     return EXIT_FAILED if findings else EXIT_OK
 

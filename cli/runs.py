@@ -108,7 +108,7 @@ def pin(defn: Definition, search_dirs: list[Path]) -> dict[str, Definition]:
     try:
         return pin_subflows(defn, search_dirs)
     except SubflowNotFound as exc:
-        raise CLIError(f"{exc.describe_all()}; the run was not started") from None
+        raise CLIError(f"{exc}; the run was not started") from None
     except DefinitionError as exc:
         source = exc.source or "a subflow definition"
         count = print_problems(source, exc.problems)

@@ -153,10 +153,9 @@ class _Checker:
             return CelType("map", fields=fields)  # an unknown id: lint's unknown_reference
         if ident in self.types.names:
             return self.types.names[ident]
-        if ident not in SCOPE_NAMES and ident not in TYPE_NAMES:
-            if ident not in NAMESPACE_FUNCTIONS:
-                known = sorted(SCOPE_NAMES | set(local))
-                self.add("unknown_name", f"`{ident}` is not a name in scope{_suggest(ident, known)}")
+        if ident not in SCOPE_NAMES | TYPE_NAMES and ident not in NAMESPACE_FUNCTIONS:
+            hint = _suggest(ident, sorted(SCOPE_NAMES | set(local)))
+            self.add("unknown_name", f"`{ident}` is not a name in scope{hint}")
         return DYN
 
     def select(self, base: CelType, name: str, testing: bool, path: str = "") -> CelType:
@@ -220,12 +219,13 @@ class _Checker:
         literal = _literal_value(children[1])
         if op.data in ("relation_eq", "relation_ne"):
             self.compare(left, right, literal, op.data == "relation_eq")
-        elif op.data in ("relation_lt", "relation_le", "relation_gt", "relation_ge"):
-            if _incomparable(left, right):
-                self.add(
-                    "overload",
-                    f"cannot order {_a(left.kind)} against {_a(right.kind)}: the comparison fails",
-                )
+        elif op.data in ("relation_lt", "relation_le", "relation_gt", "relation_ge") and (
+            _incomparable(left, right)
+        ):
+            self.add(
+                "overload",
+                f"cannot order {_a(left.kind)} against {_a(right.kind)}: the comparison fails",
+            )
         return BOOL
 
     def compare(self, left: CelType, right: CelType, literal: Any, equal: bool) -> None:
@@ -276,7 +276,7 @@ class _Checker:
             base = self.infer(base_node, local)
         path = _text_path(base_node)
         if path is not None:
-            self.null_read(path + (name,), testing)
+            self.null_read((*path, name), testing)
         return self.select(base, name, testing, ".".join(path) if path else "")
 
     def null_read(self, path: tuple[str, ...], testing: bool) -> None:
@@ -342,7 +342,7 @@ class _Checker:
             )
             return DYN
         receivers, result = MEMBER_FUNCTIONS[name]
-        if receivers is not None and base.kind not in ("dyn", "null") and base.kind not in receivers:
+        if receivers is not None and base.kind not in {"dyn", "null", *receivers}:
             self.add("overload", f"`.{name}()` does not apply to {_a(base.kind)}")
         return CelType(result)
 
@@ -366,9 +366,8 @@ class _Checker:
             )
             return DYN
         accepts, result = GLOBAL_FUNCTIONS[name]
-        if accepts is not None and kinds and kinds[0].kind not in ("dyn", "null"):
-            if kinds[0].kind not in accepts:
-                self.add("overload", f"`{name}()` does not apply to {_a(kinds[0].kind)}")
+        if accepts is not None and kinds and kinds[0].kind not in {"dyn", "null", *accepts}:
+            self.add("overload", f"`{name}()` does not apply to {_a(kinds[0].kind)}")
         return CelType(result)
 
     def _ident(self, children: list[Any], local: dict[str, CelType]) -> CelType:
@@ -432,6 +431,8 @@ def _literal_value(node: Any) -> Any:
     if not (isinstance(node, lark.Tree) and node.data == "literal"):
         return _NO_LITERAL
     token = node.children[0]
+    if not isinstance(token, lark.Token):
+        return _NO_LITERAL
     kind = token.type
     try:
         if kind in ("STRING_LIT", "MLSTRING_LIT"):

@@ -105,9 +105,7 @@ def _describe_all(error: jsonschema.ValidationError) -> list[tuple[list[str | in
     if error.validator in ("required", "additionalProperties") and first[0] != list(
         error.absolute_path
     ):
-        more = [
-            [*error.absolute_path, name] for name in _named(error) if name != first[0][-1]
-        ]
+        more = [[*error.absolute_path, name] for name in _named(error) if name != first[0][-1]]
         return [first, *((p, first[1]) for p in more)]
     return [first]
 

@@ -93,8 +93,8 @@ def nullable_steps(
     for step_id, spec in by_id.items():
         if continues(spec, tools):
             why[step_id] = f"`{step_id}` has `on_error: continue` and may have failed"
-    spec = by_id.get(reader) if reader is not None else None
-    if spec is not None and spec.join == "any":
+    subject = by_id.get(reader) if reader is not None else None
+    if subject is not None and subject.join == "any":
         preds = list(topology.predecessors(reader)) if reader else []
         for step_id in by_id:
             if step_id == reader or step_id in why:
