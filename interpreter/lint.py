@@ -18,6 +18,7 @@ unknown tool fails its step at run time with a non-retryable ``UnknownTool``.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -83,7 +84,13 @@ def lint(
     if extra is not None:
         linter.problems.extend(extra(definition))
     unique = dict.fromkeys(linter.problems)
-    return sorted(unique, key=lambda p: document_order(p.path))
+    return sorted(unique, key=lambda p: (_rank(p), document_order(p.path)))
+
+
+def _rank(problem: Problem) -> int:
+    """0 for an edge naming no step: the findings after it (steps it left unordered, reads
+    that are no longer of ancestors) follow from it, so it is listed first."""
+    return 0 if problem.code == "unknown_step" and "edges[" in problem.path else 1
 
 
 def lint_text(
@@ -110,7 +117,8 @@ def lint_text(
     except DefinitionError as exc:
         return None, exc.problems
     located = [document.locate(p) for p in lint(definition, limits, extra)]
-    return definition, sorted(located, key=lambda p: (p.line or 0, p.column or 0, p.path))
+    order = sorted(located, key=lambda p: (_rank(p), p.line or 0, p.column or 0, p.path))
+    return definition, order
 
 
 def _value_fields(spec: StepSpec) -> Iterator[tuple[str, Any]]:
@@ -193,6 +201,7 @@ class _Linter:
         self.defaults = defaults
         self.limits = limits
         self.inputs = inputs
+        self.bad_edges: list[str] = []  # the graph's edge fields that name no step
 
     def add(
         self,
@@ -212,6 +221,7 @@ class _Linter:
         pairs = topology.pairs
         types = graph_types(g, self.inputs, not prefix)
         types.nullable_steps = nullable_steps(g, topology, self.tools, None)
+        outer_bad, self.bad_edges = self.bad_edges, []
         seen: dict[str, int] = {}
         for i, spec in enumerate(steps):
             if spec.id in seen:
@@ -245,6 +255,7 @@ class _Linter:
                 self.aggregate(spec, path, scope, topology)
         if output is not None:
             self.templates(output, f"{prefix}output", _Scope(known, None, owner, None, types))
+        self.bad_edges = outer_bad
 
     def edges(
         self, g: Graph, prefix: str, known: frozenset[str], topology: Topology, types: Types
@@ -261,7 +272,10 @@ class _Linter:
                 )
                 for path, step_id in named:
                     if step_id not in known:
-                        self.add(path, "unknown_step", f"`{step_id}` is not a step id")
+                        close = difflib.get_close_matches(step_id, sorted(known), 1, 0.6)
+                        hint = f" (did you mean `{close[0]}`?)" if close else ""
+                        self.add(path, "unknown_step", f"`{step_id}` is not a step id{hint}")
+                        self.bad_edges.append(path)
             sources = list(dict.fromkeys(s for s, _ in edge.pairs() if s in by_id))
             for source in sources:
                 spec = by_id[source]
@@ -506,6 +520,8 @@ class _Linter:
                     message += f"`{ref}` is not an ancestor of `{scope.subject}`"
                 else:
                     message += f"`{ref}` is neither this edge's source nor an ancestor of it"
+                if self.bad_edges:
+                    message += f" (`{self.bad_edges[0]}` names no step: fix that first)"
                 self.add(path, "reference", message, scope.step)
         if scope.types is not None:
             for finding in check(source, scope.types):

@@ -269,3 +269,22 @@ def test_llm_and_agent_steps_without_a_model_are_found() -> None:
     assert problems[0].message == "this llm step has no model: set its `model` or `defaults.model`"
     with_default = body.replace("steps:", "defaults: {model: m}\nsteps:")
     assert lint_text(with_default, "flow.yaml", extra=model_problems)[1] == []
+
+
+def test_a_mistyped_edge_id_is_reported_first_and_its_follow_ons_point_at_it() -> None:
+    body = """\
+    steps:
+      - {id: draft, kind: llm, model: m, prompt: hi}
+      - {id: review, kind: llm, model: m, prompt: "${ steps.draft.output.text }"}
+    edges:
+      - {from: draftt, to: review}
+    """
+    assert [(c, p, line, col) for c, _, p, line, col in found(body)] == [
+        ("unknown_step", "edges[0].from", 7, 12),
+        ("reference", "steps[1].prompt", 5, 47),
+    ]
+    assert messages(body) == [
+        "`draftt` is not a step id (did you mean `draft`?)",
+        "`steps.draft` may not have finished when this is evaluated: `draft` is not an ancestor "
+        "of `review` (`edges[0].from` names no step: fix that first)",
+    ]
