@@ -22,6 +22,8 @@ class CelType:
             ``list``, ``map``, ``timestamp``, ``duration`` or ``dyn``.
         fields: For a map with declared properties: each property's type.
         closed: Whether reading a property not in ``fields`` is a mistake.
+        loose: Whether reading a property not in ``fields`` is suspect (a schema that does not
+            forbid other properties): an error when a declared one is close, else a warning.
         enum: For a string (or number) with an ``enum``: the values it can take.
         elem: For a list: the type of its elements.
         nullable: Whether the value may be null (a step's output before it succeeds).
@@ -30,6 +32,7 @@ class CelType:
     kind: str = "dyn"
     fields: dict[str, CelType] | None = field(default=None, compare=False)
     closed: bool = False
+    loose: bool = False
     enum: tuple[Any, ...] | None = None
     elem: CelType | None = field(default=None, compare=False)
     nullable: bool = False
@@ -73,8 +76,8 @@ def from_schema(schema: Any, *, closed: bool = False, depth: int = 0) -> CelType
 
     Args:
         schema: A JSON Schema (a definition's ``input``, a step's ``output_schema`` or ``form``).
-        closed: Treat an object's ``properties`` as all it can hold even without
-            ``additionalProperties: false`` (the ``input``: an undeclared property is a typo).
+        closed: Mark an object whose schema does not forbid other properties ``loose`` (the
+            ``input``: an undeclared property is likely a typo).
     """
     if not isinstance(schema, dict) or depth > _MAX_DEPTH:
         return DYN
@@ -97,8 +100,8 @@ def from_schema(schema: Any, *, closed: bool = False, depth: int = 0) -> CelType
             return CelType("map")
         fields = {str(k): from_schema(v, depth=depth + 1) for k, v in props.items()}
         extra = schema.get("additionalProperties")
-        shut = extra is False or (closed and extra is None and "patternProperties" not in schema)
-        return CelType("map", fields=fields, closed=shut)
+        loose = closed and extra is None and "patternProperties" not in schema
+        return CelType("map", fields=fields, closed=extra is False, loose=loose)
     if kind == "list":
         return CelType("list", elem=from_schema(schema.get("items"), depth=depth + 1))
     return CelType(kind, enum=values)

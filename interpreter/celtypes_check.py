@@ -57,7 +57,7 @@ class Finding:
     """One typed-lint finding in an expression.
 
     Attributes:
-        code: ``unknown_function``, ``unknown_name``, ``overload``, ``unknown_field``,
+        code: ``unknown_function``, ``unknown_name``, ``overload``, ``undeclared_field``,
             ``never_equal`` or ``maybe_null`` (the only warning).
         message: What is wrong, for a person.
         severity: ``error`` or ``warning``.
@@ -163,14 +163,19 @@ class _Checker:
         if base.kind in ("dyn", "map") and base.fields is not None:
             if name in base.fields:
                 return base.fields[name]
-            if base.closed and not testing:
+            if (base.closed or base.loose) and not testing:
                 where = f"`{path}`" if path else "this map"
                 known = sorted(base.fields)
-                self.add(
-                    "unknown_field",
-                    f"{where} has no field `{name}`{_suggest(name, known)}"
-                    + (f"; it declares {', '.join(f'`{k}`' for k in known[:10])}" if known else ""),
-                )
+                hint = _suggest(name, known)
+                declared = ", ".join(f"`{k}`" for k in known[:10])
+                message = f"{where} has no field `{name}`{hint}"
+                if base.closed or hint:
+                    message += f"; it declares {declared}" if known else ""
+                    self.add("undeclared_field", message)
+                else:
+                    message += f" in its schema (it declares {declared}): it is null unless "
+                    message += "the run input carries it; declare it"
+                    self.add("undeclared_field", message, "warning")
             return DYN
         if base.kind not in ("dyn", "map", "null") and not testing:
             self.add("overload", f"cannot select `.{name}` from {_a(base.kind)}")

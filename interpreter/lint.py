@@ -72,6 +72,12 @@ def lint(
     """
     limits = limits or DEFAULT_LIMITS
     linter = _Linter(definition.tools, definition.defaults, limits, definition.input)
+    linter.supplied = frozenset(
+        str(key)
+        for trigger in definition.triggers
+        if isinstance(getattr(trigger, "input", None), dict)
+        for key in getattr(trigger, "input", {})
+    )
     linter.graph(definition, "", None, definition.output)
     if definition.compensate_on and not any(s.compensate for s in definition.steps):
         message = "no step has `compensate`: there is nothing to compensate"
@@ -201,6 +207,7 @@ class _Linter:
         self.defaults = defaults
         self.limits = limits
         self.inputs = inputs
+        self.supplied: frozenset[str] = frozenset()  # input properties triggers give
         self.bad_edges: list[str] = []  # the graph's edge fields that name no step
 
     def add(
@@ -219,7 +226,7 @@ class _Linter:
         known = frozenset(s.id for s in steps if s.id is not None)
         topology = Topology(g)
         pairs = topology.pairs
-        types = graph_types(g, self.inputs, not prefix)
+        types = graph_types(g, self.inputs, not prefix, self.supplied)
         types.nullable_steps = nullable_steps(g, topology, self.tools, None)
         outer_bad, self.bad_edges = self.bad_edges, []
         seen: dict[str, int] = {}

@@ -7,6 +7,7 @@ expression with the :class:`~interpreter.celtypes_check.Types` made here.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from interpreter.celknown import DYN, INT, STRING, CelType, from_schema
@@ -74,12 +75,20 @@ def _templated(value: Any) -> bool:
     return False
 
 
-def graph_types(g: Graph, input_schema: Any, top: bool) -> Types:
+def graph_types(g: Graph, input_schema: Any, top: bool, supplied: frozenset[str]) -> Types:
     """The names and step types of one graph (``top``: the definition itself, whose ``input``
-    is the definition's schema; an inline subflow's input is not typed)."""
+    is the definition's schema; an inline subflow's input is not typed).
+
+    Args:
+        supplied: The input properties a trigger's ``input`` gives: declared too.
+    """
     names = default_names()
     if top and isinstance(input_schema, dict):
-        names["input"] = from_schema(input_schema, closed=True)
+        typed = from_schema(input_schema, closed=True)
+        if typed.fields is not None and supplied - typed.fields.keys():
+            more = {k: DYN for k in supplied if k not in typed.fields}
+            typed = replace(typed, fields={**typed.fields, **more})
+        names["input"] = typed
     steps = {s.id: step_type(output_type(s)) for s in g.steps or () if s.id is not None}
     return Types(names=names, steps=steps)
 

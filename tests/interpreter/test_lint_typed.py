@@ -80,7 +80,7 @@ def test_an_undeclared_input_property_is_an_error_with_did_you_mean() -> None:
         model: m
         prompt: "Write about ${ input.titel }"
     """
-    assert found(body) == [("unknown_field", "error", "steps[0].prompt", 11, 13)]
+    assert found(body) == [("undeclared_field", "error", "steps[0].prompt", 11, 13)]
     assert messages(body) == [
         "`input` has no field `titel` (did you mean `title`?); it declares `title`"
     ]
@@ -157,7 +157,7 @@ def test_an_llm_output_schema_types_its_data() -> None:
     """
     assert found(body) == [
         ("never_equal", "error", "steps[1].expr", 11, 39),
-        ("unknown_field", "error", "steps[3].expr", 13, 39),
+        ("undeclared_field", "error", "steps[3].expr", 13, 39),
     ]
     assert messages(body)[1].startswith(
         "`steps.score.output` has no field `txt` (did you mean `text`?)"
@@ -288,3 +288,37 @@ def test_a_mistyped_edge_id_is_reported_first_and_its_follow_ons_point_at_it() -
         "`steps.draft` may not have finished when this is evaluated: `draft` is not an ancestor "
         "of `review` (`edges[0].from` names no step: fix that first)",
     ]
+
+
+def test_an_open_input_schema_warns_of_an_undeclared_property_no_trigger_gives() -> None:
+    body = """\
+    input:
+      type: object
+      properties:
+        repo: {type: string}
+    triggers:
+      - webhook: github
+        secret: GITHUB
+        input: {repo: "${ body.repo }", agent: "${ headers['user-agent'] }"}
+    steps:
+      - {id: a, kind: aggregate, expr: "input.repo + input.agent"}
+      - {id: b, kind: aggregate, expr: "input.branch"}
+    """
+    assert found(body) == [("undeclared_field", "warning", "steps[1].expr", 13, 36)]
+    assert messages(body) == [
+        "`input` has no field `branch` in its schema (it declares `repo`): it is null unless "
+        "the run input carries it; declare it"
+    ]
+
+
+def test_a_closed_schema_refuses_any_undeclared_property() -> None:
+    body = """\
+    input:
+      type: object
+      additionalProperties: false
+      properties:
+        repo: {type: string}
+    steps:
+      - {id: a, kind: aggregate, expr: "input.branch"}
+    """
+    assert found(body) == [("undeclared_field", "error", "steps[0].expr", 9, 36)]
