@@ -306,8 +306,8 @@ def test_an_open_input_schema_warns_of_an_undeclared_property_no_trigger_gives()
     """
     assert found(body) == [("undeclared_field", "warning", "steps[1].expr", 13, 36)]
     assert messages(body) == [
-        "`input` has no field `branch` in its schema (it declares `repo`): it is null unless "
-        "the run input carries it; declare it"
+        "`input` has no field `branch` in its schema (it declares `agent`, `repo`): it is null "
+        "unless the run input carries it; declare it"
     ]
 
 
