@@ -29,7 +29,7 @@ from interpreter.errors import DefinitionError, ExpressionError, InputError, Pro
 from interpreter.expr import has_template, regex_literals, step_references, template_expressions
 from interpreter.inputs import prepare_input
 from interpreter.limits import DEFAULT_LIMITS, Limits, code_excesses, flow_excesses
-from interpreter.lint_types import graph_types, nullable_steps
+from interpreter.lint_types import failing_steps, graph_types, nullable_steps
 from interpreter.loader import document_order, load_document
 from interpreter.onerror import continues
 from interpreter.options import DEFAULT_TIMEOUT
@@ -227,7 +227,8 @@ class _Linter:
         topology = Topology(g)
         pairs = topology.pairs
         types = graph_types(g, self.inputs, not prefix, self.supplied)
-        types.nullable_steps = nullable_steps(g, topology, self.tools, None)
+        failing = failing_steps(g, self.tools)
+        types.nullable_steps = failing
         outer_bad, self.bad_edges = self.bad_edges, []
         seen: dict[str, int] = {}
         for i, spec in enumerate(steps):
@@ -251,7 +252,9 @@ class _Linter:
                 continue
             path, step = f"{prefix}steps[{i}]", owner or spec.id
             before = _Finished(topology.ancestor_bits(spec.id), topology.index)
-            mine = replace(types, nullable_steps=nullable_steps(g, topology, self.tools, spec.id))
+            mine = types
+            if spec.join == "any":
+                mine = replace(types, nullable_steps=nullable_steps(g, topology, failing, spec.id))
             scope = _Scope(known, before, step, spec.id, mine)
             if spec.breakpoint is not None and prefix:
                 self.add(f"{path}.breakpoint", "inner_breakpoint", _INNER_BREAKPOINT, step)

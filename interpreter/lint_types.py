@@ -93,28 +93,37 @@ def graph_types(g: Graph, input_schema: Any, top: bool, supplied: frozenset[str]
     return Types(names=names, steps=steps)
 
 
+def failing_steps(g: Graph, tools: dict[str, ToolDef]) -> dict[str, str]:
+    """The steps of a graph whose output may be null because they may fail and go on, and why."""
+    return {
+        s.id: f"`{s.id}` has `on_error: continue` and may have failed"
+        for s in g.steps or ()
+        if s.id is not None and continues(s, tools)
+    }
+
+
 def nullable_steps(
-    g: Graph, topology: Topology, tools: dict[str, ToolDef], reader: str | None
+    g: Graph, topology: Topology, failing: dict[str, str], reader: str | None
 ) -> dict[str, str]:
-    """The steps whose output may be null when ``reader`` (a step id, or None) runs, and why."""
+    """The steps whose output may be null when ``reader`` (a step id, or None) runs, and why.
+
+    Args:
+        failing: :func:`failing_steps` of the graph.
+    """
     by_id = {s.id: s for s in g.steps or () if s.id is not None}
-    why: dict[str, str] = {}
-    for step_id, spec in by_id.items():
-        if continues(spec, tools):
-            why[step_id] = f"`{step_id}` has `on_error: continue` and may have failed"
     subject = by_id.get(reader) if reader is not None else None
-    if subject is not None and subject.join == "any":
-        preds = list(topology.predecessors(reader)) if reader else []
-        for step_id in by_id:
-            if step_id == reader or step_id in why:
-                continue
-            bit = 1 << topology.index[step_id]
-            on_all = all(
-                p == step_id or topology.ancestor_bits(p) & bit for p in preds if p in by_id
-            )
-            ancestor = topology.ancestor_bits(reader) & bit if reader else 0
-            if ancestor and not on_all:
-                why[step_id] = f"`{reader}` has `join: any` and may run before or without it"
+    if subject is None or subject.join != "any":
+        return failing
+    why = dict(failing)
+    preds = list(topology.predecessors(reader)) if reader else []
+    for step_id in by_id:
+        if step_id == reader or step_id in why:
+            continue
+        bit = 1 << topology.index[step_id]
+        on_all = all(p == step_id or topology.ancestor_bits(p) & bit for p in preds if p in by_id)
+        ancestor = topology.ancestor_bits(reader) & bit if reader else 0
+        if ancestor and not on_all:
+            why[step_id] = f"`{reader}` has `join: any` and may run before or without it"
     return why
 
 
