@@ -7,6 +7,7 @@ extension libraries land in the evaluator, their names are added here and nowher
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,7 +161,8 @@ MEMBER_FUNCTIONS: dict[str, tuple[frozenset[str] | None, str]] = {
     },
 }  # fmt: skip
 
-# Namespaced functions (``math.greatest(...)``): none until the extension libraries land.
+# Namespaced functions (``math.greatest(...)``): none until the extension libraries land
+# (see _add_extensions at the end).
 NAMESPACE_FUNCTIONS: dict[str, dict[str, str]] = {}
 
 # Comprehension macros (``list.map(x, expr)``): the result kind.
@@ -196,3 +198,25 @@ RUN_TYPE = CelType(
 )
 ERROR_TYPE = CelType("map", fields={"type": STRING, "message": STRING}, nullable=True)
 STATUSES = ("pending", "running", "waiting", "succeeded", "failed", "skipped", "cancelled")
+
+
+def _add_extensions() -> None:
+    """Know the CEL extension functions once the evaluator has them (``interpreter.celfuncs``,
+    its ``NAMES`` and ``MACROS``): namespaced ones (``math.greatest``) by namespace, the others
+    as global and receiver-style functions of any argument; their results are not typed."""
+    try:
+        ext = importlib.import_module("interpreter.celfuncs")
+    except ImportError:
+        return
+    for name in getattr(ext, "NAMES", ()):
+        if "." in name:
+            namespace, function = name.split(".", 1)
+            NAMESPACE_FUNCTIONS.setdefault(namespace, {})[function] = "dyn"
+        else:
+            GLOBAL_FUNCTIONS.setdefault(name, (None, "dyn"))
+            MEMBER_FUNCTIONS.setdefault(name, (None, "dyn"))
+    for name in getattr(ext, "MACROS", ()):
+        MACROS.setdefault(name, "dyn")
+
+
+_add_extensions()
