@@ -261,7 +261,7 @@ def _to_start(
     try:
         prepare_input(definition.input, body.input)
     except InputError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise HTTPException(422, exc.describe_all()) from None
     try:
         subflows = store.resolve_subflows(tenant, definition)
     except NotFound as exc:

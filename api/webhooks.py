@@ -198,7 +198,7 @@ def _request(
     try:
         prepare_input(definition.input, value)
     except InputError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise HTTPException(422, exc.describe_all()) from None
     try:
         subflows = store.resolve_subflows(tenant, definition)
     except NotFound as exc:

@@ -46,6 +46,7 @@ __all__ = [
     "render_text",
     "resolve",
     "step_references",
+    "syntax_tree",
     "template_expressions",
     "to_json",
 ]
@@ -424,6 +425,16 @@ def step_references(source: str) -> set[str]:
         ExpressionError: ``source`` does not compile.
     """
     return set(compile_cel(source)._steps)
+
+
+def syntax_tree(source: str) -> lark.Tree[Any] | None:
+    """celpy's syntax tree of an expression, for typed lint; None for a plain path of names
+    (``input.title``: split it on dots).
+
+    Raises:
+        ExpressionError: ``source`` does not compile.
+    """
+    return compile_cel(source)._ast
 
 
 def regex_literals(source: str) -> list[str]:
