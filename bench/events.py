@@ -1,6 +1,6 @@
 """Events: ``POST /v1/events`` intake and event-to-step latency with many runs waiting on events.
 
-A dev server and a worker, each a process of its own (:mod:`bench.stack`, on ports 18750-18759),
+A dev server and a worker, each a process of its own (:mod:`bench.stack`, on ports 18750-18755),
 and the API (uvicorn on ``--port``) in this process. Two phases, measured the same way in one
 run so their ratio means something:
 
@@ -19,7 +19,7 @@ Last, one event of a type ``--fanout`` runs all wait for: the time until the API
 (every run signalled) and until every run ended.
 
     .venv/bin/python bench/events.py [--waiting 10000] [--batch 500] [--samples 200]
-        [--probes 20] [--fanout 100] [--port 18760] [--json]
+        [--probes 20] [--fanout 100] [--port 18760] [--stack-port 18750] [--json]
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ from bench import stack as stack_module
 from interpreter.event_waits import awaited_value
 from registry.store import DefinitionStore
 
-STACK_PORTS = {"frontend": 18750, "http": 18751, "metrics": 18752, "ui": 18753}
-STACK_PORTS["worker_metrics"] = 18754  # the worker's SDK metrics take 18755
+STACK_PORTS = ("frontend", "http", "metrics", "ui", "worker_metrics")
+"""The stack's ports, from ``--stack-port`` on (the worker's SDK metrics take the one after)."""
 TENANT = "default"
 
 WAITER = """\
@@ -152,7 +152,7 @@ async def probes(
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"cpus": os.cpu_count(), "waiting": args.waiting}
-    stack_module.PORTS.update(STACK_PORTS)
+    stack_module.PORTS.update({name: args.stack_port + i for i, name in enumerate(STACK_PORTS)})
     with tempfile.TemporaryDirectory(prefix="kworkflow-bench-events-") as tmp:
         url = f"sqlite:///{tmp}/registry.db"
         os.environ["KWORKFLOW_DATABASE_URL"] = url  # the worker reads recent events there
@@ -257,6 +257,9 @@ if __name__ == "__main__":
     parser.add_argument("--probes", type=int, default=20, help="event-to-step probes per phase")
     parser.add_argument("--fanout", type=int, default=100, help="runs waiting on one type")
     parser.add_argument("--port", type=int, default=18760, help="the API's port")
+    parser.add_argument(
+        "--stack-port", type=int, default=18750, help="the first of 6 ports of server and worker"
+    )
     parser.add_argument("--give-up", type=float, default=600, help="seconds a wait may take")
     parser.add_argument("--json", action="store_true")
     result = asyncio.run(main(parser.parse_args()))
