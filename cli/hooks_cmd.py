@@ -124,4 +124,3 @@ def send_command(args: argparse.Namespace) -> int:
             raise
     print(json.dumps(out, indent=2, sort_keys=True))
     return EXIT_OK
-
