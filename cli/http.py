@@ -273,6 +273,21 @@ class ApiClient:
             "POST", "/v1/events", content=text, content_type="application/cloudevents+json"
         )[1]
 
+    def send_hook(
+        self, tenant: str, name: str, body: bytes, headers: Mapping[str, str]
+    ) -> tuple[int, Any]:
+        """``POST /v1/hooks/{tenant}/{name}`` with ``body`` as is (signed by the caller): the
+        status (201 started, 200 seen before, 202 filtered) and the answer."""
+        try:
+            response = self._http.post(
+                f"/v1/hooks/{_seg(tenant)}/{_seg(name)}",
+                content=body,
+                headers={"Content-Type": "application/json", **headers},
+            )
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from None
+        return response.status_code, self._check(response)
+
     def events(self, run_id: str, last_event_id: str | None = None) -> Iterator[SseEvent]:
         """``GET /v1/runs/{id}/events``: the run's events, until the server ends the stream.
 

@@ -27,6 +27,7 @@ from cli.args import add_priority_option
 from cli.breakpoint_cmd import add_breakpoint_parsers
 from cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CLIError
 from cli.events_cmd import add_events_parser
+from cli.hooks_cmd import add_hooks_parser
 from cli.schedules_cmd import add_schedules_parser
 from cli.upgrade_cmd import add_upgrade_parser
 from storage import StorageError
@@ -228,6 +229,7 @@ def _add_remote_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     add_compensate_parser(runs_commands)
     add_upgrade_parser(runs_commands)
     add_events_parser(commands)
+    add_hooks_parser(commands)
 
     respond = commands.add_parser(
         "respond",

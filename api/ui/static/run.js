@@ -1,10 +1,11 @@
 // #/runs/<id>: the graph coloured live from the event stream, progress, the steps with their
-// details, and a form for each human step waiting for an answer.
+// details, a form for each human step waiting for an answer, and the events it waits for.
 import { api, detail, follow } from "./api.js";
 import { breakpointEditor, heldAt, markBreakpoints } from "./breakpoints.js";
 import { compensateButton, compensationBlock, hasCompensations, mayCompensate }
   from "./compensation.js";
 import { duration, el, fill, pretty, statusBadge, when } from "./dom.js";
+import { pendingEventRows, pendingEventsBlock } from "./events.js";
 import { forkFromHere } from "./fork.js";
 import { schemaForm, showError } from "./forms.js";
 import { loadGraph, setSelected, setStatus } from "./graph.js";
@@ -47,6 +48,7 @@ export function runPage(view, runId) {
   const barText = el("span", { class: "progress-text" });
   const graph = el("div", { class: "graph", id: "graph" });
   const humans = el("section", { class: "humans" });
+  const awaited = el("div", { class: "awaited" });
   const steps = el("tbody");
   const panel = el("aside", { class: "panel", id: "step-detail" }, el("p", { class: "muted" },
     "Click a step to see its input, output and timings."));
@@ -55,6 +57,7 @@ export function runPage(view, runId) {
     actions,
     el("div", { class: "progress" }, bar, barText),
     humans,
+    awaited,
     el("div", { class: "run-body" }, graph, panel),
     el("h2", {}, "Steps"),
     el("table", { class: "steps" }, el("thead", {}, el("tr", {},
@@ -109,6 +112,7 @@ export function runPage(view, runId) {
     upgrader.update(run);
     fill(steps, ...ids.map((id) => stepRow(id, run.steps?.[id], statusOf(id))));
     renderHumans();
+    fill(awaited, pendingEventsBlock(run, select));
     renderPanel();
   }
 
@@ -275,6 +279,7 @@ export function runPage(view, runId) {
       ["Cost", typeof cost === "number" ? `$${cost.toFixed(4)}` : "—"],
     ];
     if (step.progress) rows.push(["Items", pretty(step.progress)]);
+    rows.push(...pendingEventRows(state.run, id));
     fill(panel,
       el("h2", {}, id),
       el("dl", {}, rows.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
