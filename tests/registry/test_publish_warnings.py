@@ -28,7 +28,7 @@ def test_warnings_are_returned_with_the_published_version(tmp_path: Path) -> Non
         tenant = {"X-Test-Tenant": "acme", **YAML}
         published = http.post("/v1/workflows", content=WARNED, headers=tenant)
         checked = http.post("/v1/workflows/validate", content=WARNED, headers=tenant)
-        typo = WARNED.replace('expr: "steps.fetch.output.body"', 'expr: "join([1], 2)"')
+        typo = WARNED.replace('expr: "steps.fetch.output.body"', 'expr: "implode([1], 2)"')
         rejected = http.post("/v1/workflows", content=typo, headers=tenant)
     assert published.status_code == 201, published.text
     [warning] = published.json()["warnings"]
