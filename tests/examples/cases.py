@@ -14,7 +14,7 @@ import httpx
 from examples import templates
 from tests.api.support import start_run, wait_run
 from tests.examples.stack import Stack, load_tools, said
-from tests.support.openai_server import completion
+from tests.support.openai_server import Reply, completion
 
 USAGE = (100, 20)
 """Tokens (in, out) of every scripted reply."""
@@ -22,15 +22,21 @@ RUN_TIMEOUT = 40.0
 _event_ids = itertools.count()
 
 
-def script(stack: Stack, *rules: tuple[str, str | Callable[[str], str]]) -> None:
-    """Answer each request with the reply of the first rule whose text the request contains
-    (a callable reply is given the request's text); a request no rule matches gets a 500."""
+Rule = tuple[str, str | Reply | Callable[[str], str | Reply]]
 
-    def respond(body: Any) -> dict[str, Any] | None:
-        text = said(body)
+
+def script(stack: Stack, *rules: Rule) -> None:
+    """Answer each request with the reply of the first rule whose text the request contains
+    (its first line is ``model=<the model asked>``; a callable reply is given that text; a text
+    is a completion, a :class:`Reply` is sent as it is); a request no rule matches gets a 500."""
+
+    def respond(body: Any) -> Reply | dict[str, Any] | None:
+        text = f"model={body['model']}\n{said(body)}"
         for needle, reply in rules:
             if needle in text:
                 out = reply(text) if callable(reply) else reply
+                if isinstance(out, Reply):
+                    return out
                 return completion(out, model=body["model"], usage=USAGE)
         return None
 
@@ -59,7 +65,9 @@ async def until(
 async def succeeded(http: httpx.AsyncClient, run_id: str) -> dict[str, Any]:
     """Wait for the run to end; assert it succeeded and return its view."""
     view = await until(http, run_id, lambda v: v["status"] not in ("running", "queued"), "end")
-    assert view["status"] == "succeeded", json.dumps({"error": view["error"], "status": view["status"]})
+    assert view["status"] == "succeeded", json.dumps(
+        {"error": view["error"], "status": view["status"]}
+    )
     return view
 
 

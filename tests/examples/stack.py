@@ -70,7 +70,9 @@ def load_tools(name: str) -> ModuleType | None:
 
 
 @pytest.fixture
-def inbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, openai_server: OpenAIServer) -> Iterator[Inbox]:
+def inbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, openai_server: OpenAIServer
+) -> Iterator[Inbox]:
     """SMTP on loopback and a worker configuration: the model server as the priced default
     provider, e-mail through the SMTP server."""
     box = Inbox()
@@ -105,4 +107,3 @@ async def stack(
         serving_api(client, task_queue, f"sqlite:///{tmp_path / 'registry.db'}") as api,
     ):
         yield Stack(api, openai_server, inbox)
-

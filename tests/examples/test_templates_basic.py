@@ -64,9 +64,7 @@ async def test_supervisor_worker(stack: Stack) -> None:
 
 async def test_review_loop_iterates_until_the_review_passes(stack: Stack) -> None:
     drafts = iter(["Draft one.", "Draft two, shorter."])
-    verdicts = iter(
-        [{"pass": False, "feedback": "too long"}, {"pass": True, "feedback": "good"}]
-    )
+    verdicts = iter([{"pass": False, "feedback": "too long"}, {"pass": True, "feedback": "good"}])
     script(
         stack,
         ("You write to a brief", lambda _: next(drafts)),
