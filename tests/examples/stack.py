@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,15 +57,17 @@ class Stack:
 
 
 def load_tools(name: str) -> ModuleType | None:
-    """Import template ``name``'s ``tools.py`` (registering its tools), if it has one; importing
-    it again under the same module name replaces its tools with themselves."""
+    """Import template ``name``'s ``tools.py`` once (registering its tools), if it has one."""
     path = Path(templates.__file__).parent / name / "tools.py"
     if not path.is_file():
         return None
     module_name = f"kworkflow_template_tools_{name.replace('-', '_')}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
     spec = importlib.util.spec_from_file_location(module_name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
     spec.loader.exec_module(module)
     return module
 
