@@ -29,6 +29,7 @@ from api import (
     run_actions,
     runs,
     schedules,
+    templates,
     ui_routes,
     upgrade,
     webhooks,
@@ -121,6 +122,7 @@ def create_app(
     app.include_router(upgrade.router)
     app.include_router(events.router)
     app.include_router(schedules.router)
+    app.include_router(templates.router)
     app.include_router(cloudevents.router)
     app.include_router(webhooks.router)
     app.include_router(ui_routes.router)

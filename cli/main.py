@@ -28,6 +28,7 @@ from cli.breakpoint_cmd import add_breakpoint_parsers
 from cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CLIError
 from cli.events_cmd import add_events_parser
 from cli.hooks_cmd import add_hooks_parser
+from cli.init_cmd import add_init_parser
 from cli.schedules_cmd import add_schedules_parser
 from cli.upgrade_cmd import add_upgrade_parser
 from storage import StorageError
@@ -45,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
         "(http://127.0.0.1:8000) and KWORKFLOW_API_KEY.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    add_init_parser(commands)
 
     lint = commands.add_parser(
         "lint",

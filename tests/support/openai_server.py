@@ -7,7 +7,9 @@ Tests queue the replies the server gives, in order, and read back exactly what w
         ...  # something POSTs to f"{openai_server.url}/v1/chat/completions"
         assert openai_server.requests[0].body["model"] == "m"
 
-With nothing queued the server answers 500 ``{"error": {"message": "no scripted reply"}}``.
+With nothing queued the server asks the responder set with :meth:`OpenAIServer.respond_with`
+(a function of the request body, for requests that arrive in no fixed order, as a fan-out's),
+and without one answers 500 ``{"error": {"message": "no scripted reply"}}``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -55,6 +57,7 @@ class OpenAIServer:
     def __init__(self) -> None:
         self.requests: list[Request] = []
         self._replies: deque[Reply] = deque()
+        self._responder: Callable[[Any], Reply | dict[str, Any] | None] | None = None
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._httpd.daemon_threads = True
@@ -71,6 +74,11 @@ class OpenAIServer:
         with self._lock:
             self._replies.extend(r if isinstance(r, Reply) else Reply(body=r) for r in replies)
 
+    def respond_with(self, responder: Callable[[Any], Reply | dict[str, Any] | None]) -> None:
+        """Answer requests the queue has no reply for with ``responder(body)``; a dict is a 200
+        with that JSON body, None the 500 of an unscripted request."""
+        self._responder = responder
+
     def start(self) -> OpenAIServer:
         """Serve in a background thread."""
         self._thread.start()
@@ -86,7 +94,11 @@ class OpenAIServer:
             self.requests.append(request)
             if self._replies:
                 return self._replies.popleft()
-        return Reply(500, error_body("no scripted reply"))
+            responder = self._responder
+        answer = responder(request.body) if responder is not None else None
+        if answer is None:
+            return Reply(500, error_body("no scripted reply"))
+        return answer if isinstance(answer, Reply) else Reply(body=answer)
 
 
 def _handler(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:

@@ -5,6 +5,7 @@ import { el, fill, when } from "./dom.js";
 import { schemaForm, showError } from "./forms.js";
 import { loadGraph } from "./graph.js";
 import { schedulesSection } from "./schedules.js";
+import { templatePicker } from "./templates.js";
 
 export function definitionsPage(view) {
   const body = el("tbody");
@@ -40,6 +41,7 @@ export function definitionsPage(view) {
       el("thead", {}, el("tr", {}, ["Workflow", "Latest", "Description", "Updated"]
         .map((h) => el("th", {}, h)))),
       body),
+    templatePicker(source),
     el("h2", {}, "Lint a definition"),
     el("label", { for: "lint-source" }, "Definition (YAML or JSON)"),
     source,

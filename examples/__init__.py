@@ -1,0 +1,1 @@
+"""kworkflow's examples: the sample tools (``examples.tools``) and the reference templates."""
