@@ -7,7 +7,8 @@ says what the test expects:
 - ``<!-- lint: error CODE -->``: lint gives a finding with that code (no mark: lint is clean);
 - ``<!-- run: {JSON} -->``: the block is run; the JSON holds ``input`` (the run input),
   ``respond`` (a list of ``{step, data, actor?}`` answers to human steps, in order) and either
-  ``expect`` (the run's exact result) or ``fails`` (the error type the run fails with).
+  ``expect`` (the run's exact result) or ``fails`` (the error type the run fails with, and
+  optionally ``step_error``: ``[step id, error type]`` of a ``StepFailed`` run).
 """
 
 from __future__ import annotations

@@ -49,5 +49,9 @@ async def test_block_runs_as_marked(client, task_queue, worker, block: Block):
     if "fails" in block.run:
         error = await failure(handle)
         assert error.type == block.run["fails"], f"{block.where}: {error}"
+        if "step_error" in block.run:  # a StepFailed run: the step and its error type
+            step, error_type = block.run["step_error"]
+            details = error.details[0]
+            assert (details["step"], details["error"]["type"]) == (step, error_type), details
     else:
         assert await asyncio.wait_for(result(handle), 60) == block.run["expect"], block.where
