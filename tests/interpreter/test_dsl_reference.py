@@ -11,7 +11,7 @@ import asyncio
 import pytest
 
 from interpreter.lint import lint_text
-from tests.interpreter.docblocks import Block, blocks
+from tests.interpreter.docblocks import DOCS, Block, blocks
 from tests.support.runs import failure, result, start, wait_for_step
 
 BLOCKS = blocks()
@@ -24,6 +24,21 @@ def test_the_reference_has_examples_to_check():
     assert len(in_reference) >= 30
     assert len([b for b in RUNNABLE if b.file == "dsl.md"]) >= 15
     assert len([b for b in in_reference if b.lint_error]) >= 8
+
+
+def test_the_three_complete_workflows_are_run():
+    """The issue's "Done when": the three workflows of a new user are in the reference, and run."""
+    page = (DOCS / "dsl.md").read_text(encoding="utf-8")
+    start = page.index("## Three complete workflows")
+    end = page.index("\n## ", start + 1)
+    first, last = page.count("\n", 0, start) + 1, page.count("\n", 0, end) + 1
+    section = [b for b in BLOCKS if b.file == "dsl.md" and first < b.line < last]
+    assert len(section) == 3
+    assert all(b.run is not None and "expect" in b.run for b in section)
+    kinds = [b.text for b in section]
+    assert "kind: code" in kinds[0] and "enum:" in kinds[0] and "kind: branch" in kinds[0]
+    assert "kind: parallel" in kinds[1] and ".filter(" in kinds[1]
+    assert "retry:" in kinds[2] and "kind: tool" in kinds[2]
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.where for b in BLOCKS])
