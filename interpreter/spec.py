@@ -1,4 +1,6 @@
-"""Pydantic models of the kworkflow/v1 YAML format (``docs/dsl-choices.md`` for its open points).
+"""Pydantic models of the kworkflow/v1 YAML format (``docs/dsl.md`` is its reference).
+
+``docs/dsl-choices.md`` records the choices where the format is silent.
 
 A :class:`Definition` is what the loader produces and what the interpreter workflow receives.
 Fields that hold *values* are typed ``Any``: a literal, or a string embedding ``${ expr }``,
