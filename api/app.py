@@ -29,6 +29,7 @@ from api import (
     run_actions,
     runs,
     schedules,
+    schema_route,
     templates,
     ui_routes,
     upgrade,
@@ -126,6 +127,7 @@ def create_app(
     app.include_router(cloudevents.router)
     app.include_router(webhooks.router)
     app.include_router(ui_routes.router)
+    app.include_router(schema_route.router)
 
     @app.get("/healthz", tags=["health"], openapi_extra=KEYLESS)
     async def healthz() -> dict[str, str]:

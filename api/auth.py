@@ -26,7 +26,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.settings import LOCAL_ACTOR, SINGLE_TENANT, is_loopback
 
 PUBLIC_PATHS = frozenset(
-    {"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/healthz", "/ui", "/ui/"}
+    {
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+        "/openapi.json",
+        "/v1/schema",
+        "/healthz",
+        "/ui",
+        "/ui/",
+    }
 )
 """Paths served without a key."""
 PUBLIC_PREFIXES = ("/ui/static/", "/v1/hooks/")

@@ -69,6 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--format", choices=("mermaid", "dot"), default="mermaid")
     render.set_defaults(command_ref="cli.offline:render_command")
 
+    schema = commands.add_parser(
+        "schema",
+        help="print the JSON Schema of the definition format",
+        description="Print the JSON Schema (draft 2020-12) of kworkflow/v1 definitions, for "
+        "editors' YAML language servers (docs/editor.md).",
+    )
+    schema.set_defaults(command_ref="cli.schema_cmd:schema_command")
+
     run = commands.add_parser(
         "run",
         help="run a definition file and print its result",

@@ -43,7 +43,9 @@ IdList = StepId | list[StepId]
 class _Model(BaseModel):
     """Base of every model here: unknown keys are an error, instances are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True
+    )
 
 
 class RetrySpec(_Model):
