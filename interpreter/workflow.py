@@ -61,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
         StepError,
         StepState,
     )
+    from interpreter.quota import QuotaSlots
     from interpreter.steps import run_spec
     from interpreter.topology import EdgePair, edge_pairs
     from interpreter.upgrading import Upgrading
@@ -88,7 +89,14 @@ replay as they ran."""
 
 @workflow.defn(name=WORKFLOW_NAME)
 class InterpreterWorkflow(
-    HumanAnswers, EventWaits, Continuation, Breakpoints, Pausing, Compensating, Upgrading
+    HumanAnswers,
+    EventWaits,
+    Continuation,
+    Breakpoints,
+    Pausing,
+    Compensating,
+    Upgrading,
+    QuotaSlots,
 ):
     """Runs a kworkflow/v1 definition; see the module docstring."""
 
@@ -131,6 +139,8 @@ class InterpreterWorkflow(
         self._told = 0
         self._telling: set[asyncio.Task[None]] = set()
         self._event_waits: dict[str, EventWait] = {}
+        self._granted: set[str] = set()  # quota slots granted to this run (interpreter.quota)
+        self._asked = 0
         self._first_run_id = info.run_id
         if request.carry is not None:
             self._restore(request.carry)
