@@ -87,5 +87,5 @@ async def _release(limiter: str, release: Release) -> None:
     """Tell the limiter the slot is free (or the request no longer waits)."""
     try:
         await workflow.get_external_workflow_handle(limiter).signal(RELEASE_SIGNAL, release)
-    except Exception:  # noqa: BLE001 - a limiter that is gone holds nothing of ours
+    except Exception:
         workflow.logger.warning("quota release of %s not delivered", release.request)

@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from interpreter.onerror import fails_run
     from interpreter.pacing import Pacer
     from interpreter.pausing import Pausing
+    from interpreter.quota import QuotaSlots
     from interpreter.request import (
         ATTEMPT_SIGNAL,
         STATUS_QUERY,
@@ -61,7 +62,6 @@ with workflow.unsafe.imports_passed_through():
         StepError,
         StepState,
     )
-    from interpreter.quota import QuotaSlots
     from interpreter.steps import run_spec
     from interpreter.topology import EdgePair, edge_pairs
     from interpreter.upgrading import Upgrading

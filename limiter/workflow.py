@@ -99,7 +99,7 @@ class LimiterWorkflow:
                 try:
                     await workflow.wait_condition(lambda: self._changed, timeout=left)
                     continue
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             check_at = workflow.now() + lease
             if self._slots.idle():
