@@ -119,6 +119,27 @@ async def test_a_waiting_step_is_queued_and_a_terminated_holder_frees_its_slot(
     assert out["after"] == {"tenant": tenant}
 
 
+async def test_a_run_with_many_queued_steps_delays_another_by_one_turnover_at_most(
+    client: Client,
+    task_queue: str,
+    concurrency_server: ConcurrencyServer,  # noqa: F811
+) -> None:
+    tenant = f"fair-{task_queue}"
+    quota = StepQuota(default=2, lease="5s")
+    async with worker_for(client, task_queue):
+        busy = await start(client, task_queue, fan(concurrency_server, "busy"), 20, tenant, quota)
+        while len(concurrency_server.of("busy")) < 2:
+            await asyncio.sleep(0.05)
+        lone = await start(client, task_queue, fan(concurrency_server, "lone"), 0, tenant, quota)
+        await _until(lambda: _step(lone, "after"), "queued")
+        before = len(concurrency_server.of("busy"))
+        await result(lone, 60)
+        during = len(concurrency_server.of("busy")) - before
+        await result(busy, 120)
+    assert concurrency_server.peak["busy"] == 2
+    assert during <= 3, during  # the slots in use when it queued, and one more turnover
+
+
 async def _step(handle: WorkflowHandle[Any, Any], step: str) -> str:
     state = await handle.query("status")
     return str(state["steps"][step]["status"])
