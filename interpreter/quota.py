@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from interpreter.limits import flow_limits
     from limiter.activities import ASK_ACTIVITY, AskCall
     from limiter.names import GRANT_SIGNAL, RELEASE_SIGNAL, Acquire, Grant, Release, limiter_id
+    from telemetry import metrics
 
 QUOTA_PATCH = "step-quota"
 """Runs recorded before the step quota existed replay without asking a limiter."""
@@ -60,6 +61,7 @@ async def slot(runtime: Runtime, inv: Invocation) -> AsyncIterator[None]:
     try:
         if step is not None:
             step.status = QUEUED
+            runtime.state.record(workflow.now(), "step_queued", inv.step_id)
         await workflow.execute_local_activity(
             ASK_ACTIVITY,
             AskCall(
@@ -70,9 +72,14 @@ async def slot(runtime: Runtime, inv: Invocation) -> AsyncIterator[None]:
             ),
             start_to_close_timeout=timedelta(seconds=30),
         )
+        queued_at = workflow.now()
         await workflow.wait_condition(lambda: request in slots._granted)
+        if not workflow.unsafe.is_replaying():
+            waited = (workflow.now() - queued_at).total_seconds()
+            metrics.QUOTA_WAIT.labels(inv.spec.kind).observe(waited)
         if step is not None and step.status == QUEUED:
             step.status = "running"
+            runtime.state.record(workflow.now(), "step_granted", inv.step_id)
         yield
     except GeneratorExit:  # the run leaves the worker's cache: nothing happened in the run
         evicted = True

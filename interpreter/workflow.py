@@ -450,7 +450,7 @@ class InterpreterWorkflow(
         self.state.result = result
         self.state.error = error
         for step in self.state.steps.values():
-            if step.status in ("running", "waiting"):
+            if step.status in ("queued", "running", "waiting"):
                 step.status = "cancelled"
                 self.state.record(self.state.ended_at, "step_cancelled", step.id)
         self.state.record(self.state.ended_at, f"run_{status}", None, error=error)
