@@ -10,6 +10,7 @@ step pays nothing: no activity, no signal, no marker. Behind :data:`QUOTA_PATCH`
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -35,6 +36,7 @@ class QuotaSlots:
 
     _granted: set[str]
     _asked: int
+    _releasing: set[asyncio.Task[None]]
 
     @workflow.signal(name=GRANT_SIGNAL)
     def slot_granted(self, grant: Grant) -> None:
@@ -86,8 +88,10 @@ async def slot(runtime: Runtime, inv: Invocation) -> AsyncIterator[None]:
         raise
     finally:
         slots._granted.discard(request)
-        if not evicted:
-            await _release(limiter, Release(request=request, holder=holder))
+        if not evicted:  # sent with the run's next commands: the step does not wait for it
+            task = asyncio.create_task(_release(limiter, Release(request=request, holder=holder)))
+            slots._releasing.add(task)
+            task.add_done_callback(slots._releasing.discard)
 
 
 async def _release(limiter: str, release: Release) -> None:

@@ -141,6 +141,7 @@ class InterpreterWorkflow(
         self._event_waits: dict[str, EventWait] = {}
         self._granted: set[str] = set()  # quota slots granted to this run (interpreter.quota)
         self._asked = 0
+        self._releasing: set[asyncio.Task[None]] = set()
         self._first_run_id = info.run_id
         if request.carry is not None:
             self._restore(request.carry)

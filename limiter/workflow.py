@@ -58,6 +58,7 @@ class LimiterWorkflow:
         self._start = start
         self._slots = start.slots
         self._changed = True
+        self._telling: set[asyncio.Task[None]] = set()
 
     @workflow.signal(name=ACQUIRE_SIGNAL)
     def acquire(self, ask: Acquire) -> None:
@@ -90,7 +91,9 @@ class LimiterWorkflow:
             self._changed = False
             await self._grant()
             if self._long() and not self._changed:
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                await workflow.wait_condition(
+                    lambda: workflow.all_handlers_finished() and not self._telling
+                )
                 workflow.continue_as_new(
                     LimiterStart(lease_seconds=start.lease_seconds, slots=self._slots)
                 )
@@ -102,29 +105,25 @@ class LimiterWorkflow:
                 except TimeoutError:
                     pass
             check_at = workflow.now() + lease
-            if self._slots.idle():
+            if self._slots.idle() and not self._telling:
                 return
             await self._reclaim()
 
     async def _grant(self) -> None:
-        """Signal every request that got a slot; a holder that cannot be told is forgotten."""
-        granted = self._slots.grants()
-        if not granted:
-            return
+        """Signal every request that got a slot, without waiting for the signals' delivery."""
         me = workflow.info().workflow_id
-        results = await asyncio.gather(
-            *(
-                workflow.get_external_workflow_handle(holder).signal(
-                    GRANT_SIGNAL, Grant(request=request, limiter=me)
-                )
-                for holder, request in granted
-            ),
-            return_exceptions=True,
-        )
-        for (holder, _), result in zip(granted, results, strict=True):
-            if isinstance(result, BaseException):
-                self._slots.forget(holder)
-                self._changed = True
+        for holder, request in self._slots.grants():
+            task = asyncio.create_task(self._tell(holder, Grant(request=request, limiter=me)))
+            self._telling.add(task)
+            task.add_done_callback(self._telling.discard)
+
+    async def _tell(self, holder: str, grant: Grant) -> None:
+        """Signal one grant; a holder that cannot be told (its run is gone) is forgotten."""
+        try:
+            await workflow.get_external_workflow_handle(holder).signal(GRANT_SIGNAL, grant)
+        except Exception:
+            self._slots.forget(holder)
+            self._changed = True
 
     async def _reclaim(self) -> None:
         """Forget the holder runs that ended without releasing (a terminated run)."""
