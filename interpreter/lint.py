@@ -334,6 +334,9 @@ class _Linter:
             self.cel(spec.expr, f"{path}.expr", scope)
         if isinstance(spec, EventStep) and spec.filter is not None:
             self.cel(spec.filter, f"{path}.filter", scope)
+        concurrency = getattr(spec, "concurrency", None)
+        if concurrency is not None:
+            self.cel(concurrency.key, f"{path}.concurrency.key", scope)
         if isinstance(spec, BranchStep):
             for j, case in enumerate(spec.cases):
                 self.cel(case.when, f"{path}.cases[{j}].when", scope)

@@ -1,34 +1,47 @@
-"""The holder side of the per-tenant step quota: a step waits for a limiter's slot (``queued``).
+"""The holder side of limiters: a step waits ``queued`` for a slot of its tenant's step quota
+and of its concurrency key.
 
 When the run's flow limits carry a ``step_quota`` for its tenant, an llm, tool or code step asks
 the tenant's limiter (:mod:`limiter.workflow`) for a slot before its activity is scheduled: a
 local activity signals the limiter with start, the step shows ``queued`` until the limiter's
 grant signal arrives, then runs; when its activity ends (success, failure, cancel) the run
-signals the limiter that the slot is free. Human and event waits never ask. Without a quota the
-step pays nothing: no activity, no signal, no marker. Behind :data:`QUOTA_PATCH`.
+signals the limiter that the slot is free. A step with ``concurrency: {key, limit}`` first does
+the same with the limiter of its key (scoped to the tenant). Human and event waits never ask.
+Without a quota or a key the step pays nothing: no activity, no signal, no marker. Behind
+:data:`QUOTA_PATCH` and :data:`CONCURRENCY_PATCH`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from interpreter import patches
+    from interpreter.errors import ExpressionError
+    from interpreter.expr import compile_cel, to_json
     from interpreter.kinds.base import Invocation, Runtime
     from interpreter.limits import flow_limits
+    from interpreter.state import StepError
     from limiter.activities import ASK_ACTIVITY, AskCall
     from limiter.names import GRANT_SIGNAL, RELEASE_SIGNAL, Acquire, Grant, Release, limiter_id
     from telemetry import metrics
 
 QUOTA_PATCH = "step-quota"
 """Runs recorded before the step quota existed replay without asking a limiter."""
+CONCURRENCY_PATCH = "step-concurrency"
+"""Runs with a step ``concurrency`` key (a new field: the marker dates the behaviour)."""
 QUEUED = "queued"
 """A step's status while it waits for a slot."""
+DEFAULT_LEASE = 60.0
+"""A key limiter's lease (seconds) when the operator configured no step quota."""
+MAX_KEY_CHARS = 500
+"""The longest concurrency key value (a longer one fails the step)."""
 
 
 class QuotaSlots:
@@ -46,17 +59,53 @@ class QuotaSlots:
 
 @asynccontextmanager
 async def slot(runtime: Runtime, inv: Invocation) -> AsyncIterator[None]:
-    """Hold a slot of the tenant's quota around a step's activity (nothing without a quota)."""
-    quota = flow_limits(runtime.request).step_quota
-    limit = quota.of(runtime.request.tenant) if quota is not None else None
-    if quota is None or limit is None or not patches.patched(QUOTA_PATCH):
+    """Hold the step's concurrency-key slot, then its tenant quota slot, around its activity
+    (nothing without either).
+
+    Raises:
+        StepError: The concurrency key does not evaluate to a short value (``ConcurrencyKey``).
+    """
+    async with AsyncExitStack() as stack:
+        spec = getattr(inv.spec, "concurrency", None)
+        if spec is not None and patches.patched(CONCURRENCY_PATCH):
+            key = _key(spec.key, inv)
+            limiter = limiter_id("key", runtime.request.tenant, key)
+            await stack.enter_async_context(_hold(runtime, inv, limiter, spec.limit))
+        quota = flow_limits(runtime.request).step_quota
+        limit = quota.of(runtime.request.tenant) if quota is not None else None
+        if limit is not None and patches.patched(QUOTA_PATCH):
+            limiter = limiter_id("quota", runtime.request.tenant)
+            await stack.enter_async_context(_hold(runtime, inv, limiter, limit))
         yield
-        return
+
+
+def _key(source: str, inv: Invocation) -> str:
+    """The value of a concurrency ``key`` as text (a string as is, anything else as JSON)."""
+    try:
+        value = to_json(compile_cel(source).evaluate(inv.scope))
+    except ExpressionError as exc:
+        raise StepError("ConcurrencyKey", f"concurrency.key: {exc}") from None
+    text = value if isinstance(value, str) else workflow_json(value)
+    if len(text) > MAX_KEY_CHARS:
+        message = f"concurrency.key is {len(text)} characters long; at most {MAX_KEY_CHARS}"
+        raise StepError("ConcurrencyKey", message)
+    return text
+
+
+def workflow_json(value: object) -> str:
+    """Compact, key-sorted JSON (the same text for the same value in every run)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+@asynccontextmanager
+async def _hold(runtime: Runtime, inv: Invocation, limiter: str, limit: int) -> AsyncIterator[None]:
+    """Ask ``limiter`` for a slot, show the step ``queued`` until granted, release at the end."""
+    quota = flow_limits(runtime.request).step_quota
+    lease = quota.lease_seconds if quota is not None else DEFAULT_LEASE
     slots: QuotaSlots = runtime  # type: ignore[assignment]
     slots._asked += 1
     request = f"{inv.path}#{slots._asked}"
     holder = workflow.info().workflow_id
-    limiter = limiter_id("quota", runtime.request.tenant)
     top = inv.path.split("#")[0] == inv.step_id
     step = runtime.state.steps[inv.step_id] if top else None
     evicted = False
@@ -69,7 +118,7 @@ async def slot(runtime: Runtime, inv: Invocation) -> AsyncIterator[None]:
             AskCall(
                 limiter=limiter,
                 task_queue=workflow.info().task_queue,
-                lease_seconds=quota.lease_seconds,
+                lease_seconds=lease,
                 acquire=Acquire(request=request, holder=holder, limit=limit),
             ),
             start_to_close_timeout=timedelta(seconds=30),

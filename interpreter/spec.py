@@ -105,10 +105,19 @@ class _StepCommon(_Model):
     that is not a subflow's child only: interpreter.breakpoints)."""
 
 
+class ConcurrencySpec(_Model):
+    """A step's concurrency key (docs/flow-control.md): at most ``limit`` executions of steps
+    with the same key (the CEL ``key``'s value) run at once, across the tenant's runs."""
+
+    key: str = Field(min_length=1, max_length=2000)
+    limit: int = Field(ge=1, le=1000)
+
+
 class LLMStep(_StepCommon):
     """A model call (activity ``llm``)."""
 
     kind: Literal["llm"]
+    concurrency: ConcurrencySpec | None = None
     model: Any = None
     provider: Any = None
     system: Any = None
@@ -129,6 +138,7 @@ class ToolStep(_StepCommon):
     """A tool call (activity ``tool``)."""
 
     kind: Literal["tool"]
+    concurrency: ConcurrencySpec | None = None
     tool: str
     args: Any = Field(default_factory=dict)
 
@@ -137,6 +147,7 @@ class CodeStep(_StepCommon):
     """Sandboxed code (activity ``code``)."""
 
     kind: Literal["code"]
+    concurrency: ConcurrencySpec | None = None
     language: Literal["python"] = "python"
     source: str
     input: Any = None

@@ -468,6 +468,8 @@ class InterpreterWorkflow(
         activity they scheduled (``REPORT_PATCH``), or without a report.
         """
         await self._outbox.drain()  # the run's last lifecycle events (interpreter.events_out)
+        if self._releasing:  # the last limiter slots given back (interpreter.quota)
+            await asyncio.wait(list(self._releasing))
         local = patches.patched(LOCAL_REPORT_PATCH)
         if not local and not patches.patched(REPORT_PATCH):
             return

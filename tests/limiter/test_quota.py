@@ -55,6 +55,14 @@ async def start(
     return await client.start_workflow("kworkflow", request, id=new_run_id(), task_queue=task_queue)
 
 
+async def start_request(
+    client: Client, task_queue: str, text: str, value: Any, tenant: str
+) -> WorkflowHandle[Any, Any]:
+    """A run of ``text`` with input ``value`` for ``tenant``, with no step quota."""
+    request = RunRequest(definition=load(text), input=value, tenant=tenant)
+    return await client.start_workflow("kworkflow", request, id=new_run_id(), task_queue=task_queue)
+
+
 def worker_for(client: Client, task_queue: str) -> Worker:
     return new_worker(client, task_queue, [tool], max_concurrent_activities=50)
 
