@@ -337,6 +337,9 @@ class _Linter:
         concurrency = getattr(spec, "concurrency", None)
         if concurrency is not None:
             self.cel(concurrency.key, f"{path}.concurrency.key", scope)
+        rate_limit = getattr(spec, "rate_limit", None)
+        if rate_limit is not None:
+            self.cel(rate_limit.key, f"{path}.rate_limit.key", scope)
         if isinstance(spec, BranchStep):
             for j, case in enumerate(spec.cases):
                 self.cel(case.when, f"{path}.cases[{j}].when", scope)

@@ -23,6 +23,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from interpreter import patches
+    from interpreter.durations import parse_duration
     from interpreter.errors import ExpressionError
     from interpreter.expr import compile_cel, to_json
     from interpreter.kinds.base import Invocation, Runtime
@@ -34,6 +35,8 @@ with workflow.unsafe.imports_passed_through():
 
 QUOTA_PATCH = "step-quota"
 """Runs recorded before the step quota existed replay without asking a limiter."""
+RATE_LIMIT_PATCH = "step-rate-limit"
+"""Runs with a step ``rate_limit`` (a new field: the marker dates the behaviour)."""
 CONCURRENCY_PATCH = "step-concurrency"
 """Runs with a step ``concurrency`` key (a new field: the marker dates the behaviour)."""
 QUEUED = "queued"
@@ -68,9 +71,15 @@ async def slot(runtime: Runtime, inv: Invocation) -> AsyncIterator[None]:
     async with AsyncExitStack() as stack:
         spec = getattr(inv.spec, "concurrency", None)
         if spec is not None and patches.patched(CONCURRENCY_PATCH):
-            key = _key(spec.key, inv)
+            key = _key(spec.key, inv, "concurrency")
             limiter = limiter_id("key", runtime.request.tenant, key)
             await stack.enter_async_context(_hold(runtime, inv, limiter, spec.limit))
+        rate = getattr(inv.spec, "rate_limit", None)
+        if rate is not None and patches.patched(RATE_LIMIT_PATCH):
+            key = _key(rate.key, inv, "rate_limit")
+            limiter = limiter_id("rate", runtime.request.tenant, key)
+            period = parse_duration(rate.period).total_seconds()
+            await stack.enter_async_context(_hold(runtime, inv, limiter, rate.limit, period))
         quota = flow_limits(runtime.request).step_quota
         limit = quota.of(runtime.request.tenant) if quota is not None else None
         if limit is not None and patches.patched(QUOTA_PATCH):
@@ -79,16 +88,18 @@ async def slot(runtime: Runtime, inv: Invocation) -> AsyncIterator[None]:
         yield
 
 
-def _key(source: str, inv: Invocation) -> str:
-    """The value of a concurrency ``key`` as text (a string as is, anything else as JSON)."""
+def _key(source: str, inv: Invocation, field: str) -> str:
+    """The value of a ``concurrency`` or ``rate_limit`` key as text (a string as is, anything
+    else as JSON)."""
+    error = "ConcurrencyKey" if field == "concurrency" else "RateLimitKey"
     try:
         value = to_json(compile_cel(source).evaluate(inv.scope))
     except ExpressionError as exc:
-        raise StepError("ConcurrencyKey", f"concurrency.key: {exc}") from None
+        raise StepError(error, f"{field}.key: {exc}") from None
     text = value if isinstance(value, str) else workflow_json(value)
     if len(text) > MAX_KEY_CHARS:
-        message = f"concurrency.key is {len(text)} characters long; at most {MAX_KEY_CHARS}"
-        raise StepError("ConcurrencyKey", message)
+        message = f"{field}.key is {len(text)} characters long; at most {MAX_KEY_CHARS}"
+        raise StepError(error, message)
     return text
 
 
@@ -98,8 +109,11 @@ def workflow_json(value: object) -> str:
 
 
 @asynccontextmanager
-async def _hold(runtime: Runtime, inv: Invocation, limiter: str, limit: int) -> AsyncIterator[None]:
-    """Ask ``limiter`` for a slot, show the step ``queued`` until granted, release at the end."""
+async def _hold(
+    runtime: Runtime, inv: Invocation, limiter: str, limit: int, period: float | None = None
+) -> AsyncIterator[None]:
+    """Ask ``limiter`` for a slot, show the step ``queued`` until granted, release at the end
+    (a rate limit's slot, ``period`` set, frees itself: released only if never granted)."""
     quota = flow_limits(runtime.request).step_quota
     lease = quota.lease_seconds if quota is not None else DEFAULT_LEASE
     slots: QuotaSlots = runtime  # type: ignore[assignment]
@@ -109,6 +123,7 @@ async def _hold(runtime: Runtime, inv: Invocation, limiter: str, limit: int) -> 
     top = inv.path.split("#")[0] == inv.step_id
     step = runtime.state.steps[inv.step_id] if top else None
     evicted = False
+    granted = False
     try:
         if step is not None:
             step.status = QUEUED
@@ -119,12 +134,13 @@ async def _hold(runtime: Runtime, inv: Invocation, limiter: str, limit: int) -> 
                 limiter=limiter,
                 task_queue=workflow.info().task_queue,
                 lease_seconds=lease,
-                acquire=Acquire(request=request, holder=holder, limit=limit),
+                acquire=Acquire(request=request, holder=holder, limit=limit, period_seconds=period),
             ),
             start_to_close_timeout=timedelta(seconds=30),
         )
         queued_at = workflow.now()
         await workflow.wait_condition(lambda: request in slots._granted)
+        granted = True
         if not workflow.unsafe.is_replaying():
             waited = (workflow.now() - queued_at).total_seconds()
             metrics.QUOTA_WAIT.labels(inv.spec.kind).observe(waited)
@@ -137,7 +153,8 @@ async def _hold(runtime: Runtime, inv: Invocation, limiter: str, limit: int) -> 
         raise
     finally:
         slots._granted.discard(request)
-        if not evicted:  # sent with the run's next commands: the step does not wait for it
+        # sent with the run's next commands: the step does not wait for it
+        if not evicted and not (granted and period is not None):
             task = asyncio.create_task(_release(limiter, Release(request=request, holder=holder)))
             slots._releasing.add(task)
             task.add_done_callback(slots._releasing.discard)

@@ -113,11 +113,21 @@ class ConcurrencySpec(_Model):
     limit: int = Field(ge=1, le=1000)
 
 
+class RateLimitSpec(_Model):
+    """A step's rate limit (docs/flow-control.md): at most ``limit`` executions of steps with
+    the same key (the CEL ``key``'s value) start in any ``period``, across the tenant's runs."""
+
+    key: str = Field(min_length=1, max_length=2000)
+    limit: int = Field(ge=1, le=10_000)
+    period: Duration
+
+
 class LLMStep(_StepCommon):
     """A model call (activity ``llm``)."""
 
     kind: Literal["llm"]
     concurrency: ConcurrencySpec | None = None
+    rate_limit: RateLimitSpec | None = None
     model: Any = None
     provider: Any = None
     system: Any = None
@@ -139,6 +149,7 @@ class ToolStep(_StepCommon):
 
     kind: Literal["tool"]
     concurrency: ConcurrencySpec | None = None
+    rate_limit: RateLimitSpec | None = None
     tool: str
     args: Any = Field(default_factory=dict)
 

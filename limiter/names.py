@@ -35,6 +35,8 @@ class Acquire(BaseModel):
         request: The request's id, unique in the holder run (``<step path>#<n>``).
         holder: The holder run's workflow id (where the grant is signalled).
         limit: The limit the holder's configuration says (the latest one wins).
+        period_seconds: A rate limit's period: the grant holds its slot for this long from
+            when it is given, whatever the holder does (None: until the holder releases).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -42,6 +44,7 @@ class Acquire(BaseModel):
     request: str
     holder: str
     limit: int = Field(ge=1)
+    period_seconds: float | None = Field(default=None, gt=0)
 
 
 class Release(BaseModel):

@@ -12,7 +12,7 @@ limiter ends; the next acquire starts it again. It continues as new when its his
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
@@ -64,7 +64,7 @@ class LimiterWorkflow:
     def acquire(self, ask: Acquire) -> None:
         """A holder run asks for a slot; the latest limit given is the limiter's."""
         self._slots.limit = min(ask.limit, MAX_LIMIT)
-        self._slots.ask(ask.holder, ask.request)
+        self._slots.ask(ask.holder, ask.request, ask.period_seconds)
         self._changed = True
 
     @workflow.signal(name=RELEASE_SIGNAL)
@@ -89,6 +89,7 @@ class LimiterWorkflow:
         check_at = workflow.now() + lease
         while True:
             self._changed = False
+            self._slots.expire(workflow.now().timestamp())
             await self._grant()
             if self._long() and not self._changed:
                 await workflow.wait_condition(
@@ -97,13 +98,19 @@ class LimiterWorkflow:
                 workflow.continue_as_new(
                     LimiterStart(lease_seconds=start.lease_seconds, slots=self._slots)
                 )
-            left = check_at - workflow.now()
+            wake = check_at
+            expiry = self._slots.next_expiry()
+            if expiry is not None:
+                wake = min(wake, datetime.fromtimestamp(expiry, UTC))
+            left = wake - workflow.now()
             if left > timedelta(0):
                 try:
                     await workflow.wait_condition(lambda: self._changed, timeout=left)
                     continue
                 except TimeoutError:
                     pass
+            if workflow.now() < check_at:
+                continue  # a rate-limit slot freed itself
             check_at = workflow.now() + lease
             if self._slots.idle() and not self._telling:
                 return
@@ -112,7 +119,7 @@ class LimiterWorkflow:
     async def _grant(self) -> None:
         """Signal every request that got a slot, without waiting for the signals' delivery."""
         me = workflow.info().workflow_id
-        for holder, request in self._slots.grants():
+        for holder, request in self._slots.grants(workflow.now().timestamp()):
             task = asyncio.create_task(self._tell(holder, Grant(request=request, limiter=me)))
             self._telling.add(task)
             task.add_done_callback(self._telling.discard)

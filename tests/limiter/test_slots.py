@@ -40,3 +40,18 @@ def test_a_waiting_request_released_leaves_the_queue_and_a_forgotten_run_frees_a
     assert slots.grants() == [("b", "y#2")]
     slots.release("b", "y#2")
     assert slots.idle()
+
+
+def test_a_rate_limit_slot_frees_itself_after_its_period_released_or_not() -> None:
+    slots = Slots(limit=2)
+    for n in range(3):
+        slots.ask("r", f"s#{n}", period=60.0)
+    assert slots.grants(now=100.0) == [("r", "s#0"), ("r", "s#1")]
+    slots.release("r", "s#0")  # the step ended: its start still counts for the period
+    assert slots.grants(now=120.0) == []
+    assert slots.next_expiry() == 160.0
+    slots.expire(160.0)
+    assert slots.grants(now=160.0) == [("r", "s#2")]
+    slots.release("r", "s#2")
+    slots.expire(220.0)
+    assert slots.idle()
