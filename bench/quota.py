@@ -59,7 +59,7 @@ async def main(args: argparse.Namespace) -> None:
     cases = {"off": chain(args.steps, None), "on": chain(args.steps, StepQuota(default=1000))}
     times: dict[str, list[float]] = {name: [] for name in cases}
     async with new_worker(env.client, tq, [noop]):
-        for name, request in cases.items():  # warm up both paths
+        for request in cases.values():  # warm up both paths
             await env.client.execute_workflow(
                 WORKFLOW_NAME, request, id=f"warm-{uuid.uuid4()}", task_queue=tq
             )

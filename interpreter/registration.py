@@ -80,6 +80,11 @@ def workflows() -> list[type]:
     return [InterpreterWorkflow, AgentWorkflow, LimiterWorkflow]
 
 
+def _limiter_activities(given: Sequence[Callable[..., Any]]) -> list[Callable[..., Any]]:
+    """The limiters' activities (limiter.activities), unless ``given`` has them already."""
+    return [] if ask in given else [ask, ended_holders]
+
+
 def new_worker(
     client: Client,
     task_queue: str,
@@ -127,7 +132,7 @@ def new_worker(
             *([] if notify_assignees in activities else [notify_assignees]),
             *([] if recent_events in activities else [recent_events]),
             *([] if publish_lifecycle in activities else [publish_lifecycle]),
-            *([] if ask in activities else [ask, ended_holders]),
+            *_limiter_activities(activities),
         ],
         interceptors=list(interceptors),
         **options,
