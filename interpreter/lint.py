@@ -74,6 +74,8 @@ def lint(
         message = "no step has `compensate`: there is nothing to compensate"
         linter.add("compensate_on", "compensate_on", message)
     linter.triggers(definition)
+    if definition.concurrency is not None:  # sees `input` and `run`, no step has run yet
+        linter.cel(definition.concurrency.key, "concurrency.key", _Scope(frozenset(), None, None))
     data = definition.model_dump(mode="json", by_alias=True, exclude_unset=True)
     for path, excess in flow_excesses(data, limits.flow):
         linter.add(path, "limit", excess.describe())

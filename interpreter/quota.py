@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Literal
 
 from temporalio import workflow
 
@@ -73,18 +75,20 @@ async def slot(runtime: Runtime, inv: Invocation) -> AsyncIterator[None]:
         if spec is not None and patches.patched(CONCURRENCY_PATCH):
             key = _key(spec.key, inv, "concurrency")
             limiter = limiter_id("key", runtime.request.tenant, key)
-            await stack.enter_async_context(_hold(runtime, inv, limiter, spec.limit))
+            await stack.enter_async_context(hold(runtime, limiter, spec.limit, _holder(inv)))
         rate = getattr(inv.spec, "rate_limit", None)
         if rate is not None and patches.patched(RATE_LIMIT_PATCH):
             key = _key(rate.key, inv, "rate_limit")
             limiter = limiter_id("rate", runtime.request.tenant, key)
             period = parse_duration(rate.period).total_seconds()
-            await stack.enter_async_context(_hold(runtime, inv, limiter, rate.limit, period))
+            await stack.enter_async_context(
+                hold(runtime, limiter, rate.limit, _holder(inv), period=period)
+            )
         quota = flow_limits(runtime.request).step_quota
         limit = quota.of(runtime.request.tenant) if quota is not None else None
         if limit is not None and patches.patched(QUOTA_PATCH):
             limiter = limiter_id("quota", runtime.request.tenant)
-            await stack.enter_async_context(_hold(runtime, inv, limiter, limit))
+            await stack.enter_async_context(hold(runtime, limiter, limit, _holder(inv)))
         yield
 
 
@@ -108,33 +112,61 @@ def workflow_json(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
+@dataclass(frozen=True)
+class Holder:
+    """Who asks for a slot: a step's path, its top-level step id when the step's status shows
+    ``queued`` (None: an inner item, or the run itself), and the metric's ``kind`` label."""
+
+    path: str
+    step_id: str | None
+    kind: str
+
+
+def _holder(inv: Invocation) -> Holder:
+    top = inv.path.split("#")[0] == inv.step_id
+    return Holder(inv.path, inv.step_id if top else None, inv.spec.kind)
+
+
 @asynccontextmanager
-async def _hold(
-    runtime: Runtime, inv: Invocation, limiter: str, limit: int, period: float | None = None
+async def hold(
+    runtime: Runtime,
+    limiter: str,
+    limit: int,
+    who: Holder,
+    *,
+    period: float | None = None,
+    strategy: Literal["queue", "cancel_oldest", "cancel_newest"] = "queue",
+    keep: Callable[[BaseException], bool] | None = None,
 ) -> AsyncIterator[None]:
     """Ask ``limiter`` for a slot, show the step ``queued`` until granted, release at the end
-    (a rate limit's slot, ``period`` set, frees itself: released only if never granted)."""
+    (a rate limit's slot, ``period`` set, frees itself: released only if never granted; an
+    exception ``keep`` says yes to leaves the slot held)."""
     quota = flow_limits(runtime.request).step_quota
     lease = quota.lease_seconds if quota is not None else DEFAULT_LEASE
     slots: QuotaSlots = runtime  # type: ignore[assignment]
     slots._asked += 1
-    request = f"{inv.path}#{slots._asked}"
+    request = f"{who.path}#{slots._asked}"
     holder = workflow.info().workflow_id
-    top = inv.path.split("#")[0] == inv.step_id
-    step = runtime.state.steps[inv.step_id] if top else None
+    step = runtime.state.steps[who.step_id] if who.step_id is not None else None
     evicted = False
     granted = False
     try:
         if step is not None:
             step.status = QUEUED
-            runtime.state.record(workflow.now(), "step_queued", inv.step_id)
+            runtime.state.record(workflow.now(), "step_queued", who.step_id)
         await workflow.execute_local_activity(
             ASK_ACTIVITY,
             AskCall(
                 limiter=limiter,
                 task_queue=workflow.info().task_queue,
                 lease_seconds=lease,
-                acquire=Acquire(request=request, holder=holder, limit=limit, period_seconds=period),
+                acquire=Acquire(
+                    request=request,
+                    holder=holder,
+                    limit=limit,
+                    period_seconds=period,
+                    strategy=strategy,
+                ),
             ),
             start_to_close_timeout=timedelta(seconds=30),
         )
@@ -143,26 +175,30 @@ async def _hold(
         granted = True
         if not workflow.unsafe.is_replaying():
             waited = (workflow.now() - queued_at).total_seconds()
-            metrics.QUOTA_WAIT.labels(inv.spec.kind).observe(waited)
+            metrics.QUOTA_WAIT.labels(who.kind).observe(waited)
         if step is not None and step.status == QUEUED:
             step.status = "running"
-            runtime.state.record(workflow.now(), "step_granted", inv.step_id)
+            runtime.state.record(workflow.now(), "step_granted", who.step_id)
         yield
     except GeneratorExit:  # the run leaves the worker's cache: nothing happened in the run
         evicted = True
+        raise
+    except BaseException as exc:
+        if keep is not None and keep(exc):
+            evicted = True  # kept: not released
         raise
     finally:
         slots._granted.discard(request)
         # sent with the run's next commands: the step does not wait for it
         if not evicted and not (granted and period is not None):
-            task = asyncio.create_task(_release(limiter, Release(request=request, holder=holder)))
+            task = asyncio.create_task(release(limiter, Release(request=request, holder=holder)))
             slots._releasing.add(task)
             task.add_done_callback(slots._releasing.discard)
 
 
-async def _release(limiter: str, release: Release) -> None:
+async def release(limiter: str, done: Release) -> None:
     """Tell the limiter the slot is free (or the request no longer waits)."""
     try:
-        await workflow.get_external_workflow_handle(limiter).signal(RELEASE_SIGNAL, release)
+        await workflow.get_external_workflow_handle(limiter).signal(RELEASE_SIGNAL, done)
     except Exception:
-        workflow.logger.warning("quota release of %s not delivered", release.request)
+        workflow.logger.warning("limiter release of %s not delivered", done.request)

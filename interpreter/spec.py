@@ -419,6 +419,16 @@ TriggerSpec = Annotated[
 """One ``triggers:`` entry: a schedule, an event or a webhook trigger."""
 
 
+class RunConcurrencySpec(_Model):
+    """A run's concurrency key (docs/flow-control.md): at most ``limit`` runs with the same key
+    (the CEL ``key``'s value over ``input`` and ``run``) of the tenant at once; a run over it
+    waits (``queue``), or the oldest or the newest run with the key is cancelled."""
+
+    key: str = Field(min_length=1, max_length=2000)
+    limit: int = Field(ge=1, le=1000)
+    strategy: Literal["queue", "cancel_oldest", "cancel_newest"] = "queue"
+
+
 class Definition(_Model):
     """A whole kworkflow/v1 definition."""
 
@@ -432,6 +442,7 @@ class Definition(_Model):
     tools: dict[str, ToolDef] = Field(default_factory=dict)
     steps: list[StepSpec] = Field(min_length=1)
     edges: list[Edge] | None = None
+    concurrency: RunConcurrencySpec | None = None
     triggers: list[TriggerSpec] = Field(default_factory=list)
     """What starts runs besides the API: ``schedule`` entries (Temporal Schedules,
     :mod:`interpreter.triggers`), ``event`` entries (:mod:`interpreter.event_triggers`) and

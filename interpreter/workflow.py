@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         AttemptReport,
         RunRequest,
     )
+    from interpreter.run_concurrency import run_slot
     from interpreter.scheduling import Scheduler
     from interpreter.seed import apply_seed
     from interpreter.spec import Definition
@@ -223,11 +224,12 @@ class InterpreterWorkflow(
                 self._check_flow_limits()
                 self.check_breakpoints()
             self._base_scope = Scope({"input": run_input, "run": self._run_info()}, self._meter)
-            if self.compensation_run():  # a manual compensation: no step of its own runs
-                result = await self.compensate_run()
-            else:
-                await self._drive()
-                result = self._result()
+            async with run_slot(self, self._base_scope):  # interpreter.run_concurrency
+                if self.compensation_run():  # a manual compensation: no step of its own runs
+                    result = await self.compensate_run()
+                else:
+                    await self._drive()
+                    result = self._result()
         except RunFailure as failure:
             await self._cancel_running()
             await self.compensate_at_end("failed")

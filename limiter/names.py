@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,6 +38,8 @@ class Acquire(BaseModel):
         limit: The limit the holder's configuration says (the latest one wins).
         period_seconds: A rate limit's period: the grant holds its slot for this long from
             when it is given, whatever the holder does (None: until the holder releases).
+        strategy: When no slot is free: wait (``queue``), or cancel the run that has held a
+            slot longest (``cancel_oldest``) or the asking run (``cancel_newest``).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -45,6 +48,7 @@ class Acquire(BaseModel):
     holder: str
     limit: int = Field(ge=1)
     period_seconds: float | None = Field(default=None, gt=0)
+    strategy: Literal["queue", "cancel_oldest", "cancel_newest"] = "queue"
 
 
 class Release(BaseModel):

@@ -89,6 +89,14 @@ class Slots(BaseModel):
                 del self.waiting[holder]
         return granted
 
+    def full(self) -> bool:
+        """Every slot is held."""
+        return len(self.held) >= self.limit
+
+    def oldest(self) -> str | None:
+        """The holder run that has held a slot longest (None: nobody holds one)."""
+        return next(iter(self.held.values()), None)
+
     def holders(self) -> list[str]:
         """Every holder run with a slot or a waiting request, sorted."""
         return sorted(set(self.held.values()) | set(self.waiting))

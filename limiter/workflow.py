@@ -12,7 +12,9 @@ limiter ends; the next acquire starts it again. It continues as new when its his
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
@@ -55,7 +57,6 @@ class LimiterWorkflow:
 
     @workflow.init
     def __init__(self, start: LimiterStart) -> None:
-        self._start = start
         self._slots = start.slots
         self._changed = True
         self._telling: set[asyncio.Task[None]] = set()
@@ -64,6 +65,14 @@ class LimiterWorkflow:
     def acquire(self, ask: Acquire) -> None:
         """A holder run asks for a slot; the latest limit given is the limiter's."""
         self._slots.limit = min(ask.limit, MAX_LIMIT)
+        if ask.strategy != "queue" and self._slots.full() and not self._slots.queued():
+            victim = ask.holder if ask.strategy == "cancel_newest" else self._slots.oldest()
+            if victim is not None:
+                self._slots.forget(victim)
+                self._start(self._cancel(victim))
+            if victim == ask.holder:
+                self._changed = True
+                return
         self._slots.ask(ask.holder, ask.request, ask.period_seconds)
         self._changed = True
 
@@ -120,9 +129,20 @@ class LimiterWorkflow:
         """Signal every request that got a slot, without waiting for the signals' delivery."""
         me = workflow.info().workflow_id
         for holder, request in self._slots.grants(workflow.now().timestamp()):
-            task = asyncio.create_task(self._tell(holder, Grant(request=request, limiter=me)))
-            self._telling.add(task)
-            task.add_done_callback(self._telling.discard)
+            self._start(self._tell(holder, Grant(request=request, limiter=me)))
+
+    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` beside the loop (the limiter does not end or continue before it)."""
+        task = asyncio.create_task(work)
+        self._telling.add(task)
+        task.add_done_callback(self._telling.discard)
+
+    async def _cancel(self, holder: str) -> None:
+        """Ask Temporal to cancel a holder run (a run-level strategy); gone already: fine."""
+        try:
+            await workflow.get_external_workflow_handle(holder).cancel()
+        except Exception:
+            workflow.logger.info("limiter: run %s to cancel has already ended", holder)
 
     async def _tell(self, holder: str, grant: Grant) -> None:
         """Signal one grant; a holder that cannot be told (its run is gone) is forgotten."""
