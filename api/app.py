@@ -34,7 +34,7 @@ from api import (
     webhooks,
     workflows,
 )
-from api.auth import TenantAuth, TenantKeys, documented_auth
+from api.auth import KEYLESS, TenantAuth, TenantKeys, document_keyless, documented_auth
 from api.limits import BodyLimit
 from api.settings import ApiSettings
 from client.connect import connect
@@ -125,7 +125,7 @@ def create_app(
     app.include_router(webhooks.router)
     app.include_router(ui_routes.router)
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], openapi_extra=KEYLESS)
     async def healthz() -> dict[str, str]:
         """The process is up (no key needed)."""
         return {"status": "ok"}
@@ -136,6 +136,7 @@ def create_app(
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 
+    document_keyless(app)
     app.add_exception_handler(RegistryError, _registry_error)
     app.add_exception_handler(RPCError, _temporal_error)
     app.add_exception_handler(ServerUnavailable, _temporal_unreachable)

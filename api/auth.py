@@ -17,9 +17,9 @@ import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Security
+from fastapi import FastAPI, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -154,3 +154,26 @@ async def documented_auth(
     api_key: Annotated[str | None, Security(_api_key)],
 ) -> None:
     """Declares the two ways to send a key in the OpenAPI document; :class:`TenantAuth` checks."""
+
+
+KEYLESS = {"x-kworkflow-keyless": True}
+"""``openapi_extra`` of a route that takes no API key (a webhook is signed; health is open)."""
+
+
+def document_keyless(app: FastAPI) -> None:
+    """Drop the API-key requirement from the OpenAPI operations marked :data:`KEYLESS` (the
+    app-wide ``documented_auth`` dependency declares it on every route, and ``openapi_extra``
+    can only add to a list, not empty it)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    if isinstance(operation, dict) and operation.pop(next(iter(KEYLESS)), None):
+                        operation["security"] = []
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

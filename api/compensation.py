@@ -19,14 +19,13 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import lineage, runview
-from api.retry import _started_request, _whole_step
 from api.runs import _NO_RUN, Actor, Settings, TemporalClient, Tenant, owned_run
 from api.schemas_compensation import CompensateOut
 from api.schemas_runs import ErrorOut, RunOut
+from api.seeded import start_seeded, started_request, whole_step
 from api.settings import ApiSettings
 from client.compensation import (
     COMPENSABLE,
@@ -34,12 +33,8 @@ from client.compensation import (
     compensation_run_id,
     plan_compensation,
 )
-from client.errors import RunAlreadyExists
 from client.retry import truncated_steps
-from client.start import start_run, started_new
 from interpreter.compensation import compensation_order
-from interpreter.request import RunRequest
-from interpreter.seed import RETRY_OF_MEMO
 
 router = APIRouter(tags=["runs"])
 
@@ -103,12 +98,12 @@ async def compensate_one(
             f"run '{run_id}' is {status}: its steps cannot be read, so it cannot be compensated",
         )
     view = {**view, "status": status}
-    original = await _started_request(client, handle)
+    original = await started_request(client, handle)
     if await _exists(client, new_id):
         succeeded = {sid for sid, e in view["steps"].items() if e.get("status") == "succeeded"}
         return _out(new_id, run_id, False, compensation_order(original.definition, succeeded))
     for sid in truncated_steps(view):
-        view["steps"] = {**view["steps"], sid: await _whole_step(handle, settings, run_id, sid)}
+        view["steps"] = {**view["steps"], sid: await whole_step(handle, settings, run_id, sid)}
     origin_lineage = await lineage.retry_of(description) or {}
     try:
         seed = plan_compensation(
@@ -122,33 +117,9 @@ async def compensate_one(
         )
     except NotCompensable as exc:
         raise HTTPException(409, str(exc)) from None
-    request = RunRequest(
-        definition=original.definition,
-        input=original.carry.input if original.carry is not None else original.input,
-        version=original.version,
-        tenant=tenant,
-        subflows=original.subflows,
-        flow_limits=settings.limits.flow,
-        events_out=settings.events_out is not None,
-        seed=seed,
+    created = await start_seeded(
+        client, settings, original, run_id=new_id, seed=seed, tenant=tenant
     )
-    try:
-        started = await start_run(
-            client,
-            request,
-            settings.task_queue,
-            new_id,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            memo={RETRY_OF_MEMO: seed.lineage()},
-        )
-        created = started_new(started)
-    except RunAlreadyExists:  # it ran and ended: it is the answer
-        created = False
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.INVALID_ARGUMENT:
-            raise HTTPException(422, f"Temporal refused the run: {exc.message}") from None
-        raise
     succeeded = {s.id for s in seed.steps if s.status == "succeeded"}
     return _out(new_id, run_id, created, compensation_order(original.definition, succeeded))
 

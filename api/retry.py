@@ -19,22 +19,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, HTTPException, Path, Response
 from starlette.concurrency import run_in_threadpool
-from temporalio.client import Client, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from api import lineage, runview
 from api.run_actions import BULK_CONCURRENCY, MAX_PROBLEMS, _check_workflow
 from api.runs import _NO_RUN, Actor, Settings, Store, TemporalClient, Tenant, owned_run
 from api.schemas_retry import BulkRetryIn, BulkRetryOut, RetryIn, RetryOut
 from api.schemas_runs import RUN_ID_PATTERN, BulkProblemOut, ErrorOut, RunOut
+from api.seeded import start_seeded, started_request, whole_step
 from api.settings import ApiSettings
-from client.errors import RunAlreadyExists
 from client.fork import InvalidEdit, apply_edits, edits_digest
 from client.retry import (
     NotRetryable,
@@ -45,9 +42,7 @@ from client.retry import (
     retry_run_id,
     truncated_steps,
 )
-from client.start import start_run, started_new
-from interpreter.request import STEP_QUERY, WORKFLOW_NAME, RunRequest
-from interpreter.seed import RETRY_OF_MEMO
+from interpreter.request import WORKFLOW_NAME
 from interpreter.spec import NAME_PATTERN
 from registry.errors import NotFound
 from registry.store import DefinitionStore
@@ -199,7 +194,7 @@ async def retry_one(
     if error_type is not None and not _failed_with(view, error_type):
         raise _Skip
     view = {**view, "status": status}
-    original = await runview.as_upgraded(await _started_request(client, handle), description)
+    original = await runview.as_upgraded(await started_request(client, handle), description)
     target_version = original.version if version is None else version
     if version is None or version == original.version:
         target, subflows = original.definition, original.subflows
@@ -208,7 +203,7 @@ async def retry_one(
             _published, store, tenant, original.definition.name, version
         )
     for sid in truncated_steps(view):
-        view["steps"] = {**view["steps"], sid: await _whole_step(handle, settings, run_id, sid)}
+        view["steps"] = {**view["steps"], sid: await whole_step(handle, settings, run_id, sid)}
     origin_lineage = await lineage.retry_of(description)
     root = str(origin_lineage.get("root") or run_id) if origin_lineage else run_id
     try:
@@ -231,33 +226,17 @@ async def retry_one(
     mode = "retry" if edits is None else "fork"
     salt = key or "" if edits is None else f"{key or ''}\n{edits_digest(edits)}"
     new_id = retry_run_id(root, run_id, from_step, target_version, salt, mode)
-    request = RunRequest(
-        definition=target,
-        input=original.carry.input if original.carry is not None else original.input,
-        version=target_version,
-        tenant=tenant,
-        subflows=subflows,
-        flow_limits=settings.limits.flow,
-        events_out=settings.events_out is not None,
+    created = await start_seeded(
+        client,
+        settings,
+        original,
+        run_id=new_id,
         seed=seed,
+        tenant=tenant,
+        definition=target,
+        version=target_version,
+        subflows=subflows,
     )
-    try:
-        started = await start_run(
-            client,
-            request,
-            settings.task_queue,
-            new_id,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            memo={RETRY_OF_MEMO: seed.lineage()},
-        )
-        created = started_new(started)
-    except RunAlreadyExists:  # that retry ran and ended: it is the answer
-        created = False
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.INVALID_ARGUMENT:
-            raise HTTPException(422, f"Temporal refused the run: {exc.message}") from None
-        raise
     if created:
         RUNS_RETRIED.labels(workflow=target.name, mode=mode).inc()
     return RetryOut(
@@ -280,15 +259,6 @@ def _failed_with(view: dict[str, Any], error_type: str) -> bool:
     return any(isinstance(e, dict) and e.get("type") == error_type for e in errors)
 
 
-async def _started_request(client: Client, handle: WorkflowHandle[Any, Any]) -> RunRequest:
-    """The request the run's latest execution was started with (its first history event)."""
-    async for event in handle.fetch_history_events(page_size=1):
-        payloads = event.workflow_execution_started_event_attributes.input.payloads
-        [request] = await client.data_converter.decode(payloads, [RunRequest])
-        return RunRequest.model_validate(request)
-    raise LookupError(handle.id)  # pragma: no cover - a described run has a history
-
-
 def _published(
     store: DefinitionStore, tenant: str, name: str, version: int
 ) -> tuple[Any, dict[str, Any]]:
@@ -298,20 +268,3 @@ def _published(
         return published.definition, store.resolve_subflows(tenant, published.definition)
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from None
-
-
-async def _whole_step(
-    handle: WorkflowHandle[Any, Any], settings: ApiSettings, run_id: str, step: str
-) -> dict[str, Any]:
-    """A step of the ended run with its input and output whole (a worker replays the run)."""
-    try:
-        answer = await handle.query(
-            STEP_QUERY, step, rpc_timeout=timedelta(seconds=settings.query_timeout)
-        )
-    except Exception:
-        answer = None
-    if not isinstance(answer, dict):
-        raise HTTPException(
-            503, f"step '{step}' of run '{run_id}' cannot be read whole now (no worker answered)"
-        )
-    return answer

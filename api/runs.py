@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import json
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -260,7 +261,7 @@ def _to_start(
     try:
         prepare_input(definition.input, body.input)
     except InputError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise HTTPException(422, exc.describe_all()) from None
     try:
         subflows = store.resolve_subflows(tenant, definition)
     except NotFound as exc:
@@ -339,7 +340,10 @@ async def _with_stalls(client: Client, runs: list[RunSummaryOut]) -> list[RunSum
 def _decode_token(text: str) -> bytes:
     try:
         token = base64.b64decode(text.encode("ascii"), altchars=b"-_", validate=True)
-    except (binascii.Error, ValueError, UnicodeEncodeError):
+        # Temporal's SQL and Elasticsearch visibility tokens are JSON; the server answers
+        # anything else with an error its client retries for seconds before giving up
+        json.loads(token)
+    except (binascii.Error, ValueError, UnicodeError):
         token = b""
     if not token:
         raise HTTPException(422, "page_token is not valid")

@@ -14,7 +14,7 @@ from temporalio.client import (
 )
 from temporalio.common import TypedSearchAttributes
 
-from api.schemas_workflows import PublishedOut
+from api.schemas_workflows import ProblemOut, PublishedOut
 from client.schedules import ScheduleRef, scheduled_origin
 from client.search_attributes import WORKFLOW_VERSION
 
@@ -42,6 +42,9 @@ class PublishedWithSchedulesOut(PublishedOut):
     )
     schedules_deleted: list[str] = Field(
         default_factory=list, description="Schedules of triggers this version dropped"
+    )
+    warnings: list[ProblemOut] = Field(
+        default_factory=list, description="Lint warnings: reported, they did not refuse it"
     )
 
 

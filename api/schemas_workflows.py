@@ -26,6 +26,10 @@ class ProblemOut(BaseModel):
     message: str
     step: str | None = Field(default=None, description="The id of the step concerned")
     code: str = Field(description="A short stable name of the kind of problem")
+    severity: str = Field(
+        default="error",
+        description="`error` (refuses a publish) or `warning` (reported, does not refuse)",
+    )
 
     @classmethod
     def of(cls, problem: Problem) -> ProblemOut:
@@ -37,6 +41,7 @@ class ProblemOut(BaseModel):
             message=problem.message,
             step=problem.step,
             code=problem.code,
+            severity=problem.severity,
         )
 
 

@@ -31,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.auth import KEYLESS
 from api.hook_secrets import secret_value
 from api.limits import describe_size
 from api.runs import Settings, Store, TemporalClient
@@ -89,7 +90,7 @@ def hook_run_id(tenant: str, webhook: str, delivery: str) -> str:
     "/{tenant}/{webhook}",
     status_code=201,
     response_model=HookRunOut,
-    openapi_extra={"security": []},
+    openapi_extra=KEYLESS,
     responses={
         200: {"model": HookRunOut, "description": "This delivery was seen: the run it started"},
         202: {"model": HookSkippedOut, "description": "The trigger's filter is false"},
@@ -197,7 +198,7 @@ def _request(
     try:
         prepare_input(definition.input, value)
     except InputError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise HTTPException(422, exc.describe_all()) from None
     try:
         subflows = store.resolve_subflows(tenant, definition)
     except NotFound as exc:

@@ -105,7 +105,10 @@ async def publish_workflow(
         return error_response(exc)
     response.headers["Location"] = f"{router.prefix}/{published.name}/versions/{published.version}"
     events_out.announce(request, tenant, published)  # kworkflow.workflow.published, if a sink
-    return await schedules.after_publish(request, tenant, published)
+    answer = await schedules.after_publish(request, tenant, published)
+    if isinstance(answer, PublishedWithSchedulesOut):
+        answer.warnings = [ProblemOut.of(p) for p in published.warnings]
+    return answer
 
 
 @router.post(
@@ -126,7 +129,8 @@ async def validate_workflow(request: Request, store: Store, tenant: Tenant) -> A
         return error_response(exc)
     except DefinitionRejected as exc:  # a body that is not UTF-8
         problems = exc.problems
-    return ValidationOut(ok=not problems, problems=[ProblemOut.of(p) for p in problems])
+    ok = all(p.severity == "warning" for p in problems)
+    return ValidationOut(ok=ok, problems=[ProblemOut.of(p) for p in problems])
 
 
 @router.get("", response_model=WorkflowListOut, responses={503: {"model": ErrorOut}})

@@ -49,9 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
         "lint",
         help="check definition files",
         description="Check definition files; each finding is printed on stderr as "
-        "FILE:LINE:COL: PATH: message. Exit 0 when clean, 1 on any finding.",
+        "FILE:LINE:COL: PATH: message (a warning's message starts with `warning:`). "
+        "Exit 0 when clean or with warnings only, 1 on any error (or warning, with --strict).",
     )
     lint.add_argument("files", nargs="+", metavar="FILE")
+    lint.add_argument("--strict", action="store_true", help="fail on warnings too")
     lint.set_defaults(command_ref="cli.offline:lint_command")
 
     render = commands.add_parser(

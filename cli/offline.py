@@ -10,6 +10,7 @@ from pathlib import Path
 from cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CLIError
 from interpreter.errors import DefinitionError, Problem
 from interpreter.lint import lint_text
+from interpreter.lint_types import model_problems
 from interpreter.loader import load_file
 from interpreter.render import render
 
@@ -24,6 +25,8 @@ def format_problem(source: str, problem: Problem) -> str:
     message = problem.message
     if problem.step and f"'{problem.step}'" not in message:
         message = f"step '{problem.step}': {message}"
+    if problem.severity == "warning":
+        message = f"warning: {message}"
     return f"{where}: {problem.path or '<document>'}: {message}"
 
 
@@ -51,8 +54,10 @@ def read_definition_text(path: str) -> str:
 
 
 def lint_command(args: argparse.Namespace) -> int:
-    """``kworkflow lint FILE...``: exit 1 if any file has findings or does not load."""
+    """``kworkflow lint [--strict] FILE...``: exit 1 if any file has errors (or, with
+    ``--strict``, warnings) or does not load."""
     findings = 0
+    strict = bool(getattr(args, "strict", False))
     for path in args.files:
         try:
             text = read_definition_text(path)
@@ -60,11 +65,15 @@ def lint_command(args: argparse.Namespace) -> int:
             print(f"kworkflow: {exc}", file=sys.stderr)
             findings += 1
             continue
-        _, problems = lint_text(text, path)
-        count = print_problems(path, problems)
-        if count == 0:
+        _, problems = lint_text(text, path, extra=model_problems)
+        print_problems(path, problems)
+        failing = [p for p in problems if strict or p.severity != "warning"]
+        if not problems:
             print(f"{path}: ok", file=sys.stderr)
-        findings += count
+        elif not failing:
+            note = f"{len(problems)} warning(s); --strict fails on them"
+            print(f"{path}: ok ({note})", file=sys.stderr)
+        findings += len(failing)
     return EXIT_FAILED if findings else EXIT_OK
 
 

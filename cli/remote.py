@@ -59,6 +59,8 @@ def publish_command(args: argparse.Namespace) -> int:
                 message = f"{args.file}: {count} problem(s); not published"
                 raise CLIError(message, EXIT_FAILED) from None
             raise CLIError(f"{args.file}: {exc}; not published", EXIT_FAILED) from None
+    if published.get("warnings"):
+        _print_problems(args.file, published["warnings"])
     print(f"published {published['name']} v{published['version']}")
     print_schedules(published)
     return EXIT_OK
@@ -416,6 +418,7 @@ def _print_problems(source: str, problems: list[dict[str, Any]]) -> int:
             column=item.get("column"),
             step=item.get("step"),
             code=str(item.get("code") or "schema"),
+            severity="warning" if item.get("severity") == "warning" else "error",
         )
         print(format_problem(source, problem), file=sys.stderr)
     return len(problems)

@@ -35,6 +35,7 @@ from interpreter.errors import DefinitionError, InputError
 from interpreter.inputs import prepare_input
 from interpreter.limits import FlowLimits
 from interpreter.lint import lint_text
+from interpreter.lint_types import model_problems
 from interpreter.request import RunRequest
 from interpreter.spec import Definition
 
@@ -74,11 +75,13 @@ def load_checked(path: str) -> Definition:
     """Load and lint a definition file; print every finding and stop if there is any.
 
     Raises:
-        CLIError: The file cannot be read, does not load, or has lint findings.
+        CLIError: The file cannot be read, does not load, or has lint errors (warnings are
+            printed, and do not stop it).
     """
     text = read_definition_text(path)
-    defn, problems = lint_text(text, path)
-    count = print_problems(path, problems)
+    defn, problems = lint_text(text, path, extra=model_problems)
+    print_problems(path, problems)
+    count = sum(p.severity != "warning" for p in problems)
     if count or defn is None:
         raise CLIError(f"{path}: {count} problem(s); the run was not started")
     return defn
@@ -93,7 +96,7 @@ def check_input(defn: Definition, value: Any) -> None:
     try:
         prepare_input(defn.input, value)
     except InputError as exc:
-        raise CLIError(f"{exc}; the run was not started") from None
+        raise CLIError(f"{exc.describe_all()}; the run was not started") from None
 
 
 def pin(defn: Definition, search_dirs: list[Path]) -> dict[str, Definition]:

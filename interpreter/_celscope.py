@@ -5,7 +5,7 @@ Private to :mod:`interpreter.expr`, which re-exports :class:`Scope` and :class:`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from celpy import celtypes
@@ -56,23 +56,36 @@ class Scope:
             are read, not copied, and their conversion is cached: make a new Scope (or a
             :meth:`child`) rather than changing them.
         meter: Where evaluations in this scope (and its children) add up their cost.
+        gate: Asked, when an expression calls an extension function (interpreter.celfuncs),
+            whether this evaluation has them (the workflow asks its patch, so that a run
+            recorded before them replays as it ran); None: it has them.
     """
 
-    __slots__ = ("_activations", "_cel", "_entries", "_parent", "_values", "meter")
+    __slots__ = ("_activations", "_cel", "_entries", "_gate", "_parent", "_values", "meter")
 
-    def __init__(self, values: Mapping[str, Any], meter: celcost.Meter | None = None) -> None:
+    def __init__(
+        self,
+        values: Mapping[str, Any],
+        meter: celcost.Meter | None = None,
+        gate: Callable[[], bool] | None = None,
+    ) -> None:
         self._values = values
         self._cel: dict[Any, Any] = {}  # CEL values by name (or by name and keys selected)
         self._activations: dict[Any, Any] = {}
         self._parent: Scope | None = None
         self._entries: tuple[str, Entries, bool] | None = None
+        self._gate = gate
         self.meter = meter
 
     def child(self, **extra: Any) -> Scope:
         """A scope with ``extra`` names added (or shadowed) that reuses this one's conversions."""
-        scope = Scope(extra, self.meter)
+        scope = Scope(extra, self.meter, self._gate)
         scope._parent = self
         return scope
+
+    def _extended(self) -> bool:
+        """Whether evaluations in this scope have the extension functions (see ``gate``)."""
+        return self._gate is None or self._gate()
 
     def with_entries(
         self, name: str, value: Mapping[str, Any], entries: Entries, *, select: bool = True
@@ -145,7 +158,7 @@ class Scope:
     ) -> Activation:
         """An activation holding :meth:`_context`, made once per scope and what it holds (as
         celpy makes one for each evaluation: a clone of ``base`` with the values loaded)."""
-        key = (names, selected)
+        key = (names, selected, id(base))
         activation = self._activations.get(key)
         if activation is None:
             context = self._context(names, selected)

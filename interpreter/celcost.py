@@ -6,7 +6,10 @@ deterministic and a replay spends exactly what the original run spent:
 - one unit per node of the expression evaluated (a macro such as ``map`` or ``all`` evaluates
   its body once per element, so nested comprehensions pay for every iteration);
 - one more unit per :data:`BYTES_PER_UNIT` elements (characters, bytes, list items) of every
-  string or list that ``+`` builds.
+  string or list that ``+`` builds;
+- for an extension function (:mod:`interpreter.celfuncs`), one more unit per
+  :data:`BYTES_PER_UNIT` characters of what its estimate says the call reads and builds,
+  charged *before* the call, so ``lists.range(1000000000)`` stops without building anything.
 
 An expression that spends more than :data:`EXPRESSION_BUDGET` stops with :class:`CostExceeded`
 (the interpreter turns it into an ``ExpressionError``). A :class:`Meter` adds up what the
@@ -19,7 +22,13 @@ from __future__ import annotations
 from typing import Any
 
 import lark
-from celpy.evaluation import Activation, Evaluator
+from celpy.evaluation import Activation, CELEvalError, Evaluator
+
+from interpreter._celfuncs_base import cel_type
+from interpreter.celfuncs import FUNCTIONS
+
+_NAMESPACES = {name.split(".")[0]: name for name in FUNCTIONS if "." in name}
+"""One function of each namespace: whether an activation has that namespace at all."""
 
 EXPRESSION_BUDGET = 30_000
 """The most one evaluation of one expression may cost (a few tenths of a second of CPU on a
@@ -31,11 +40,17 @@ BYTES_PER_UNIT = 100
 class CostExceeded(Exception):
     """An evaluation spent more than its budget."""
 
-    def __init__(self, budget: int) -> None:
-        super().__init__(
-            f"the expression is too costly: it was stopped after {budget:,} evaluation steps "
-            "(nested or long comprehensions?)"
-        )
+    def __init__(self, budget: int, call: str | None = None, size: int = 0) -> None:
+        if call is None:
+            reason = (
+                f"it was stopped after {budget:,} evaluation steps (nested or long comprehensions?)"
+            )
+        else:
+            reason = (
+                f"`{call}` would read or build about {size:,} characters, more than is left of "
+                f"its budget ({budget:,} steps of {BYTES_PER_UNIT} characters)"
+            )
+        super().__init__(f"the expression is too costly: {reason}")
         self.budget = budget
 
 
@@ -97,11 +112,102 @@ class _BoundedEvaluator(Evaluator):
     def sub_evaluator(self, ast: lark.Tree[Any]) -> Evaluator:
         return _BoundedEvaluator(ast, self.activation, self._budget)
 
+    def member_dot_arg(self, tree: lark.Tree[Any]) -> Any:
+        """``math.greatest(a, b)``: a namespaced extension function, not a method of ``math``."""
+        if _is_macro(tree, self.activation):
+            return self._sort_by(tree)
+        name = _namespaced(tree, self.activation)
+        if name is None:
+            return super().member_dot_arg(tree)
+        if name.startswith("?"):
+            return CELEvalError(f"unknown function `{name[1:]}`")
+        args = self.visit(tree.children[2]) if len(tree.children) == 3 else []
+        return self.function_eval(lark.Token("IDENT", name), args)
+
+    def _sort_by(self, tree: lark.Tree[Any]) -> Any:
+        """``list.sortBy(x, key)``: ``key`` evaluated for each item, as ``map`` would."""
+        items = self.visit(tree.children[0])
+        if isinstance(items, CELEvalError):
+            return items
+        if not isinstance(items, list):
+            return CELEvalError(f"`sortBy` sorts a list, not a {cel_type(items)}")
+        key_of = self.build_macro_eval(tree)
+        keys = []
+        for item in items:
+            key = key_of(item)
+            if isinstance(key, CELEvalError):
+                return key
+            keys.append(key)
+        self._budget.charge(len(items) * max(1, len(items).bit_length()) // BYTES_PER_UNIT)
+        return self.activation.resolve_function("sortBy")(items, keys)
+
+    def function_eval(self, name_token: lark.Token, exprlist: Any = None) -> Any:
+        if not isinstance(exprlist, CELEvalError):
+            self._charge_call(str(name_token), list(exprlist or ()))
+        return super().function_eval(name_token, exprlist)
+
+    def method_eval(self, object: Any, method_ident: lark.Token, exprlist: Any = None) -> Any:
+        if not isinstance(exprlist, CELEvalError):
+            self._charge_call(str(method_ident), [object, *(exprlist or ())])
+        return super().method_eval(object, method_ident, exprlist)
+
+    def _charge_call(self, name: str, args: list[Any]) -> None:
+        """Charge an extension function's estimated cost before it runs (see the module)."""
+        try:
+            estimate = getattr(self.activation.resolve_function(name), "cel_cost", None)
+        except KeyError:
+            return
+        if estimate is None or any(isinstance(arg, CELEvalError) for arg in args):
+            return
+        try:
+            size = int(estimate(*args))
+        except Exception:  # wrong types or arity: the function itself reports them
+            return
+        units = size // BYTES_PER_UNIT
+        if units > self._budget.left:
+            raise CostExceeded(self._budget.limit, name, size)
+        self._budget.charge(units)
+
     def addition(self, tree: lark.Tree[Any]) -> Any:
         value = super().addition(tree)
         if len(tree.children) == 2 and isinstance(value, str | bytes | list):
             self._budget.charge(len(value) // BYTES_PER_UNIT)
         return value
+
+
+def _is_macro(tree: lark.Tree[Any], activation: Activation) -> bool:
+    """Whether ``tree`` calls an extension macro (``sortBy(x, key)``) that the activation has."""
+    args = tree.children[2] if len(tree.children) == 3 else None
+    if str(tree.children[1]) != "sortBy" or not isinstance(args, lark.Tree):
+        return False
+    if len(args.children) != 2:
+        return False
+    try:
+        return bool(getattr(activation.resolve_function("sortBy"), "cel_macro", False))
+    except KeyError:
+        return False
+
+
+def _namespaced(tree: lark.Tree[Any], activation: Activation) -> str | None:
+    """``ns.name`` if ``tree`` calls ``name`` on the bare identifier ``ns`` and the activation
+    has a function of that name; ``?ns.name`` if it has others of ``ns`` but not that one;
+    else None."""
+    node = tree.children[0]
+    while isinstance(node, lark.Tree) and node.data in ("member", "primary") and node.children:
+        node = node.children[0]
+    if not (isinstance(node, lark.Tree) and node.data == "ident"):
+        return None
+    namespace = str(node.children[0])
+    name = f"{namespace}.{tree.children[1]}"
+    try:
+        activation.resolve_function(name)
+    except KeyError:
+        probe = _NAMESPACES.get(namespace)  # `math.nope(1)`: say `math.nope`, not `nope`
+        try:
+            return None if probe is None or not activation.resolve_function(probe) else f"?{name}"
+        except KeyError:
+            return None
+    return name
 
 
 def evaluate(

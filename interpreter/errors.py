@@ -41,6 +41,8 @@ class Problem:
         column: 1-based column in the YAML source, when known.
         step: The id of the step concerned, when there is one.
         code: A short stable name for the kind of problem (``yaml``, ``schema``, ``cycle``...).
+        severity: ``error`` (the definition is refused) or ``warning`` (reported, not refused;
+            ``kworkflow lint --strict`` fails on it too).
     """
 
     path: str
@@ -49,6 +51,7 @@ class Problem:
     column: int | None = None
     step: str | None = None
     code: str = "schema"
+    severity: str = "error"
 
     def __str__(self) -> str:
         where = self.path or "<document>"
@@ -98,12 +101,36 @@ class InputError(InterpreterError):
     Attributes:
         path: Where in the input, e.g. ``topic`` or ``items[2].name`` (empty for the whole input).
         reason: What is wrong with the value there.
+        violations: Every violation found as ``(path, reason)``, the one above first, up to
+            :data:`MAX_VIOLATIONS` (``str()`` names the first only: a run's failure message).
+        more: How many violations there were beyond ``violations``.
     """
 
-    def __init__(self, path: str, reason: str) -> None:
+    def __init__(
+        self,
+        path: str,
+        reason: str,
+        violations: tuple[tuple[str, str], ...] = (),
+        more: int = 0,
+    ) -> None:
         self.path = path
         self.reason = reason
-        super().__init__(f"input.{path}: {reason}" if path else f"input: {reason}")
+        self.violations = violations or ((path, reason),)
+        self.more = more
+        super().__init__(_input_line(path, reason))
+
+    def describe_all(self) -> str:
+        """Every violation kept, ``; ``-separated, and how many more there were."""
+        text = "; ".join(_input_line(p, r) for p, r in self.violations)
+        return text + (f"; and {self.more} more" if self.more else "")
+
+
+MAX_VIOLATIONS = 10
+"""How many of a run input's schema violations an :class:`InputError` keeps."""
+
+
+def _input_line(path: str, reason: str) -> str:
+    return f"input.{path}: {reason}" if path else f"input: {reason}"
 
 
 class SchemaInvalid(InterpreterError):

@@ -19,7 +19,7 @@ from celpy import celtypes
 from celpy.evaluation import Activation, CELEvalError, celstr
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
-from interpreter import celcost
+from interpreter import celcost, celfuncs
 from interpreter._celscope import Entries, Scope
 from interpreter._celvalues import (
     CelProblem,
@@ -46,6 +46,7 @@ __all__ = [
     "render_text",
     "resolve",
     "step_references",
+    "syntax_tree",
     "template_expressions",
     "to_json",
 ]
@@ -81,6 +82,10 @@ def _matches(text: Any, pattern: Any) -> Any:
 # celpy 0.5 raises on `[1] != null` and `1 == 'a'`; CEL (and our users) expect true and false.
 _FUNCTIONS: dict[str, Any] = {"_==_": equal, "_!=_": not_equal, "size": _size, "matches": _matches}
 _BASE = Activation(annotations=_ENV.annotations, functions=_FUNCTIONS)  # cloned, never changed
+# With the extension functions (interpreter.celfuncs): what every evaluation uses, except in a
+# run recorded before them (see Scope's `gate`), where they stay unknown as they were.
+_EXTENDED = Activation(annotations=_ENV.annotations, functions={**_FUNCTIONS, **celfuncs.FUNCTIONS})
+_METHODS = frozenset(name for name in celfuncs.NAMES if "." not in name)
 
 
 class Program:
@@ -90,7 +95,9 @@ class Program:
         source: The CEL source text.
     """
 
-    __slots__ = ("_ast", "_names", "_path", "_regexes", "_selected", "_steps", "source")
+    __slots__ = (
+        "_ast", "_extends", "_names", "_path", "_regexes", "_selected", "_steps", "source"
+    )  # fmt: skip
 
     def __init__(self, source: str, ast: lark.Tree[Any] | None) -> None:
         self.source = source
@@ -101,6 +108,7 @@ class Program:
         steps: set[str] = {path[1]} if plain and path[0] == "steps" and len(path) > 1 else set()
         regexes: list[tuple[int, str]] = []
         uses = selections = 0  # of `steps`: every use, and those that select a step by name
+        calls: set[str] = set()
         for tree in ast.iter_subtrees() if ast is not None else ():  # names, steps.<id>, regexes
             data = tree.data
             if data in ("ident", "dot_ident"):
@@ -110,7 +118,10 @@ class Program:
                 selections += _step_reference(tree, steps)
             elif data in ("member_dot_arg", "ident_arg"):
                 _regex_literal(tree, regexes)
+                calls.add(str(tree.children[1 if data == "member_dot_arg" else 0]))
         self._names = tuple(sorted(names))
+        # Whether it calls an extension function (or `string`, whose text they changed).
+        self._extends = bool(calls & _METHODS) or not celfuncs.NAMESPACES.isdisjoint(names)
         self._steps = frozenset(steps)
         # Only `steps.<id>` / `steps["<id>"]`: the evaluation needs those steps' views only.
         only_selects = len(path) > 1 if plain else uses == selections
@@ -137,7 +148,8 @@ class Program:
             if found:
                 return value
         try:
-            activation = scope._activation(self._names, self._selected, _BASE)
+            base = _BASE if self._extends and not scope._extended() else _EXTENDED
+            activation = scope._activation(self._names, self._selected, base)
             try:
                 if self._ast is None:
                     self._ast = _parse(self.source)
@@ -413,6 +425,16 @@ def step_references(source: str) -> set[str]:
         ExpressionError: ``source`` does not compile.
     """
     return set(compile_cel(source)._steps)
+
+
+def syntax_tree(source: str) -> lark.Tree[Any] | None:
+    """celpy's syntax tree of an expression, for typed lint; None for a plain path of names
+    (``input.title``: split it on dots).
+
+    Raises:
+        ExpressionError: ``source`` does not compile.
+    """
+    return compile_cel(source)._ast
 
 
 def regex_literals(source: str) -> list[str]:

@@ -11,8 +11,9 @@ import copy
 from typing import Any
 
 import jsonschema
+from jsonschema.exceptions import best_match
 
-from interpreter.errors import InputError, SchemaInvalid
+from interpreter.errors import MAX_VIOLATIONS, InputError, SchemaInvalid
 from interpreter.schemas import Compiled, compile_schema, search
 from interpreter.values import find_problem
 from interpreter.yamldoc import format_path
@@ -55,13 +56,20 @@ def prepare_compiled(compiled: Compiled, value: Any, *, check_values: bool = Tru
     value = _checked_value(value, check_values)
     prepared = _with_defaults(compiled.schema, copy.deepcopy(value))
     try:
-        error = compiled.best_error(prepared)
+        errors = compiled.errors(prepared)
     except SchemaInvalid as exc:
         reason = exc.reason.replace("the schema", "the input schema", 1)
         raise InputError("", reason) from None
-    if error is not None:
-        path, reason = _describe(error)
-        raise InputError(format_path(path), reason)
+    if errors:
+        first = best_match(errors)
+        rest = [e for e in errors if e is not first]
+        found: dict[tuple[str, str], None] = {}
+        for each in [first, *rest]:
+            for path, reason in _describe_all(each):
+                found[(format_path(path), reason)] = None
+        violations = tuple(found)[:MAX_VIOLATIONS]
+        more = len(found) - len(violations)
+        raise InputError(violations[0][0], violations[0][1], violations, more)
     return prepared
 
 
@@ -89,6 +97,28 @@ def _with_defaults(schema: Any, value: Any) -> Any:
         for index, item in enumerate(value):
             value[index] = _with_defaults(schema["items"], item)
     return value
+
+
+def _describe_all(error: jsonschema.ValidationError) -> list[tuple[list[str | int], str]]:
+    """:func:`_describe`, one violation per missing or unexpected property of the error."""
+    first = _describe(error)
+    if error.validator in ("required", "additionalProperties") and first[0] != list(
+        error.absolute_path
+    ):
+        more = [[*error.absolute_path, name] for name in _named(error) if name != first[0][-1]]
+        return [first, *((p, first[1]) for p in more)]
+    return [first]
+
+
+def _named(error: jsonschema.ValidationError) -> list[str]:
+    """The properties a ``required`` error misses, or an ``additionalProperties`` one forbids."""
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "required":
+        return [n for n in schema.get("required", ()) if n not in instance]
+    known = schema.get("properties", {})
+    patterns = schema.get("patternProperties", {})
+    return [n for n in instance if n not in known and not any(search(p, n) for p in patterns)]
 
 
 def _describe(error: jsonschema.ValidationError) -> tuple[list[str | int], str]:

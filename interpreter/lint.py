@@ -18,15 +18,18 @@ unknown tool fails its step at run time with a non-retryable ``UnknownTool``.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from interpreter.celtypes_check import Types, check
 from interpreter.durations import parse_duration
 from interpreter.errors import DefinitionError, ExpressionError, InputError, Problem
 from interpreter.expr import has_template, regex_literals, step_references, template_expressions
 from interpreter.inputs import prepare_input
 from interpreter.limits import DEFAULT_LIMITS, Limits, code_excesses, flow_excesses
+from interpreter.lint_types import failing_steps, graph_types, nullable_steps
 from interpreter.loader import document_order, load_document
 from interpreter.onerror import continues
 from interpreter.options import DEFAULT_TIMEOUT
@@ -68,7 +71,13 @@ def lint(
         The problems; an empty list means the definition is clean.
     """
     limits = limits or DEFAULT_LIMITS
-    linter = _Linter(definition.tools, definition.defaults, limits)
+    linter = _Linter(definition.tools, definition.defaults, limits, definition.input)
+    linter.supplied = frozenset(
+        str(key)
+        for trigger in definition.triggers
+        if isinstance(getattr(trigger, "input", None), dict)
+        for key in getattr(trigger, "input", {})
+    )
     linter.graph(definition, "", None, definition.output)
     if definition.compensate_on and not any(s.compensate for s in definition.steps):
         message = "no step has `compensate`: there is nothing to compensate"
@@ -83,7 +92,13 @@ def lint(
     if extra is not None:
         linter.problems.extend(extra(definition))
     unique = dict.fromkeys(linter.problems)
-    return sorted(unique, key=lambda p: document_order(p.path))
+    return sorted(unique, key=lambda p: (_rank(p), document_order(p.path)))
+
+
+def _rank(problem: Problem) -> int:
+    """0 for an edge naming no step: the findings after it (steps it left unordered, reads
+    that are no longer of ancestors) follow from it, so it is listed first."""
+    return 0 if problem.code == "unknown_step" and "edges[" in problem.path else 1
 
 
 def lint_text(
@@ -110,7 +125,8 @@ def lint_text(
     except DefinitionError as exc:
         return None, exc.problems
     located = [document.locate(p) for p in lint(definition, limits, extra)]
-    return definition, sorted(located, key=lambda p: (p.line or 0, p.column or 0, p.path))
+    order = sorted(located, key=lambda p: (_rank(p), p.line or 0, p.column or 0, p.path))
+    return definition, order
 
 
 def _value_fields(spec: StepSpec) -> Iterator[tuple[str, Any]]:
@@ -166,12 +182,14 @@ class _Scope:
         allowed: The ids that have surely finished (None: any known step).
         step: The step to name in problems (the top-level step concerned).
         subject: The graph step whose ancestors ``allowed`` holds (None for edges and output).
+        types: What typed lint knows of the names in scope (None: nothing).
     """
 
     known: frozenset[str]
     allowed: _Finished | None
     step: str | None
     subject: str | None = None
+    types: Types | None = None
 
     def plus(self, step_id: str | None) -> _Scope:
         """This scope where ``step_id`` has also finished."""
@@ -183,14 +201,26 @@ class _Scope:
 class _Linter:
     """Collects problems while walking a definition and its inline subflows."""
 
-    def __init__(self, tools: dict[str, ToolDef], defaults: Defaults, limits: Limits) -> None:
+    def __init__(
+        self, tools: dict[str, ToolDef], defaults: Defaults, limits: Limits, inputs: Any = None
+    ) -> None:
         self.problems: list[Problem] = []
         self.tools = tools
         self.defaults = defaults
         self.limits = limits
+        self.inputs = inputs
+        self.supplied: frozenset[str] = frozenset()  # input properties triggers give
+        self.bad_edges: list[str] = []  # the graph's edge fields that name no step
 
-    def add(self, path: str, code: str, message: str, step: str | None = None) -> None:
-        self.problems.append(Problem(path, message, step=step, code=code))
+    def add(
+        self,
+        path: str,
+        code: str,
+        message: str,
+        step: str | None = None,
+        severity: str = "error",
+    ) -> None:
+        self.problems.append(Problem(path, message, step=step, code=code, severity=severity))
 
     def graph(self, g: Graph, prefix: str, owner: str | None, output: Any) -> None:
         """Lint one graph: a definition (``prefix`` "") or an inline subflow ``steps[i].``."""
@@ -198,6 +228,10 @@ class _Linter:
         known = frozenset(s.id for s in steps if s.id is not None)
         topology = Topology(g)
         pairs = topology.pairs
+        types = graph_types(g, self.inputs, not prefix, self.supplied)
+        failing = failing_steps(g, self.tools)
+        types.nullable_steps = failing
+        outer_bad, self.bad_edges = self.bad_edges, []
         seen: dict[str, int] = {}
         for i, spec in enumerate(steps):
             if spec.id in seen:
@@ -205,7 +239,7 @@ class _Linter:
                 self.add(f"{prefix}steps[{i}].id", "duplicate_id", message, owner or spec.id)
             elif spec.id is not None:
                 seen[spec.id] = i
-        self.edges(g, prefix, known, topology)
+        self.edges(g, prefix, known, topology, types)
         cycle = find_cycle(g)
         if cycle is None:
             self.unreachable(g, prefix, owner, topology)
@@ -220,7 +254,10 @@ class _Linter:
                 continue
             path, step = f"{prefix}steps[{i}]", owner or spec.id
             before = _Finished(topology.ancestor_bits(spec.id), topology.index)
-            scope = _Scope(known, before, step, spec.id)
+            mine = types
+            if spec.join == "any":
+                mine = replace(types, nullable_steps=nullable_steps(g, topology, failing, spec.id))
+            scope = _Scope(known, before, step, spec.id, mine)
             if spec.breakpoint is not None and prefix:
                 self.add(f"{path}.breakpoint", "inner_breakpoint", _INNER_BREAKPOINT, step)
             self.spec(spec, path, scope, spec.id)
@@ -229,9 +266,12 @@ class _Linter:
             if isinstance(spec, AggregateStep):
                 self.aggregate(spec, path, scope, topology)
         if output is not None:
-            self.templates(output, f"{prefix}output", _Scope(known, None, owner))
+            self.templates(output, f"{prefix}output", _Scope(known, None, owner, None, types))
+        self.bad_edges = outer_bad
 
-    def edges(self, g: Graph, prefix: str, known: frozenset[str], topology: Topology) -> None:
+    def edges(
+        self, g: Graph, prefix: str, known: frozenset[str], topology: Topology, types: Types
+    ) -> None:
         """Unknown ids in edges, ``on: failed`` without ``on_error: continue``, branch edges."""
         by_id = {s.id: s for s in g.steps or () if s.id is not None}
         for k, edge in enumerate(g.edges or ()):
@@ -244,7 +284,10 @@ class _Linter:
                 )
                 for path, step_id in named:
                     if step_id not in known:
-                        self.add(path, "unknown_step", f"`{step_id}` is not a step id")
+                        close = difflib.get_close_matches(step_id, sorted(known), 1, 0.6)
+                        hint = f" (did you mean `{close[0]}`?)" if close else ""
+                        self.add(path, "unknown_step", f"`{step_id}` is not a step id{hint}")
+                        self.bad_edges.append(path)
             sources = list(dict.fromkeys(s for s, _ in edge.pairs() if s in by_id))
             for source in sources:
                 spec = by_id[source]
@@ -265,7 +308,7 @@ class _Linter:
                     mine = topology.ancestor_bits(source) | 1 << topology.index[source]
                     allowed = mine if allowed is None else allowed & mine
                 finished = None if allowed is None else _Finished(allowed, topology.index)
-                self.cel(edge.when, f"{where}.when", _Scope(known, finished, None))
+                self.cel(edge.when, f"{where}.when", _Scope(known, finished, None, None, types))
 
     def unreachable(self, g: Graph, prefix: str, owner: str | None, topology: Topology) -> None:
         """Steps none of whose incoming edges can ever be taken, and the steps after them.
@@ -495,4 +538,9 @@ class _Linter:
                     message += f"`{ref}` is not an ancestor of `{scope.subject}`"
                 else:
                     message += f"`{ref}` is neither this edge's source nor an ancestor of it"
+                if self.bad_edges:
+                    message += f" (`{self.bad_edges[0]}` names no step: fix that first)"
                 self.add(path, "reference", message, scope.step)
+        if scope.types is not None:
+            for finding in check(source, scope.types):
+                self.add(path, finding.code, finding.message, scope.step, finding.severity)

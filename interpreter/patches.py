@@ -53,6 +53,21 @@ EVENTS_OUT = "events-out"
 """Runs that send lifecycle events (interpreter.events_out); asked only of a run whose request
 has ``events_out``."""
 
+CEL_FUNCTIONS = "cel-functions"
+"""CEL's extension functions (interpreter.celfuncs) and ``string()`` of lists and maps as JSON;
+asked only when an expression calls one of them (see :func:`cel_functions`)."""
+
+
+def cel_functions() -> bool:
+    """Whether the run's expressions have the extension functions: the gate of its CEL scope.
+
+    In a query or an update validator (no marker can be recorded) they do: what they answer is
+    not in the history.
+    """
+    if workflow.unsafe.is_read_only():
+        return True
+    return patched(CEL_FUNCTIONS)
+
 
 def start() -> None:
     """Ask for the baseline: the first thing a run does, so that a new run records it in its

@@ -222,7 +222,7 @@ class Upgrading:
         self._scope = None
         if self._base_scope is not None:  # `run.version` in CEL is the new one
             base = {"input": self._run_input, "run": self._run_info()}
-            self._base_scope = Scope(base, self._meter)
+            self._base_scope = Scope(base, self._meter, patches.cel_functions)
         self.state.record(
             now,
             "run_upgraded",

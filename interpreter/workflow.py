@@ -223,7 +223,8 @@ class InterpreterWorkflow(
             if request.carry is None:
                 self._check_flow_limits()
                 self.check_breakpoints()
-            self._base_scope = Scope({"input": run_input, "run": self._run_info()}, self._meter)
+            base = {"input": run_input, "run": self._run_info()}
+            self._base_scope = Scope(base, self._meter, patches.cel_functions)
             async with run_slot(self, self._base_scope):  # interpreter.run_concurrency
                 if self.compensation_run():  # a manual compensation: no step of its own runs
                     result = await self.compensate_run()

@@ -48,7 +48,7 @@ def check(
 
     Returns:
         The definition (None when it does not load) and every problem found; the definition
-        may be published only when the list is empty.
+        may be published only when none is an error (warnings are reported alongside).
     """
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_DEFINITION_BYTES:
@@ -60,8 +60,8 @@ def check(
         definition, problems = _lint_json(text, limits, extra)
     else:
         return None, [Problem("", f"unknown format {fmt!r}: yaml or json", code="format")]
-    if definition is not None and not problems:
-        problems = _storage_problems(definition)
+    if definition is not None and all(p.severity == "warning" for p in problems):
+        problems = problems + _storage_problems(definition)
     return definition, problems
 
 

@@ -98,6 +98,7 @@ class Published:
         definition: The loaded definition.
         source: The text as it was published.
         format: ``yaml`` or ``json``.
+        warnings: The lint warnings of a publish (they do not refuse it); empty when read back.
     """
 
     name: str
@@ -106,6 +107,7 @@ class Published:
     definition: Definition
     source: str
     format: Format
+    warnings: tuple[Problem, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -250,8 +252,10 @@ class DefinitionStore:
         definition, problems = check(text, fmt, tenant, self.limits, more)
         if any(p.code == "too_large" for p in problems):
             raise DefinitionTooLarge(problems)
-        if problems or definition is None:
-            raise DefinitionRejected(problems)
+        errors = [p for p in problems if p.severity != "warning"]
+        if errors or definition is None:
+            raise DefinitionRejected(errors)
+        warnings = tuple(p for p in problems if p.severity == "warning")
         data = json.dumps(to_data(definition), ensure_ascii=False, separators=(",", ":"))
         table, name = definitions, definition.name
         for attempt in range(PUBLISH_ATTEMPTS):
@@ -282,7 +286,7 @@ class DefinitionStore:
             with self._database():
                 self.events.index_triggers(tenant, name, version, definition)
                 self.webhooks.index(tenant, name, version, definition)
-            return Published(name, version, created_at, definition, text, fmt)
+            return Published(name, version, created_at, definition, text, fmt, warnings)
         raise PublishConflict(name, PUBLISH_ATTEMPTS)
 
     def get(self, tenant: str, name: str, version: int | None = None) -> Published:

@@ -83,6 +83,13 @@ async def test_keys_are_required_and_both_headers_work(api: Api) -> None:
     assert (bearer.status_code, header.status_code, workflows.status_code) == (200, 200, 401)
     assert [r.status_code for r in public] == [200, 200, 200]
     assert public[0].json() == {"status": "ok"}
+    paths = public[2].json()["paths"]
+    keyed = [{"HTTPBearer": []}, {"APIKeyHeader": []}]
+    # the document says which routes take no key: health, and webhooks (signed instead)
+    assert paths["/healthz"]["get"]["security"] == []
+    assert paths["/v1/hooks/{tenant}/{webhook}"]["post"]["security"] == []
+    assert paths["/v1/runs"]["get"]["security"] == keyed
+    assert paths["/v1/events"]["post"]["security"] == keyed
 
 
 async def test_runs_started_from_a_file_belong_to_the_default_tenant(

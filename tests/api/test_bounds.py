@@ -131,6 +131,9 @@ async def test_wrong_types_and_malformed_json_are_422(api: Api) -> None:
         no_data = await http.post("/v1/runs/x/steps/review/respond", json={})
         bad_status = await http.get("/v1/runs", params={"status": "sleeping"})
         bad_token = await http.get("/v1/runs", params={"page_token": "%%%"})
+        # base64 of bytes that are not a visibility token: refused before Temporal sees them
+        # (its "invalid character" error is retried by the client for seconds)
+        not_token = await http.get("/v1/runs", params={"page_token": "np6enp6e"})
         bad_size = await http.get("/v1/runs", params={"page_size": 0})
     for response in (wrong, version, extra, malformed, not_object, bad_name, bad_key, bad_run_id):
         assert response.status_code == 422, response.text
@@ -146,6 +149,7 @@ async def test_wrong_types_and_malformed_json_are_422(api: Api) -> None:
     assert no_data.json()["detail"][0]["loc"] == ["body", "data"]
     assert bad_status.status_code == 422
     assert (bad_token.status_code, bad_token.json()) == (422, {"detail": "page_token is not valid"})
+    assert (not_token.status_code, not_token.json()) == (422, {"detail": "page_token is not valid"})
     assert bad_size.status_code == 422
 
 

@@ -57,6 +57,7 @@ async def test_publish_refuses_a_code_step_over_the_workers_limits(
         "message": "memory_mb 768 is over this worker's maximum of 512 (limits.code.max_memory_mb)",
         "step": "crunch",
         "code": "limit",
+        "severity": "error",
     }
     assert (rejected.status_code, rejected.json()["problems"]) == (422, [problem])
     assert checked.json() == {"ok": False, "problems": [problem]}

@@ -245,6 +245,7 @@ async def test_a_trigger_every_second_is_refused_where_it_is_written(api: Api) -
                 "column": 23,
                 "step": None,
                 "code": "limit",
+                "severity": "error",
             }
         ]
         assert (await http.get("/v1/workflows/report")).status_code == 404

@@ -225,7 +225,7 @@ def test_references_must_be_known_ancestors() -> None:
       - id: a
         kind: llm
         prompt: "${ steps.b.output.text }"
-        repeat: {until: "steps.a.status == 'x' || steps.a.output == null", max_iterations: 2}
+        repeat: {until: "steps.a.status == 'failed' || steps.a.output == null", max_iterations: 2}
       - {id: b, kind: llm, prompt: "${ steps.b.output }"}
       - {id: c, kind: llm, prompt: "${ steps.a.output } ${ steps.ghost.output }"}
     edges:
@@ -392,17 +392,17 @@ def test_inline_subflows_are_graphs_of_their_own() -> None:
     ]
 
 
-def test_lint_without_text_sorts_by_document_order() -> None:
+def test_lint_without_text_sorts_an_unknown_edge_id_first_then_by_document_order() -> None:
     definition = load_text(
         HEAD + "steps:\n  - {id: b, kind: aggregate}\n  - {id: a, kind: code, source: x}\n"
         "edges:\n  - {from: a, to: zz}\n"
     )
     assert lint(definition) == [
+        Problem("edges[0].to", "`zz` is not a step id", code="unknown_step"),
         Problem(
             "steps[0]",
             "aggregate `b` has nothing to aggregate: give it `from`, incoming edges or an `expr`",
             step="b",
             code="empty_aggregate",
         ),
-        Problem("edges[0].to", "`zz` is not a step id", code="unknown_step"),
     ]

@@ -86,6 +86,7 @@ def test_publish_then_read_every_way(http: TestClient) -> None:
         "definition",
         "schedules",
         "schedules_deleted",
+        "warnings",
     }
     assert (body["name"], body["version"], body["schedules"]) == ("hello", 1, [])
     assert body["definition"] == {
@@ -149,6 +150,7 @@ def test_a_json_body_publishes_the_same_definition(http: TestClient) -> None:
             "message": "`steps` must be a list, not a number",
             "step": None,
             "code": "schema",
+            "severity": "error",
         }
     ]
 
@@ -160,31 +162,34 @@ def test_lint_findings_are_a_422_with_every_finding_located(http: TestClient) ->
     assert body["detail"] == "the definition has 3 problems"
     assert body["problems"] == [
         {
-            "path": "steps[0].expr",
-            "line": 6,
-            "column": 11,
-            "message": "`steps.nope` names no step",
-            "step": "a",
-            "code": "unknown_reference",
-        },
-        {
-            "path": "steps[1].expr",
-            "line": 7,
-            "column": 36,
-            "message": body["problems"][1]["message"],
-            "step": "b",
-            "code": "cel",
-        },
-        {
             "path": "edges[0].to",
             "line": 9,
             "column": 19,
             "message": "`ghost` is not a step id",
             "step": None,
             "code": "unknown_step",
+            "severity": "error",
+        },
+        {
+            "path": "steps[0].expr",
+            "line": 6,
+            "column": 11,
+            "message": "`steps.nope` names no step",
+            "step": "a",
+            "code": "unknown_reference",
+            "severity": "error",
+        },
+        {
+            "path": "steps[1].expr",
+            "line": 7,
+            "column": 36,
+            "message": body["problems"][2]["message"],
+            "step": "b",
+            "code": "cel",
+            "severity": "error",
         },
     ]
-    assert body["problems"][1]["message"].startswith("the expression does not compile")
+    assert body["problems"][2]["message"].startswith("the expression does not compile")
     assert http.get("/v1/workflows", headers={"X-Test-Tenant": "acme"}).json()["workflows"] == []
 
 
@@ -273,9 +278,9 @@ def test_validate_lints_without_publishing(http: TestClient) -> None:
     dirty = http.post("/v1/workflows/validate", content=BAD, headers=YAML).json()
     assert dirty["ok"] is False
     assert [p["path"] for p in dirty["problems"]] == [
+        "edges[0].to",  # the root cause first
         "steps[0].expr",
         "steps[1].expr",
-        "edges[0].to",
     ]
     assert http.get("/v1/workflows").json() == {"workflows": []}
 

@@ -188,6 +188,25 @@ edges:
             ("@continue:b=at_breakpoint", {"step": "b", "output": {"y": 7}, "by": "me"}, "signal"),
         ],
     ),
+    "cel_before_functions": (  # recorded before CEL's extension functions (cel-functions)
+        """
+kworkflow: 1
+name: replay-cel-functions
+steps:
+  - {id: parts, kind: aggregate, expr: '"a,b".split(",")', on_error: continue}
+  - id: route
+    kind: branch
+    cases: [{when: 'steps.parts.status == "succeeded"', to: new}]
+    default: old
+  - {id: new, kind: tool, tool: echo, args: {v: "${ steps.parts.output.join('+') }"}}
+  - {id: old, kind: tool, tool: echo, args: {v: "${ string(['a', 'b']) }"}}
+edges:
+  - {from: parts, to: route, "on": always}
+  - {from: route, to: [new, old]}
+""",
+        {},
+        [],
+    ),
 }
 
 CASES["retried"] = (  # a retry: `a` and the answered `gate` seeded from an original, `b` runs
