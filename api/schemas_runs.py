@@ -131,7 +131,8 @@ class StepOut(BaseModel):
     id: str
     kind: str
     status: str = Field(
-        description="pending, running, waiting, at_breakpoint, succeeded, failed, skipped or "
+        description="pending, queued (waiting for a slot of the tenant's step quota), "
+        "running, waiting, at_breakpoint, succeeded, failed, skipped or "
         "cancelled; "
         "unknown when no worker could say (`steps_source` is `definition`)"
     )

@@ -77,4 +77,8 @@ def sinks(step_ids: Sequence[str], edges: Sequence[EdgePair]) -> list[str]:
 
 def still_running(statuses: Mapping[str, str]) -> list[str]:
     """Steps that have started and not finished."""
-    return [sid for sid, st in statuses.items() if st in ("running", "waiting", "at_breakpoint")]
+    return [
+        sid
+        for sid, st in statuses.items()
+        if st in ("queued", "running", "waiting", "at_breakpoint")
+    ]

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -73,6 +73,36 @@ class CodeLimits(BaseModel):
         return asked if asked is not None else min(CODE_DEFAULT_MEMORY_MB, self.max_memory_mb)
 
 
+class StepQuota(BaseModel):
+    """The per-tenant quota of concurrently executing steps (``limits.flow.step_quota``).
+
+    At most this many llm, tool and code activities of one tenant execute at once, across all
+    workers (:mod:`interpreter.quota`, docs/flow-control.md).
+
+    Attributes:
+        default: The quota of a tenant not named in ``tenants`` (None: such tenants are not
+            limited).
+        tenants: The quota of named tenants.
+        lease: How often a limiter checks for holder runs that ended without releasing their
+            slots (a terminated run), and how long an idle limiter lives.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default: int | None = Field(default=None, ge=1, le=10_000)
+    tenants: dict[str, Annotated[int, Field(ge=1, le=10_000)]] = Field(default_factory=dict)
+    lease: Duration = "1m"
+
+    def of(self, tenant: str) -> int | None:
+        """The quota of ``tenant`` (None: not limited)."""
+        return self.tenants.get(tenant, self.default)
+
+    @property
+    def lease_seconds(self) -> float:
+        """``lease`` in seconds (at least one)."""
+        return max(1.0, parse_duration(self.lease).total_seconds())
+
+
 class FlowLimits(BaseModel):
     """Maxima for the shape of a run: fan-out and durations.
 
@@ -83,6 +113,8 @@ class FlowLimits(BaseModel):
         max_items: The most items a ``for_each`` may fan out over.
         max_duration: The longest duration a definition may write (a run or step ``timeout``, a
             human step's wait, a retry interval or ``max_duration``).
+        step_quota: The per-tenant quota of concurrently executing steps (None: no quota, and
+            no limiter round-trips at all).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -90,6 +122,7 @@ class FlowLimits(BaseModel):
     max_concurrency: int = Field(default=100, ge=1, le=10_000)
     max_items: int = Field(default=10_000, ge=1, le=1_000_000)
     max_duration: Duration = "365d"
+    step_quota: StepQuota | None = None
 
     @property
     def max_duration_delta(self) -> timedelta:

@@ -83,6 +83,8 @@ def lint(
         message = "no step has `compensate`: there is nothing to compensate"
         linter.add("compensate_on", "compensate_on", message)
     linter.triggers(definition)
+    if definition.concurrency is not None:  # sees `input` and `run`, no step has run yet
+        linter.cel(definition.concurrency.key, "concurrency.key", _Scope(frozenset(), None, None))
     data = definition.model_dump(mode="json", by_alias=True, exclude_unset=True)
     for path, excess in flow_excesses(data, limits.flow):
         linter.add(path, "limit", excess.describe())
@@ -377,6 +379,12 @@ class _Linter:
             self.cel(spec.expr, f"{path}.expr", scope)
         if isinstance(spec, EventStep) and spec.filter is not None:
             self.cel(spec.filter, f"{path}.filter", scope)
+        concurrency = getattr(spec, "concurrency", None)
+        if concurrency is not None:
+            self.cel(concurrency.key, f"{path}.concurrency.key", scope)
+        rate_limit = getattr(spec, "rate_limit", None)
+        if rate_limit is not None:
+            self.cel(rate_limit.key, f"{path}.rate_limit.key", scope)
         if isinstance(spec, BranchStep):
             for j, case in enumerate(spec.cases):
                 self.cel(case.when, f"{path}.cases[{j}].when", scope)

@@ -16,6 +16,7 @@ from activities.events import recent_events
 from activities.events_out import publish_lifecycle
 from interpreter.pacing import pause
 from interpreter.tuning import Tuning
+from limiter.activities import ask, ended_holders
 from storage import data_converter_from_env
 from telemetry.run_report import report_run
 from telemetry.tracing import tracing_interceptors
@@ -44,6 +45,7 @@ def __getattr__(name: str) -> DataConverter:
 PASSTHROUGH_MODULES = (
     "interpreter",
     "activities",
+    "limiter",
     "pydantic",
     "pydantic_core",
     "annotated_types",
@@ -73,8 +75,14 @@ def workflows() -> list[type]:
     """The workflow classes every kworkflow worker registers."""
     from interpreter.agent import AgentWorkflow
     from interpreter.workflow import InterpreterWorkflow
+    from limiter.workflow import LimiterWorkflow
 
-    return [InterpreterWorkflow, AgentWorkflow]
+    return [InterpreterWorkflow, AgentWorkflow, LimiterWorkflow]
+
+
+def _limiter_activities(given: Sequence[Callable[..., Any]]) -> list[Callable[..., Any]]:
+    """The limiters' activities (limiter.activities), unless ``given`` has them already."""
+    return [] if ask in given else [ask, ended_holders]
 
 
 def new_worker(
@@ -124,6 +132,7 @@ def new_worker(
             *([] if notify_assignees in activities else [notify_assignees]),
             *([] if recent_events in activities else [recent_events]),
             *([] if publish_lifecycle in activities else [publish_lifecycle]),
+            *_limiter_activities(activities),
         ],
         interceptors=list(interceptors),
         **options,

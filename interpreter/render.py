@@ -15,6 +15,7 @@ from interpreter.topology import EdgePair, edge_pairs
 
 STATUS_COLORS: dict[str, tuple[str, str]] = {
     "pending": ("#f5f5f5", "#9e9e9e"),
+    "queued": ("#ede7f6", "#7e57c2"),
     "running": ("#bbdefb", "#1e88e5"),
     "waiting": ("#fff3c4", "#f9a825"),
     "succeeded": ("#c8e6c9", "#43a047"),

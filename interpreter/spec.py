@@ -109,10 +109,29 @@ class _StepCommon(_Model):
     that is not a subflow's child only: interpreter.breakpoints)."""
 
 
+class ConcurrencySpec(_Model):
+    """A step's concurrency key (docs/flow-control.md): at most ``limit`` executions of steps
+    with the same key (the CEL ``key``'s value) run at once, across the tenant's runs."""
+
+    key: str = Field(min_length=1, max_length=2000)
+    limit: int = Field(ge=1, le=1000)
+
+
+class RateLimitSpec(_Model):
+    """A step's rate limit (docs/flow-control.md): at most ``limit`` executions of steps with
+    the same key (the CEL ``key``'s value) start in any ``period``, across the tenant's runs."""
+
+    key: str = Field(min_length=1, max_length=2000)
+    limit: int = Field(ge=1, le=10_000)
+    period: Duration
+
+
 class LLMStep(_StepCommon):
     """A model call (activity ``llm``)."""
 
     kind: Literal["llm"]
+    concurrency: ConcurrencySpec | None = None
+    rate_limit: RateLimitSpec | None = None
     model: Any = None
     provider: Any = None
     system: Any = None
@@ -133,6 +152,8 @@ class ToolStep(_StepCommon):
     """A tool call (activity ``tool``)."""
 
     kind: Literal["tool"]
+    concurrency: ConcurrencySpec | None = None
+    rate_limit: RateLimitSpec | None = None
     tool: str
     args: Any = Field(default_factory=dict)
 
@@ -141,6 +162,7 @@ class CodeStep(_StepCommon):
     """Sandboxed code (activity ``code``)."""
 
     kind: Literal["code"]
+    concurrency: ConcurrencySpec | None = None
     language: Literal["python"] = "python"
     source: str
     input: Any = None
@@ -401,6 +423,16 @@ TriggerSpec = Annotated[
 """One ``triggers:`` entry: a schedule, an event or a webhook trigger."""
 
 
+class RunConcurrencySpec(_Model):
+    """A run's concurrency key (docs/flow-control.md): at most ``limit`` runs with the same key
+    (the CEL ``key``'s value over ``input`` and ``run``) of the tenant at once; a run over it
+    waits (``queue``), or the oldest or the newest run with the key is cancelled."""
+
+    key: str = Field(min_length=1, max_length=2000)
+    limit: int = Field(ge=1, le=1000)
+    strategy: Literal["queue", "cancel_oldest", "cancel_newest"] = "queue"
+
+
 class Definition(_Model):
     """A whole kworkflow/v1 definition."""
 
@@ -414,6 +446,7 @@ class Definition(_Model):
     tools: dict[str, ToolDef] = Field(default_factory=dict)
     steps: list[StepSpec] = Field(min_length=1)
     edges: list[Edge] | None = None
+    concurrency: RunConcurrencySpec | None = None
     triggers: list[TriggerSpec] = Field(default_factory=list)
     """What starts runs besides the API: ``schedule`` entries (Temporal Schedules,
     :mod:`interpreter.triggers`), ``event`` entries (:mod:`interpreter.event_triggers`) and

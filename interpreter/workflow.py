@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from interpreter.onerror import fails_run
     from interpreter.pacing import Pacer
     from interpreter.pausing import Pausing
+    from interpreter.quota import QuotaSlots
     from interpreter.request import (
         ATTEMPT_SIGNAL,
         STATUS_QUERY,
@@ -52,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         AttemptReport,
         RunRequest,
     )
+    from interpreter.run_concurrency import run_slot
     from interpreter.scheduling import Scheduler
     from interpreter.seed import apply_seed
     from interpreter.spec import Definition
@@ -88,7 +90,14 @@ replay as they ran."""
 
 @workflow.defn(name=WORKFLOW_NAME)
 class InterpreterWorkflow(
-    HumanAnswers, EventWaits, Continuation, Breakpoints, Pausing, Compensating, Upgrading
+    HumanAnswers,
+    EventWaits,
+    Continuation,
+    Breakpoints,
+    Pausing,
+    Compensating,
+    Upgrading,
+    QuotaSlots,
 ):
     """Runs a kworkflow/v1 definition; see the module docstring."""
 
@@ -131,6 +140,9 @@ class InterpreterWorkflow(
         self._told = 0
         self._telling: set[asyncio.Task[None]] = set()
         self._event_waits: dict[str, EventWait] = {}
+        self._granted: set[str] = set()  # quota slots granted to this run (interpreter.quota)
+        self._asked = 0
+        self._releasing: set[asyncio.Task[None]] = set()
         self._first_run_id = info.run_id
         if request.carry is not None:
             self._restore(request.carry)
@@ -213,11 +225,12 @@ class InterpreterWorkflow(
                 self.check_breakpoints()
             base = {"input": run_input, "run": self._run_info()}
             self._base_scope = Scope(base, self._meter, patches.cel_functions)
-            if self.compensation_run():  # a manual compensation: no step of its own runs
-                result = await self.compensate_run()
-            else:
-                await self._drive()
-                result = self._result()
+            async with run_slot(self, self._base_scope):  # interpreter.run_concurrency
+                if self.compensation_run():  # a manual compensation: no step of its own runs
+                    result = await self.compensate_run()
+                else:
+                    await self._drive()
+                    result = self._result()
         except RunFailure as failure:
             await self._cancel_running()
             await self.compensate_at_end("failed")
@@ -441,7 +454,7 @@ class InterpreterWorkflow(
         self.state.result = result
         self.state.error = error
         for step in self.state.steps.values():
-            if step.status in ("running", "waiting"):
+            if step.status in ("queued", "running", "waiting"):
                 step.status = "cancelled"
                 self.state.record(self.state.ended_at, "step_cancelled", step.id)
         self.state.record(self.state.ended_at, f"run_{status}", None, error=error)
@@ -458,6 +471,8 @@ class InterpreterWorkflow(
         activity they scheduled (``REPORT_PATCH``), or without a report.
         """
         await self._outbox.drain()  # the run's last lifecycle events (interpreter.events_out)
+        if self._releasing:  # the last limiter slots given back (interpreter.quota)
+            await asyncio.wait(list(self._releasing))
         local = patches.patched(LOCAL_REPORT_PATCH)
         if not local and not patches.patched(REPORT_PATCH):
             return

@@ -117,6 +117,14 @@ COST = Counter(
     ["model"],
     registry=REGISTRY,
 )
+QUOTA_WAIT = Histogram(
+    "kworkflow_step_quota_wait_seconds",
+    "How long a step waited queued for a slot of its tenant's step quota, by kind (only runs "
+    "under a quota; the count is how many steps asked).",
+    ["kind"],
+    buckets=_SECONDS,
+    registry=REGISTRY,
+)
 HUMAN_WAITING = Gauge(
     "kworkflow_human_steps_waiting",
     "Human steps waiting for an answer, as seen by this worker (sum over workers).",

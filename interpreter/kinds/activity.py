@@ -19,6 +19,7 @@ from interpreter.kinds.base import Invocation, Runtime
 with workflow.unsafe.imports_passed_through():
     from activities.contract import StepCall, StepResult
     from interpreter.options import ActivityOptions, activity_options
+    from interpreter.quota import slot
     from interpreter.state import StepError
 
 
@@ -48,7 +49,8 @@ async def run_activity(runtime: Runtime, inv: Invocation, fields: dict[str, Any]
         tools=tools_for(runtime, [tool]) if isinstance(tool, str) else {},
     )
     try:
-        result = await execute(call, inv.path, opts)
+        async with slot(runtime, inv):
+            result = await execute(call, inv.path, opts)
     except ActivityError as err:
         failure = activity_failure(err, opts.max_attempts)
         runtime.report_attempts(inv, failure.attempts)

@@ -368,3 +368,24 @@ steps:
         ("@resume:gate=succeeded", {"by": "recorder"}, "update"),
     ],
 )
+
+CASES["step_quota"] = (
+    """
+kworkflow: 1
+name: replay-quota
+steps:
+  - id: fan
+    kind: parallel
+    for_each: "${ [1, 2, 3] }"
+    step: {kind: tool, tool: echo, args: {i: "${ item }"}}
+  - {id: last, kind: llm, prompt: "done ${ steps.fan.output.size() }"}
+""",
+    {},
+    [],
+)
+
+# name -> the flow limits the case's run is started with (the step quota: the run asks the
+# tenant's limiter, whose history is recorded beside the run's)
+FLOW_LIMITS: dict[str, dict[str, Any]] = {
+    "step_quota": {"step_quota": {"default": 1, "lease": "1m"}},
+}

@@ -22,11 +22,13 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
 from client.devserver import FAST_DEV_SERVER_ARGS, temporal_binary
+from interpreter.limits import FlowLimits
 from interpreter.loader import load_text
 from interpreter.registration import DATA_CONVERTER, new_worker
 from interpreter.request import WORKFLOW_NAME, RunRequest
 from interpreter.seed import Seed
-from tests.replay.cases import CASES, SEEDS
+from limiter.names import limiter_id
+from tests.replay.cases import CASES, FLOW_LIMITS, SEEDS
 from tests.support.standins import STANDIN_ACTIVITIES
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -37,7 +39,10 @@ async def record_case(client: Client, name: str) -> dict[str, str]:
     """Run one case to its end; its history and its children's, as JSON by workflow id."""
     text, run_input, answers = CASES[name]
     seed = Seed.model_validate(SEEDS[name]) if name in SEEDS else None
-    request = RunRequest(definition=load_text(textwrap.dedent(text)), input=run_input, seed=seed)
+    flow = FlowLimits.model_validate(FLOW_LIMITS[name]) if name in FLOW_LIMITS else None
+    request = RunRequest(
+        definition=load_text(textwrap.dedent(text)), input=run_input, seed=seed, flow_limits=flow
+    )
     handle = await client.start_workflow(
         WORKFLOW_NAME, request, id=f"replay-{name}", task_queue="replay"
     )
@@ -64,10 +69,13 @@ async def record_case(client: Client, name: str) -> dict[str, str]:
     ids = [handle.id] + [
         f"{handle.id}/{step.id}" for step in request.definition.steps if step.kind in CHILD_KINDS
     ]
+    sources = {workflow_id: workflow_id for workflow_id in ids}
+    if flow is not None and flow.step_quota is not None:  # the tenant's limiter, so far
+        sources[f"{handle.id}/limiter"] = limiter_id("quota", request.tenant)
     histories = {}
-    for workflow_id in ids:
+    for name_as, workflow_id in sources.items():
         history = await client.get_workflow_handle(workflow_id).fetch_history()
-        histories[workflow_id] = json.dumps(json.loads(history.to_json()), indent=1) + "\n"
+        histories[name_as] = json.dumps(json.loads(history.to_json()), indent=1) + "\n"
     return histories
 
 

@@ -17,6 +17,8 @@ const EVENT_STATUS = {
   step_started: "running",
   step_retrying: "running",
   step_waiting: "waiting",
+  step_queued: "queued",
+  step_granted: "running",
   breakpoint_hit: "at_breakpoint",
   step_succeeded: "succeeded",
   step_failed: "failed",
