@@ -72,11 +72,11 @@ def read_body(data: str) -> bytes:
             raise CLIError(f"--data: cannot read {source}: {exc.__class__.__name__}") from None
     try:
         json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        where = f": {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        raise CLIError(
-            f"{source} is not valid JSON" + (where if isinstance(exc, json.JSONDecodeError) else "")
-        ) from None
+    except json.JSONDecodeError as exc:
+        where = f"{exc.msg} (line {exc.lineno}, column {exc.colno})"
+        raise CLIError(f"{source} is not valid JSON: {where}") from None
+    except UnicodeDecodeError:
+        raise CLIError(f"{source} is not valid JSON: not UTF-8 text") from None
     return raw
 
 
