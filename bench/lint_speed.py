@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from examples import templates
 from interpreter import expr
 from interpreter.lint import lint_text
 from interpreter.topology import Topology
@@ -116,24 +117,32 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     print(
-        f"{'shape':>8} {'size':>9} {'steps':>6} {'edge pairs':>10} {'wall':>8} {'cpu':>8}  problems"
+        f"{'shape':>24} {'size':>9} {'steps':>6} {'edge pairs':>10} "
+        f"{'wall':>8} {'cpu':>8}  problems"
     )
+    largest = max(templates.catalog(), key=lambda t: len(t.workflow))
+    _row(f"tmpl:{largest.name}", largest.workflow, args.repeat)
     for kib in (int(s) for s in args.sizes.split(",")):
         for shape in ("fan-in", "layered"):
             if shape == "fan-in":
                 text = dense_definition(kib * 1024, args.fan_in)
             else:
                 text = layered_definition(kib * 1024, args.width)
-            definition, _ = lint_text(text)
-            assert definition is not None
-            steps = len(definition.steps)
-            pairs = len(Topology(definition).pairs)
-            wall, cpu, found = lint_seconds(text, args.repeat)
-            print(
-                f"{shape:>8} {len(text) / 1024:>7.1f}Ki {steps:>6} {pairs:>10} "
-                f"{wall * 1000:>6.0f}ms {cpu * 1000:>6.0f}ms  {found}"
-            )
+            _row(shape, text, args.repeat)
     sys.stdout.flush()
+
+
+def _row(shape: str, text: str, repeat: int) -> None:
+    """Lint ``text`` and print its row."""
+    definition, _ = lint_text(text)
+    assert definition is not None
+    steps = len(definition.steps)
+    pairs = len(Topology(definition).pairs)
+    wall, cpu, found = lint_seconds(text, repeat)
+    print(
+        f"{shape:>24} {len(text) / 1024:>7.1f}Ki {steps:>6} {pairs:>10} "
+        f"{wall * 1000:>6.0f}ms {cpu * 1000:>6.0f}ms  {found}"
+    )
 
 
 if __name__ == "__main__":
