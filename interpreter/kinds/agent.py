@@ -1,4 +1,8 @@
-"""agent steps: a child workflow (interpreter.agent) runs the model/tool loop turn by turn."""
+"""agent steps: a child workflow (interpreter.agent) runs the model/tool loop turn by turn.
+
+Under a tenant's step quota an agent step holds one slot while its child runs (its turns are
+the tenant's executing work, like an llm or tool step's activity); behind :data:`AGENT_QUOTA_PATCH`.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,16 @@ from interpreter.kinds.base import Invocation, Runtime
 from interpreter.kinds.subflow import run_child
 
 with workflow.unsafe.imports_passed_through():
+    from interpreter import patches
     from interpreter.agent import AgentRequest
+    from interpreter.limits import flow_limits
     from interpreter.options import merge_retry
+    from interpreter.quota import slot
     from interpreter.request import AGENT_WORKFLOW_NAME
     from interpreter.spec import AgentStep
+
+AGENT_QUOTA_PATCH = "agent-step-quota"
+"""Agent steps hold a step-quota slot; asked only of a run whose tenant has a quota."""
 
 
 async def run_agent(runtime: Runtime, inv: Invocation, fields: dict[str, Any]) -> Any:
@@ -47,4 +57,9 @@ async def run_agent(runtime: Runtime, inv: Invocation, fields: dict[str, Any]) -
             [runtime.definition.defaults.retry, *(layer.retry for layer in inv.layers)]
         ),
     )
+    quota = flow_limits(runtime.request).step_quota
+    limited = quota is not None and quota.of(runtime.request.tenant) is not None
+    if limited and patches.patched(AGENT_QUOTA_PATCH):
+        async with slot(runtime, inv):
+            return await run_child(runtime, inv, AGENT_WORKFLOW_NAME, request)
     return await run_child(runtime, inv, AGENT_WORKFLOW_NAME, request)

@@ -2,6 +2,7 @@
 // #/workflows/<name>/<version>: a version's YAML and graph, and a form to start a run.
 import { api, detail } from "./api.js";
 import { el, fill, when } from "./dom.js";
+import { attachEditor } from "./editor.js";
 import { schemaForm, showError } from "./forms.js";
 import { loadGraph } from "./graph.js";
 import { schedulesSection } from "./schedules.js";
@@ -44,7 +45,7 @@ export function definitionsPage(view) {
     templatePicker(source),
     el("h2", {}, "Lint a definition"),
     el("label", { for: "lint-source" }, "Definition (YAML or JSON)"),
-    source,
+    attachEditor(source),
     el("div", { class: "buttons" },
       el("button", { type: "button", id: "lint", onclick: () => lint(false) }, "Lint"),
       el("button", { type: "button", id: "publish", onclick: () => lint(true) }, "Publish")),
