@@ -33,9 +33,7 @@ async def test_two_agents_of_a_tenant_with_a_quota_of_one_do_not_overlap(
         "kworkflow", request, id=new_run_id(), task_queue=task_queue
     )
     await result(handle, 60)
-    children = [
-        await client.get_workflow_handle(f"{handle.id}/{step}").describe() for step in "ab"
-    ]
+    children = [await client.get_workflow_handle(f"{handle.id}/{step}").describe() for step in "ab"]
     first, second = sorted(children, key=lambda d: d.start_time)
     assert first.close_time is not None and second.start_time is not None
     assert second.start_time >= first.close_time  # never both at once
