@@ -25,7 +25,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -48,6 +48,10 @@ log = logging.getLogger("kworkflow.api.events")
 
 SIGNAL_CONCURRENCY = 32
 """How many waiting runs are signalled at once."""
+SIGNAL_ATTEMPTS = 3
+"""Signals to a listed run that answers NOT_FOUND while it is still running."""
+SIGNAL_RETRY_DELAY = 0.2
+"""Seconds before the second attempt (twice that before the third)."""
 
 
 class TriggeredRun(BaseModel):
@@ -133,16 +137,40 @@ async def _signal_waiting(client: Client, tenant: str, event: dict[str, Any]) ->
 
     async def signal(run_id: str) -> str | None:
         async with gate:
-            try:
-                await client.get_workflow_handle(run_id).signal(EVENT_SIGNAL, event)
-            except RPCError as exc:
-                if exc.status == RPCStatusCode.NOT_FOUND:  # it ended meanwhile
-                    return None
-                raise
-        return run_id
+            return run_id if await _signal_one(client, run_id, event) else None
 
     done = await asyncio.gather(*(signal(i) for i in sorted(set(ids))))
     return [run_id for run_id in done if run_id is not None]
+
+
+async def _signal_one(client: Client, run_id: str, event: dict[str, Any]) -> bool:
+    """Signal one listed run; False only when it has ended (or is gone).
+
+    The run was listed as waiting, so a NOT_FOUND answer is not taken at its word (dropping a
+    run that still runs would leave it waiting for an event that was sent, with nothing said):
+    the run is described, and signalled again while it still runs (:data:`SIGNAL_ATTEMPTS` in
+    all). Other errors are raised.
+    """
+    handle = client.get_workflow_handle(run_id)
+    for attempt in range(SIGNAL_ATTEMPTS):
+        try:
+            await handle.signal(EVENT_SIGNAL, event)
+            return True
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+        try:
+            status = (await handle.describe()).status
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        if status != WorkflowExecutionStatus.RUNNING:  # it ended meanwhile
+            return False
+        log.warning("run %s is running but its signal was answered NOT_FOUND", run_id)
+        await asyncio.sleep(SIGNAL_RETRY_DELAY * (attempt + 1))
+    log.error("run %s running, not signalled after %d attempts", run_id, SIGNAL_ATTEMPTS)
+    return False
 
 
 def trigger_run_id(tenant: str, workflow: str, event: dict[str, Any]) -> str:

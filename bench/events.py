@@ -210,6 +210,21 @@ async def fanout(
     out["fanout_answer_s"] = time.perf_counter() - start
     signalled = set(answer["signalled"]) & set(runs)
     out["fanout_signalled"] = len(signalled)  # visibility may list a run late: said, not hidden
+    missing = sorted(set(runs) - signalled)
+    listed_now = {
+        wf.id
+        async for wf in client.list_workflows(
+            f"ExecutionStatus = 'Running' AND KwAwaitedEvents = '{value}'"
+        )
+    }
+    out["fanout_missing"] = [  # which path lost it: still listed now? still running?
+        {
+            "run": run_id,
+            "listed_now": run_id in listed_now,
+            "status": str((await client.get_workflow_handle(run_id).describe()).status),
+        }
+        for run_id in missing
+    ]
     await asyncio.gather(*(client.get_workflow_handle(r).result() for r in sorted(signalled)))
     out["fanout_ended_s"] = time.perf_counter() - start
 
@@ -250,6 +265,8 @@ def report(out: dict[str, Any]) -> None:
             f" answered in"
             f" {out['fanout_answer_s']:.2f} s, all ended in {out['fanout_ended_s']:.2f} s"
         )
+        for lost in out.get("fanout_missing", []):
+            print(f"  not signalled: {lost}")
 
 
 if __name__ == "__main__":
