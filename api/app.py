@@ -32,6 +32,7 @@ from api import (
     ui_routes,
     upgrade,
     webhooks,
+    workers,
     workflows,
 )
 from api.auth import KEYLESS, TenantAuth, TenantKeys, document_keyless, documented_auth
@@ -123,6 +124,7 @@ def create_app(
     app.include_router(schedules.router)
     app.include_router(cloudevents.router)
     app.include_router(webhooks.router)
+    app.include_router(workers.router)
     app.include_router(ui_routes.router)
 
     @app.get("/healthz", tags=["health"], openapi_extra=KEYLESS)
