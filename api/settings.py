@@ -222,7 +222,9 @@ def worker_keys(env: Mapping[str, str]) -> frozenset[str]:
     Raises:
         ApiSettingsError: A key is too short.
     """
-    keys = frozenset(k.strip() for k in env.get("KWORKFLOW_WORKER_KEYS", "").split(",") if k.strip())
+    keys = frozenset(
+        k.strip() for k in env.get("KWORKFLOW_WORKER_KEYS", "").split(",") if k.strip()
+    )
     if any(len(k) < _MIN_KEY_LENGTH for k in keys):
         raise ApiSettingsError(
             f"KWORKFLOW_WORKER_KEYS: every key needs at least {_MIN_KEY_LENGTH} characters"

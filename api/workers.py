@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -120,17 +120,17 @@ async def report_worker(
     return stored.to_json()
 
 
-@router.delete("/{worker_id}", status_code=204, openapi_extra=KEYLESS)
+@router.delete("/{worker_id}", status_code=204, response_class=Response, openapi_extra=KEYLESS)
 async def forget_worker(
     request: Request, worker_id: Annotated[str, Path(pattern=WORKER_ID)]
-) -> Any:
+) -> Response:
     """A worker that stops says so (with a worker key)."""
     refused = _refusal(request)
     if refused is not None:
         return refused
     store = await get_store(request)
     await run_in_threadpool(store.workers.remove, worker_id)
-    return None
+    return Response(status_code=204)
 
 
 @router.get("", response_model=WorkersOut)

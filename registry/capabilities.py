@@ -104,9 +104,7 @@ def _model_problems(
     yield Problem(model_path, message, step=step_id, code="no_model")
 
 
-def _field(
-    path: str, step: dict[str, Any], fallback: dict[str, Any], name: str
-) -> tuple[Any, str]:
+def _field(path: str, step: dict[str, Any], fallback: dict[str, Any], name: str) -> tuple[Any, str]:
     if step.get(name) is not None:
         return step[name], f"{path}.{name}"
     return fallback.get(name), f"defaults.{name}"
