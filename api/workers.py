@@ -26,6 +26,7 @@ from registry.capabilities import offered_check
 from registry.workers import WorkerOffer
 
 router = APIRouter(prefix="/v1/workers", tags=["workers"])
+_DEFAULTS = ApiSettings()
 
 WORKER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,199}$"
 _NAME = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:/@-]{1,200}$")]
@@ -60,9 +61,13 @@ class WorkersOut(BaseModel):
     expiry_seconds: float
 
 
+def _settings(request: Request) -> ApiSettings:
+    """The app's settings (an app assembled from routers alone has the defaults)."""
+    return cast(ApiSettings, getattr(request.app.state, "settings", None) or _DEFAULTS)
+
+
 def _expiry(request: Request) -> timedelta:
-    settings = cast(ApiSettings, request.app.state.settings)
-    return timedelta(seconds=settings.worker_expiry)
+    return timedelta(seconds=_settings(request).worker_expiry)
 
 
 async def live_offers(request: Request) -> list[WorkerOffer]:
@@ -76,7 +81,7 @@ async def capabilities_check(request: Request) -> Check:
     the ``no_workers`` warning only when workers are expected to report (worker keys set): an
     API nobody reports to publishes as before."""
     offers = await live_offers(request)
-    settings = cast(ApiSettings, request.app.state.settings)
+    settings = _settings(request)
     if not offers and not settings.worker_keys:
         return lambda definition: []
     return offered_check(offers)
@@ -84,7 +89,7 @@ async def capabilities_check(request: Request) -> Check:
 
 def _refusal(request: Request) -> JSONResponse | None:
     """None when the request carries a worker key (or may report without one)."""
-    settings = cast(ApiSettings, request.app.state.settings)
+    settings = _settings(request)
     key = key_from_headers({k.lower(): v for k, v in request.headers.items()})
     if not settings.worker_keys:
         if settings.single_tenant:

@@ -20,7 +20,6 @@ from starlette.requests import ClientDisconnect
 
 from api import events_out, schedules
 from api.deps import get_store, get_tenant
-from api.workers import capabilities_check
 from api.schemas_schedules import PublishedWithSchedulesOut
 from api.schemas_workflows import (
     ErrorOut,
@@ -33,6 +32,7 @@ from api.schemas_workflows import (
     WorkflowListOut,
     WorkflowOut,
 )
+from api.workers import capabilities_check
 from interpreter.errors import Problem
 from interpreter.lint import Check
 from interpreter.yamldoc import format_path

@@ -123,15 +123,18 @@ def _no_tool(path: str, name: str, step_id: str | None, tools: set[str]) -> Prob
     return Problem(path, message, step=step_id, code="no_tool")
 
 
+_NOT_STEPS = frozenset({"tools", "input", "output", "args", "output_schema", "defaults"})
+"""Keys whose values hold no step spec (data and schemas, whatever ``kind`` they mention)."""
+
+
 def _steps(value: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
     """Every step spec in the dumped definition (nested ones too), with its path."""
     if isinstance(value, dict):
         if isinstance(value.get("kind"), str) and path:
             yield path, value
         for key, item in value.items():
-            if key in ("tools", "input", "output", "args", "output_schema", "defaults"):
-                if not (key == "tools" and path):  # a step's `tools` is a list of names
-                    continue
+            if key in _NOT_STEPS:
+                continue
             yield from _steps(item, f"{path}.{key}" if path else str(key))
     elif isinstance(value, list):
         for index, item in enumerate(value):

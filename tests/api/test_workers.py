@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
-import textwrap
 import uuid
 from pathlib import Path
 from typing import Any
@@ -143,38 +141,39 @@ async def test_publish_checks_against_the_workers_and_only_the_worker_key_report
 ) -> None:
     database = f"sqlite:///{tmp_path / 'registry.db'}"
     offer = {"task_queue": task_queue, "tools": ["greet"], "providers": {"local": ["small-1"]}}
-    async with serving_api(
-        client, task_queue, database, worker_keys=frozenset({WORKER_KEY}), worker_expiry=60
-    ) as api:
-        async with api.http() as http, httpx.AsyncClient(base_url=api.url) as bare:
-            yaml_type = {"Content-Type": "application/yaml"}
-            nobody = await http.post("/v1/workflows", content=NEEDS, headers=yaml_type)
-            assert nobody.status_code == 201, nobody.text
-            assert [(w["code"], w["severity"]) for w in nobody.json()["warnings"]] == [
-                ("no_workers", "warning")
-            ]
-            spoofed = await http.put("/v1/workers/fake-1", json=offer)  # a tenant's key
-            assert spoofed.status_code == 403, spoofed.text
-            assert "worker key" in spoofed.json()["detail"]
-            keyless = await bare.put("/v1/workers/fake-1", json=offer)
-            assert keyless.status_code == 403
-            as_worker = {"Authorization": f"Bearer {WORKER_KEY}"}
-            hostile = {**offer, "tools": ["x" * 300]}
-            bad = await bare.put("/v1/workers/fake-1", json=hostile, headers=as_worker)
-            assert bad.status_code == 422
-            sneaky = await bare.get("/v1/workers", headers=as_worker)  # not a tenant's key
-            assert sneaky.status_code == 401
-            reported = await bare.put("/v1/workers/w-1", json=offer, headers=as_worker)
-            assert reported.status_code == 200, reported.text
-            refused = await http.post("/v1/workflows", content=NEEDS, headers=yaml_type)
-            assert refused.status_code == 422, refused.text
-            found = [
-                (p["code"], p["path"], p["line"], p["column"]) for p in refused.json()["problems"]
-            ]
-            assert found == [
-                ("no_tool", "steps[1].tool", 10, 11),
-                ("no_model", "steps[2].model", 14, 12),
-            ]
-            async with api.http(api.globex) as globex:
-                other = await globex.get("/v1/workers")
-            assert [w["worker_id"] for w in other.json()["workers"]] == ["w-1"]
+    async with (
+        serving_api(
+            client, task_queue, database, worker_keys=frozenset({WORKER_KEY}), worker_expiry=60
+        ) as api,
+        api.http() as http,
+        httpx.AsyncClient(base_url=api.url) as bare,
+    ):
+        yaml_type = {"Content-Type": "application/yaml"}
+        nobody = await http.post("/v1/workflows", content=NEEDS, headers=yaml_type)
+        assert nobody.status_code == 201, nobody.text
+        assert [(w["code"], w["severity"]) for w in nobody.json()["warnings"]] == [
+            ("no_workers", "warning")
+        ]
+        spoofed = await http.put("/v1/workers/fake-1", json=offer)  # a tenant's key
+        assert spoofed.status_code == 403, spoofed.text
+        assert "worker key" in spoofed.json()["detail"]
+        keyless = await bare.put("/v1/workers/fake-1", json=offer)
+        assert keyless.status_code == 403
+        as_worker = {"Authorization": f"Bearer {WORKER_KEY}"}
+        hostile = {**offer, "tools": ["x" * 300]}
+        bad = await bare.put("/v1/workers/fake-1", json=hostile, headers=as_worker)
+        assert bad.status_code == 422
+        sneaky = await bare.get("/v1/workers", headers=as_worker)  # not a tenant's key
+        assert sneaky.status_code == 401
+        reported = await bare.put("/v1/workers/w-1", json=offer, headers=as_worker)
+        assert reported.status_code == 200, reported.text
+        refused = await http.post("/v1/workflows", content=NEEDS, headers=yaml_type)
+        assert refused.status_code == 422, refused.text
+        found = [(p["code"], p["path"], p["line"], p["column"]) for p in refused.json()["problems"]]
+        assert found == [
+            ("no_tool", "steps[1].tool", 10, 11),
+            ("no_model", "steps[2].model", 14, 12),
+        ]
+        async with api.http(api.globex) as globex:
+            other = await globex.get("/v1/workers")
+        assert [w["worker_id"] for w in other.json()["workers"]] == ["w-1"]
