@@ -11,8 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from temporalio.client import Client
 
+from activities.capabilities import Reporter
+from activities.errors import ConfigError
+from api.settings import ApiSettings, ApiSettingsError
 from tests.api.support import Api, serving_api
 from tests.cli import cli_env, kworkflow_async
 from tests.support.processes import ROOT, start_process, stop
@@ -177,3 +181,27 @@ async def test_publish_checks_against_the_workers_and_only_the_worker_key_report
         async with api.http(api.globex) as globex:
             other = await globex.get("/v1/workers")
         assert [w["worker_id"] for w in other.json()["workers"]] == ["w-1"]
+
+
+def test_worker_keys_are_the_operators_and_never_a_tenants() -> None:
+    tenant_key = f"tenant-{uuid.uuid4().hex}"
+    env = {"KWORKFLOW_API_KEYS": f"{tenant_key}=acme", "KWORKFLOW_WORKER_KEYS": tenant_key}
+    with pytest.raises(ApiSettingsError, match="must not also be a tenant's API key"):
+        ApiSettings.from_env(env)
+    with pytest.raises(ApiSettingsError, match="at least 8 characters"):
+        ApiSettings.from_env({"KWORKFLOW_WORKER_KEYS": "short"})
+    with pytest.raises(ApiSettingsError, match="KWORKFLOW_WORKER_EXPIRY"):
+        ApiSettings.from_env({"KWORKFLOW_WORKER_EXPIRY": "soon"})
+    settings = ApiSettings.from_env({"KWORKFLOW_WORKER_KEYS": f"{WORKER_KEY}, other-key-1"})
+    assert settings.worker_keys == {WORKER_KEY, "other-key-1"}
+    assert settings.worker_expiry == 120.0
+
+
+def test_a_wrong_report_setting_stops_the_worker_at_start() -> None:
+    with pytest.raises(ConfigError, match="KWORKFLOW_API_URL is not an http"):
+        Reporter.from_env("w", {"KWORKFLOW_API_URL": "ftp://x"})
+    with pytest.raises(ConfigError, match="KWORKFLOW_WORKER_REPORT_EVERY"):
+        Reporter.from_env(
+            "w", {"KWORKFLOW_API_URL": "http://x", "KWORKFLOW_WORKER_REPORT_EVERY": "0"}
+        )
+    assert Reporter.from_env("w", {}) is None
