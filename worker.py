@@ -96,11 +96,25 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         settings.address,
         settings.namespace,
     )
+    reporting = _report_offer(settings.task_queue, stop)
     async with worker:  # leaving the block shuts the worker down gracefully
         await stop.wait()
         log.info("kworkflow worker stopping")
+    if reporting is not None:
+        await reporting
     await close_stores()
     log.info("kworkflow worker stopped")
+
+
+def _report_offer(task_queue: str, stop: asyncio.Event) -> asyncio.Task[None] | None:
+    """Report what this worker offers to the API (``KWORKFLOW_API_URL``) until ``stop``."""
+    from activities.capabilities import Reporter, offer
+    from activities.config import current_config
+
+    reporter = Reporter.from_env(identity())
+    if reporter is None:
+        return None
+    return asyncio.create_task(reporter.run(offer(current_config(), task_queue), stop))
 
 
 def metrics_port(env: dict[str, str] | None = None) -> int | None:

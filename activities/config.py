@@ -79,6 +79,9 @@ class Provider(BaseModel):
     api_key_env: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     prices: dict[str, Price] = Field(default_factory=dict)
+    models: list[str] = Field(default_factory=list)
+    """The models this provider serves, for lint against a running stack (with the models of
+    ``prices``); none declared: any model is accepted and not checked."""
     timeout_seconds: float = 600.0
     response_format: Literal["json_schema", "json_object", "none"] = "json_schema"
     """How steps with `output_schema` ask for JSON: a JSON schema (OpenAI, vLLM), plain JSON

@@ -34,6 +34,7 @@ from api import (
     ui_routes,
     upgrade,
     webhooks,
+    workers,
     workflows,
 )
 from api.auth import KEYLESS, TenantAuth, TenantKeys, document_keyless, documented_auth
@@ -126,6 +127,7 @@ def create_app(
     app.include_router(templates.router)
     app.include_router(cloudevents.router)
     app.include_router(webhooks.router)
+    app.include_router(workers.router)
     app.include_router(ui_routes.router)
     app.include_router(schema_route.router)
 

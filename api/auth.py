@@ -38,9 +38,10 @@ PUBLIC_PATHS = frozenset(
     }
 )
 """Paths served without a key."""
-PUBLIC_PREFIXES = ("/ui/static/", "/v1/hooks/")
-"""Prefixes of paths served without a key (the web UI's files, its data needs the key; webhooks,
-whose signature authenticates them: :mod:`api.webhooks`)."""
+PUBLIC_PREFIXES = ("/ui/static/", "/v1/hooks/", "/v1/workers/")
+"""Prefixes of paths served without a tenant key (the web UI's files, its data needs the key;
+webhooks, whose signature authenticates them: :mod:`api.webhooks`; a worker's report, which
+checks the operator's worker key itself: :mod:`api.workers`)."""
 ACTOR_KEY_CHARS = 4
 
 

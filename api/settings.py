@@ -85,6 +85,10 @@ class ApiSettings:
         max_webhook_bytes: Largest webhook body (``KWORKFLOW_MAX_WEBHOOK_BYTES``).
         events_out: The lifecycle events sink (the worker configuration's ``events_out``):
             runs started here send their events, publishes are sent from here; None: none.
+        worker_keys: The operator's keys workers report what they offer with
+            (``PUT /v1/workers/{id}``); never a tenant's key. Empty: only workers on this
+            machine may report, and only in single-tenant mode.
+        worker_expiry: Seconds after its last report that a worker stops counting.
     """
 
     address: str = DEFAULT_ADDRESS
@@ -106,9 +110,13 @@ class ApiSettings:
     webhook_secrets: Mapping[str, str] = field(default_factory=dict)
     max_webhook_bytes: int = MAX_WEBHOOK_BYTES
     events_out: EventsOutConfig | None = None
+    worker_keys: frozenset[str] = frozenset()
+    worker_expiry: float = 120.0
 
     def __post_init__(self) -> None:
         check_keys(self.api_keys)
+        if self.worker_keys & set(self.api_keys):
+            raise ApiSettingsError("a worker key must not also be a tenant's API key")
 
     @property
     def single_tenant(self) -> bool:
@@ -166,6 +174,8 @@ class ApiSettings:
             max_event_bytes=_bytes(env, "KWORKFLOW_MAX_EVENT_BYTES", MAX_EVENT_BYTES),
             webhook_secrets=hook_secrets,
             max_webhook_bytes=_bytes(env, "KWORKFLOW_MAX_WEBHOOK_BYTES", MAX_WEBHOOK_BYTES),
+            worker_keys=worker_keys(env),
+            worker_expiry=_seconds(env, "KWORKFLOW_WORKER_EXPIRY", 120.0, low=0.1, high=86400),
         )
 
 
@@ -203,6 +213,23 @@ def _seconds(
             f"{name} is not a number of seconds from {low:g} to {high:g}: {text!r}"
         )
     return value
+
+
+def worker_keys(env: Mapping[str, str]) -> frozenset[str]:
+    """``KWORKFLOW_WORKER_KEYS``: the operator's keys workers report their offer with
+    (comma-separated, each at least 8 characters; never a tenant's key).
+
+    Raises:
+        ApiSettingsError: A key is too short.
+    """
+    keys = frozenset(
+        k.strip() for k in env.get("KWORKFLOW_WORKER_KEYS", "").split(",") if k.strip()
+    )
+    if any(len(k) < _MIN_KEY_LENGTH for k in keys):
+        raise ApiSettingsError(
+            f"KWORKFLOW_WORKER_KEYS: every key needs at least {_MIN_KEY_LENGTH} characters"
+        )
+    return keys
 
 
 def parse_keys(text: str) -> dict[str, str]:

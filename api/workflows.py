@@ -32,7 +32,9 @@ from api.schemas_workflows import (
     WorkflowListOut,
     WorkflowOut,
 )
+from api.workers import capabilities_check
 from interpreter.errors import Problem
+from interpreter.lint import Check
 from interpreter.yamldoc import format_path
 from registry.errors import (
     DefinitionRejected,
@@ -97,7 +99,7 @@ async def publish_workflow(
     its `triggers` become the workflow's schedules (docs/triggers.md)."""
     try:
         text, fmt = await _read_definition(request)
-        more = schedules.quota_check(request, tenant)
+        more = _both(schedules.quota_check(request, tenant), await capabilities_check(request))
         published = await run_in_threadpool(store.publish, tenant, text, fmt, more)
     except _Refused as refused:
         return refused.response
@@ -109,6 +111,11 @@ async def publish_workflow(
     if isinstance(answer, PublishedWithSchedulesOut):
         answer.warnings = [ProblemOut.of(p) for p in published.warnings]
     return answer
+
+
+def _both(first: Check, second: Check) -> Check:
+    """The findings of two checks."""
+    return lambda definition: [*first(definition), *second(definition)]
 
 
 @router.post(

@@ -192,6 +192,10 @@ class ApiClient:
         """``POST /v1/runs/{id}/continue``: ``{run_id, status, paused, step, when, edited}``."""
         return self._json("POST", f"/v1/runs/{_seg(run_id)}/continue", body=body)[1]
 
+    def workers(self) -> dict[str, Any]:
+        """``GET /v1/workers``: the live workers and what they offer."""
+        return self._json("GET", "/v1/workers")[1]
+
     def get_run(self, run_id: str) -> dict[str, Any]:
         """``GET /v1/runs/{id}``: the run view."""
         return self._json("GET", f"/v1/runs/{_seg(run_id)}")[1]

@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lint.add_argument("files", nargs="+", metavar="FILE")
     lint.add_argument("--strict", action="store_true", help="fail on warnings too")
+    lint.add_argument(
+        "--remote",
+        action="store_true",
+        help="also check tools, providers and models against the workers the API at "
+        "KWORKFLOW_URL knows (KWORKFLOW_API_KEY)",
+    )
     lint.set_defaults(command_ref="cli.offline:lint_command")
 
     render = commands.add_parser(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CLIError
 from interpreter.errors import DefinitionError, Problem
-from interpreter.lint import lint_text
+from interpreter.lint import Check, lint_text
 from interpreter.lint_types import model_problems
 from interpreter.loader import load_file
 from interpreter.render import render
@@ -58,6 +58,7 @@ def lint_command(args: argparse.Namespace) -> int:
     ``--strict``, warnings) or does not load."""
     findings = 0
     strict = bool(getattr(args, "strict", False))
+    extra = remote_check() if getattr(args, "remote", False) else model_problems
     for path in args.files:
         try:
             text = read_definition_text(path)
@@ -65,7 +66,7 @@ def lint_command(args: argparse.Namespace) -> int:
             print(f"kworkflow: {exc}", file=sys.stderr)
             findings += 1
             continue
-        _, problems = lint_text(text, path, extra=model_problems)
+        _, problems = lint_text(text, path, extra=extra)
         print_problems(path, problems)
         failing = [p for p in problems if strict or p.severity != "warning"]
         if not problems:
@@ -75,6 +76,32 @@ def lint_command(args: argparse.Namespace) -> int:
             print(f"{path}: ok ({note})", file=sys.stderr)
         findings += len(failing)
     return EXIT_FAILED if findings else EXIT_OK
+
+
+def remote_check() -> Check:
+    """Lint's typed checks plus the check against the workers of the API at ``KWORKFLOW_URL``.
+
+    Raises:
+        CLIError: The API cannot be reached or refuses the key.
+    """
+    from cli.http import ApiClient
+    from registry.capabilities import offered_check
+    from registry.workers import WorkerOffer
+
+    with ApiClient.from_env() as api:
+        listed = api.workers()
+    offers = [
+        WorkerOffer(
+            str(w.get("worker_id")),
+            str(w.get("task_queue")),
+            tuple(w.get("tools") or ()),
+            {str(k): tuple(v) for k, v in (w.get("providers") or {}).items()},
+            w.get("default_provider"),
+        )
+        for w in (listed or {}).get("workers") or []
+    ]
+    against = offered_check(offers)
+    return lambda definition: [*model_problems(definition), *against(definition)]
 
 
 def render_command(args: argparse.Namespace) -> int:

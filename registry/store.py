@@ -65,6 +65,7 @@ from registry.errors import (
 from registry.events import EventStore
 from registry.source import MAX_NAME_LENGTH, Format, check, to_data
 from registry.webhooks import WebhookIndex
+from registry.workers import WorkerIndex
 
 DATABASE_URL_ENV = "KWORKFLOW_DATABASE_URL"
 """The environment variable that points the store at a database (else SQLite under cwd)."""
@@ -209,6 +210,8 @@ class DefinitionStore:
             """Recent CloudEvents and the index of event triggers (:mod:`registry.events`)."""
             self.webhooks = WebhookIndex(self._engine)
             """The index of webhook triggers (:mod:`registry.webhooks`)."""
+            self.workers = WorkerIndex(self._engine)
+            """What the running workers offer (:mod:`registry.workers`)."""
 
     def close(self) -> None:
         """Close every pooled connection."""
