@@ -18,6 +18,8 @@ COPY client/ client/
 COPY registry/ registry/
 COPY storage/ storage/
 COPY telemetry/ telemetry/
+COPY limiter/ limiter/
+COPY examples/ examples/
 RUN pip install . \
     && useradd --create-home --uid 10001 kworkflow
 

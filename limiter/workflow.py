@@ -91,6 +91,11 @@ class LimiterWorkflow:
             "queued": self._slots.queued(),
         }
 
+    @workflow.query(name="waiting_runs")
+    def waiting_runs(self) -> list[str]:
+        """The holder runs with a request waiting for a slot, sorted."""
+        return sorted(self._slots.waiting)
+
     @workflow.run
     async def run(self, start: LimiterStart) -> None:
         """Grant until idle for a lease; check the holders every lease."""

@@ -105,7 +105,12 @@ def test_workers_run_worker_py_twice_on_the_kworkflow_queue(services: dict[str, 
         "KWORKFLOW_CONFIG": "/etc/kworkflow/worker.yaml",
         "KWORKFLOW_URL": "http://api:8000",
         "KWORKFLOW_DATABASE_URL": "postgresql://kworkflow:kworkflow@postgresql:5432/kworkflow",
+        "KWORKFLOW_API_URL": "http://api:8000",
+        "KWORKFLOW_WORKER_KEY": _WORKER_KEY,
     }
+
+
+_WORKER_KEY = "${KWORKFLOW_WORKER_KEY:?set KWORKFLOW_WORKER_KEY (8 characters or more)}"
 
 
 def test_api_serves_the_app_factory_on_8000(services: dict[str, Any]) -> None:
@@ -208,3 +213,13 @@ def test_api_and_workers_read_one_worker_configuration(services: dict[str, Any])
         env = _env(service)
         assert env["KWORKFLOW_CONFIG"] == "/etc/kworkflow/worker.yaml"
     assert _env(services["worker"])["KWORKFLOW_URL"] == "http://api:8000"
+
+
+def test_workers_report_their_offer_to_the_api_with_the_operator_key(
+    services: dict[str, Any],
+) -> None:
+    worker, api = _env(services["worker"]), _env(services["api"])
+    assert worker["KWORKFLOW_API_URL"] == "http://api:8000"
+    assert worker["KWORKFLOW_WORKER_KEY"].startswith("${KWORKFLOW_WORKER_KEY:?")
+    assert api["KWORKFLOW_WORKER_KEYS"] == worker["KWORKFLOW_WORKER_KEY"]  # the same secret
+    assert api["KWORKFLOW_WORKER_KEYS"] not in api["KWORKFLOW_API_KEYS"]  # never a tenant's

@@ -14,7 +14,7 @@ from interpreter.loader import load_text
 from tests.cli import EXAMPLES, ROOT, kworkflow
 
 CHECKED_IN = ROOT / "docs" / "kworkflow.schema.json"
-EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yaml")) + sorted(EXAMPLES.glob("templates/**/*.yaml"))
+EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yaml")) + sorted(EXAMPLES.glob("templates/*/workflow.yaml"))
 
 
 def test_the_checked_in_schema_is_what_kworkflow_schema_prints() -> None:
