@@ -357,6 +357,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _error("interrupted")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Unix tools do
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # a bug, not a mistake: no traceback unless asked for
         if os.environ.get("KWORKFLOW_DEBUG"):
             traceback.print_exc()
@@ -367,9 +370,24 @@ def run(argv: Sequence[str] | None = None) -> int:
 def main() -> None:
     """Console entry point: run, flush, and leave with ``os._exit`` (sdk-python#300)."""
     code = run()
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_stdout()
+        code = EXIT_BROKEN_PIPE
     sys.stderr.flush()
     os._exit(code)
+
+
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE: what a shell reports for a writer whose reader closed the pipe."""
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that what is still buffered goes nowhere, silently."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _error(message: str) -> None:
