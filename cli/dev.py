@@ -230,6 +230,9 @@ async def _start_worker(options: DevOptions) -> asyncio.subprocess.Process:
         KWORKFLOW_TASK_QUEUE=options.task_queue,
         KWORKFLOW_BLOB_DIR=options.blob_dir,
     )
+    # the worker tells the API what it offers, so `lint --remote` and publish check against it
+    host = "127.0.0.1" if options.api_host in ("0.0.0.0", "::") else options.api_host
+    env.setdefault("KWORKFLOW_API_URL", f"http://{_url_host(host)}:{options.api_port}")
     return await asyncio.create_subprocess_exec(
         sys.executable,
         str(Path(worker.__file__).resolve()),
@@ -237,6 +240,11 @@ async def _start_worker(options: DevOptions) -> asyncio.subprocess.Process:
         env=env,
         start_new_session=True,
     )
+
+
+def _url_host(host: str) -> str:
+    """``host`` as it stands in a URL (an IPv6 address in brackets)."""
+    return f"[{host}]" if ":" in host else host
 
 
 async def _start_api(options: DevOptions) -> asyncio.subprocess.Process:

@@ -9,6 +9,7 @@ import socket
 import stat
 import subprocess
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,6 +48,16 @@ def test_dev_stack_runs_answers_and_stops_cleanly(
 
     hello = kworkflow("run", str(EXAMPLES / "hello.yaml"), "--input", '{"name":"Ada"}', env=env)
     assert (hello.code, json.loads(hello.stdout)) == (0, {"greeting": "Hello, Ada.", "length": 11})
+
+    # the worker has told the API what it offers (lint --remote and publish check against it)
+    deadline = time.monotonic() + 30
+    while True:
+        with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/v1/workers", timeout=10) as r:
+            workers = json.load(r)["workers"]
+        if workers or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert [w["task_queue"] for w in workers] == ["kworkflow"]
 
     run_id = f"approval-{uuid.uuid4().hex[:8]}"
     waiting = subprocess.Popen(
