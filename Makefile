@@ -16,11 +16,12 @@ run: $(STAMP)
 	$(BIN)/kworkflow dev
 
 # Two test processes (pytest-xdist), each with its own Temporal dev server: most tests wait on
-# the server, so two share the machine's cores well (6.6 min against 10.4 min in one).
+# the server, so two share the machine's cores well. The slowest tests are listed at the end
+# (--durations): a long one that is a scale or fuzz test belongs in test-slow.
 TEST_WORKERS ?= 2
 
 test: lint
-	$(BIN)/pytest -q -m "not slow" -n $(TEST_WORKERS)
+	$(BIN)/pytest -q -m "not slow" -n $(TEST_WORKERS) --durations=15
 
 # Scale tests (minutes each): .ci/run runs them after `make test`.
 test-slow: $(STAMP)

@@ -55,6 +55,7 @@ async def counted_waiting(client: Client, value: str, count: int, timeout: float
         await asyncio.sleep(0.2)
 
 
+@pytest.mark.slow  # 50 waiting runs: a scale test, in make test-slow
 async def test_one_event_reaches_every_run_waiting_on_its_type(
     events_api: Api, client: Client
 ) -> None:

@@ -59,6 +59,7 @@ def threaded_api(temporal_env: WorkflowEnvironment, tmp_path: Path) -> Iterator[
         store.close()
 
 
+@pytest.mark.slow  # two minutes of generated requests against every route: in make test-slow
 def test_no_generated_request_is_a_server_error(threaded_api: str) -> None:
     schema = schemathesis.openapi.from_url(f"{threaded_api}/openapi.json")
     failures: list[str] = []

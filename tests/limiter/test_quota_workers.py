@@ -7,6 +7,7 @@ import asyncio
 import os
 import sys
 
+import pytest
 from temporalio.client import Client
 
 from interpreter.limits import StepQuota
@@ -18,6 +19,7 @@ from tests.support.runs import result
 WORKERS = 3
 
 
+@pytest.mark.slow  # three worker processes: a scale test, in make test-slow
 async def test_three_workers_never_exceed_a_tenants_quota_and_nobody_starves(
     client: Client,
     task_queue: str,
