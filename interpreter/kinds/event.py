@@ -24,7 +24,8 @@ with workflow.unsafe.imports_passed_through():
 _REFUSED_IN_TYPE = re.compile(r"['\"\\\x00-\x1f\x7f]")
 """What ``POST /v1/events`` refuses in a type (api.cloudevent_http): no event could match."""
 CATCH_UP_TIMEOUT = timedelta(seconds=10)
-"""How long the one read of recent events may take per attempt (3 attempts)."""
+"""How long the one read of recent events may take per attempt (3 attempts), its wait for
+visibility included (:data:`activities.events.VISIBLE_WITHIN`)."""
 
 
 async def run_event(runtime: Runtime, inv: Invocation, fields: dict[str, Any]) -> Any:
@@ -32,7 +33,8 @@ async def run_event(runtime: Runtime, inv: Invocation, fields: dict[str, Any]) -
 
     The step advertises its type (:mod:`interpreter.event_waits`), then reads once the events
     of that type kept for its tenant (:mod:`activities.events`: those sent shortly before it
-    began to wait), then waits for the ``kworkflow.event`` signal. Only the step's own
+    began to wait, read once visibility lists the run as waiting), then waits for the
+    ``kworkflow.event`` signal. Only the step's own
     ``timeout`` bounds the wait. A top-level wait suspends when the run continues as new and
     the next run waits on until the same ``timeout_at``.
     """
