@@ -141,7 +141,7 @@ def _no_model(
 ) -> None:
     if isinstance(spec, LLMStep | AgentStep) and spec.model is None and defaults.model is None:
         message = f"this {spec.kind} step has no model: set its `model` or `defaults.model`"
-        out.append(Problem(path, message, step=step, code="no_model"))
+        out.append(Problem(path, message, step=step, code="missing_model"))
     inner = [("step", getattr(spec, "step", None)), ("compensate", spec.compensate)]
     for name, child in inner:
         if child is not None:

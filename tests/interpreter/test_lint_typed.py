@@ -277,8 +277,8 @@ def test_llm_and_agent_steps_without_a_model_are_found() -> None:
     )
     _, problems = lint_text(body, "flow.yaml", extra=model_problems)
     assert [(p.code, p.path, p.line, p.column) for p in problems] == [
-        ("no_model", "steps[0]", 4, 5),
-        ("no_model", "steps[1].branches.one", 8, 12),
+        ("missing_model", "steps[0]", 4, 5),
+        ("missing_model", "steps[1].branches.one", 8, 12),
     ]
     assert problems[0].message == "this llm step has no model: set its `model` or `defaults.model`"
     with_default = body.replace("steps:", "defaults: {model: m}\nsteps:")
