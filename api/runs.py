@@ -33,7 +33,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api import compensation_view, lineage, runview, stalls
 from api.deps import get_store, get_tenant
-from api.limits import describe_size
+from api.limits import check_carried
 from api.schemas_runs import (
     RUN_ID_PATTERN,
     VISIBILITY_STATUS,
@@ -191,13 +191,8 @@ async def start(
     201 with the new run; 200 with the existing run when one with this id exists (running or
     ended).
     """
-    try:
-        size = len(encoded_json(body.input))
-    except ValueError as exc:
-        raise HTTPException(422, f"input: the run input {exc}") from None
-    if size > settings.max_input_bytes:
-        limit = describe_size(settings.max_input_bytes)
-        raise HTTPException(413, f"the run input is larger than {limit} ({size} bytes)")
+    limit = settings.max_input_bytes
+    check_carried(body.input, limit, "input: the run input ", "the run input is")
     # off the event loop, in one hop: a large input against a large schema takes a while
     published, subflows = await run_in_threadpool(_to_start, store, tenant, body)
     definition = published.definition

@@ -33,7 +33,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import KEYLESS
 from api.hook_secrets import secret_value
-from api.limits import describe_size
+from api.limits import check_carried, describe_size
 from api.runs import Settings, Store, TemporalClient
 from api.schemas_runs import ErrorOut, encoded_json
 from api.settings import TENANT_PATTERN, ApiSettings
@@ -144,13 +144,9 @@ async def deliver(
         raise HTTPException(422, f"triggers of {hook.name!r}: {exc}") from None
     if not fires:
         return JSONResponse(HookSkippedOut(reason="filtered").model_dump(), status_code=202)
-    try:
-        size = len(encoded_json(value))
-    except ValueError as exc:
-        raise HTTPException(422, f"input: the mapped run input {exc}") from None
-    if size > settings.max_input_bytes:
-        limit = describe_size(settings.max_input_bytes)
-        raise HTTPException(413, f"the mapped run input is larger than {limit} ({size} bytes)")
+    check_carried(
+        value, settings.max_input_bytes, "input: the mapped run input ", "the mapped run input is"
+    )
     delivery = next((headers[h] for h in DELIVERY_HEADERS if headers.get(h)), None)
     if delivery is not None and len(delivery) > MAX_DELIVERY_LENGTH:
         raise HTTPException(422, f"the delivery id is longer than {MAX_DELIVERY_LENGTH}")
