@@ -27,7 +27,6 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -50,10 +49,8 @@ from api.schemas_runs import (
     tenant_of,
 )
 from api.settings import LOCAL_ACTOR, ApiSettings
-from client.errors import RunAlreadyExists
-from client.start import new_run_id, start_run, started_new
-from interpreter.errors import InputError
-from interpreter.inputs import prepare_input
+from api.starting import checked_start, start_once
+from client.start import new_run_id
 from interpreter.pausing import PAUSED_MEMO
 from interpreter.render import render
 from interpreter.request import (
@@ -65,8 +62,7 @@ from interpreter.request import (
 )
 from interpreter.spec import NAME_PATTERN, Definition
 from interpreter.viewsize import is_truncated
-from registry.errors import NotFound
-from registry.store import DefinitionStore, Published
+from registry.store import DefinitionStore
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 
@@ -194,7 +190,9 @@ async def start(
     limit = settings.max_input_bytes
     check_carried(body.input, limit, "input: the run input ", "the run input is")
     # off the event loop, in one hop: a large input against a large schema takes a while
-    published, subflows = await run_in_threadpool(_to_start, store, tenant, body)
+    published, subflows = await run_in_threadpool(
+        checked_start, store, tenant, body.workflow, body.version, body.input
+    )
     definition = published.definition
     breakpoints = body.breakpoints.checked(definition) if body.breakpoints else None
     run_id = f"{tenant}:{body.run_id or idempotency_key or new_run_id(definition.name)}"
@@ -208,24 +206,8 @@ async def start(
         events_out=settings.events_out is not None,
         breakpoints=breakpoints,
     )
-    try:
-        handle = await start_run(
-            client,
-            request,
-            settings.task_queue,
-            run_id,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            priority=body.priority,
-        )
-        created = started_new(handle)
-    except RunAlreadyExists:  # it ran and ended: that run is the answer
-        created = False
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.INVALID_ARGUMENT:
-            raise HTTPException(422, f"Temporal refused the run: {exc.message}") from None
-        raise
-    if created:  # Temporal has accepted it: answer without asking any worker
+    handle = await start_once(client, settings, request, run_id, priority=body.priority)
+    if handle is not None:  # Temporal has accepted it: answer without asking any worker
         response.headers["Location"] = f"{router.prefix}/{run_id}"
         return runview.initial_view(
             run_id, tenant, handle, definition, published.version, body.priority
@@ -238,32 +220,6 @@ async def start(
     response.status_code = 200
     response.headers["Location"] = f"{router.prefix}/{run_id}"
     return view
-
-
-def _to_start(
-    store: DefinitionStore, tenant: str, body: StartRunIn
-) -> tuple[Published, dict[str, Definition]]:
-    """The published definition a start names, its input checked, and its pinned subflows.
-
-    Raises:
-        HTTPException: 404 no such workflow or version; 422 a bad input or a missing subflow.
-    """
-    try:
-        published = store.get(tenant, body.workflow, body.version)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    definition = published.definition
-    try:
-        prepare_input(definition.input, body.input)
-    except InputError as exc:
-        raise HTTPException(422, exc.describe_all()) from None
-    try:
-        subflows = store.resolve_subflows(tenant, definition)
-    except NotFound as exc:
-        raise HTTPException(
-            422, f"a subflow of {definition.name!r} cannot be found: {exc}"
-        ) from None
-    return published, subflows
 
 
 @router.get("", response_model=RunListOut, responses={422: {"model": ErrorOut}})
