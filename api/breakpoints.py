@@ -15,9 +15,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.limits import check_carried
-from api.run_actions import _ONE, check_live, send_update
+from api.run_actions import _ONE
 from api.runs import Actor, Settings, TemporalClient, Tenant, owned_run
 from api.schemas_runs import ErrorOut, PausedOut
+from api.updates import check_live, send_update
 from client.search_attributes import WORKFLOW_NAME as WORKFLOW_NAME_KEY
 from interpreter.breakpoints import CONTINUE
 from interpreter.spec import STEP_ID_PATTERN

@@ -25,7 +25,6 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -50,6 +49,7 @@ from api.schemas_runs import (
 )
 from api.settings import LOCAL_ACTOR, ApiSettings
 from api.starting import checked_start, start_once
+from api.updates import send_update
 from client.start import new_run_id
 from interpreter.pausing import PAUSED_MEMO
 from interpreter.render import render
@@ -68,8 +68,6 @@ router = APIRouter(prefix="/v1/runs", tags=["runs"])
 
 MAX_STEPS_PAGE = 10_000
 """Most steps one page of a run view may ask for."""
-UPDATE_TIMEOUT = timedelta(seconds=30)
-"""How long answering a human step may take before the API answers 504."""
 
 
 async def get_client(request: Request) -> Client:
@@ -377,20 +375,15 @@ async def respond(
     if description.status != WorkflowExecutionStatus.RUNNING:
         raise HTTPException(409, f"run '{run_id}' has ended: step '{step}' is not waiting")
     answer = RespondRequest(step=step, data=body.data, actor=actor)
-    try:
-        accepted = await handle.execute_update(
-            RESPOND, answer, result_type=dict, rpc_timeout=UPDATE_TIMEOUT
-        )
-    except WorkflowUpdateFailedError as exc:
-        raise _refused(exc, run_id, step) from None
-    except WorkflowUpdateRPCTimeoutOrCancelledError:
-        raise HTTPException(504, f"run '{run_id}' did not take the answer in time") from None
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:  # it ended meanwhile
-            raise HTTPException(
-                409, f"run '{run_id}' has ended: step '{step}' is not waiting"
-            ) from None
-        raise
+    accepted = await send_update(
+        handle,
+        run_id,
+        RESPOND,
+        answer,
+        lambda exc: _refused(exc, run_id, step),
+        what="answer",
+        ended=f"step '{step}' is not waiting",
+    )
     return AnswerOut(
         run_id=run_id,
         step=step,
