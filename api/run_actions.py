@@ -66,61 +66,52 @@ _Body = Annotated[PauseIn | None, Body(description="Optional: why (`reason`)")]
 _Name = Annotated[str, Path(pattern=NAME_PATTERN, max_length=200)]
 
 
-@router.post("/v1/runs/{run_id}/pause", response_model=PauseOut, responses=_ONE)
-async def pause(
-    run_id: str,
-    client: TemporalClient,
-    settings: Settings,
-    tenant: Tenant,
-    actor: Actor,
-    body: _Body = None,
-) -> PauseOut:
+def _add_one(action: Action, doc: str) -> None:
+    """The route ``POST /v1/runs/{run_id}/<action>``: :func:`act` on one run."""
+
+    async def one(
+        run_id: str,
+        client: TemporalClient,
+        settings: Settings,
+        tenant: Tenant,
+        actor: Actor,
+        body: _Body = None,
+    ) -> PauseOut:
+        return await act(client, settings, run_id, tenant, action, _request(actor, body))
+
+    one.__doc__ = doc
+    path = f"/v1/runs/{{run_id}}/{action}"
+    router.post(path, response_model=PauseOut, responses=_ONE, name=action)(one)
+
+
+def _add_every(action: Action, doc: str) -> None:
+    """The route ``POST /v1/workflows/{name}/runs/<action>``: :func:`act_on_all`."""
+
+    async def every(
+        name: _Name,
+        client: TemporalClient,
+        settings: Settings,
+        store: Store,
+        tenant: Tenant,
+        actor: Actor,
+        body: _Body = None,
+    ) -> BulkActionOut:
+        await _check_workflow(store, tenant, name)
+        return await act_on_all(client, settings, tenant, name, action, _request(actor, body))
+
+    every.__doc__ = doc
+    path = f"/v1/workflows/{{name}}/runs/{action}"
+    router.post(path, response_model=BulkActionOut, responses=_BULK, name=f"{action}_all")(every)
+
+
+_add_one(
+    PAUSE,
     """Pause a run: it starts no new step (running steps finish, waiting human steps still take
-    answers, its `timeout` keeps counting). Idempotent: a paused run stays paused."""
-    return await act(client, settings, run_id, tenant, PAUSE, _request(actor, body))
-
-
-@router.post("/v1/runs/{run_id}/resume", response_model=PauseOut, responses=_ONE)
-async def resume(
-    run_id: str,
-    client: TemporalClient,
-    settings: Settings,
-    tenant: Tenant,
-    actor: Actor,
-    body: _Body = None,
-) -> PauseOut:
-    """Resume a paused run where it stopped. Idempotent: a running run goes on as it was."""
-    return await act(client, settings, run_id, tenant, RESUME, _request(actor, body))
-
-
-@router.post("/v1/workflows/{name}/runs/pause", response_model=BulkActionOut, responses=_BULK)
-async def pause_all(
-    name: _Name,
-    client: TemporalClient,
-    settings: Settings,
-    store: Store,
-    tenant: Tenant,
-    actor: Actor,
-    body: _Body = None,
-) -> BulkActionOut:
-    """Pause every running run of a workflow; counts of what happened."""
-    await _check_workflow(store, tenant, name)
-    return await act_on_all(client, settings, tenant, name, PAUSE, _request(actor, body))
-
-
-@router.post("/v1/workflows/{name}/runs/resume", response_model=BulkActionOut, responses=_BULK)
-async def resume_all(
-    name: _Name,
-    client: TemporalClient,
-    settings: Settings,
-    store: Store,
-    tenant: Tenant,
-    actor: Actor,
-    body: _Body = None,
-) -> BulkActionOut:
-    """Resume every paused run of a workflow; counts of what happened."""
-    await _check_workflow(store, tenant, name)
-    return await act_on_all(client, settings, tenant, name, RESUME, _request(actor, body))
+    answers, its `timeout` keeps counting). Idempotent: a paused run stays paused.""",
+)
+_add_one(RESUME, "Resume a paused run where it stopped. Idempotent: a running run goes on as it was.")
+_add_every(PAUSE, "Pause every running run of a workflow; counts of what happened.")
+_add_every(RESUME, "Resume every paused run of a workflow; counts of what happened.")
 
 
 async def act(
