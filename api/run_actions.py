@@ -27,14 +27,8 @@ from api.runs import (
     Tenant,
     owned_run,
 )
-from api.schemas_runs import (
-    BulkActionOut,
-    BulkProblemOut,
-    ErrorOut,
-    PausedOut,
-    PauseIn,
-    PauseOut,
-)
+from api.schemas_actions import BulkActionOut, BulkProblemOut, PauseIn, PauseOut
+from api.schemas_runs import ErrorOut, PausedOut
 from api.settings import ApiSettings
 from api.updates import check_live, send_update
 from client.search_attributes import WORKFLOW_NAME as WORKFLOW_NAME_KEY
