@@ -222,24 +222,33 @@ async def _start_server(options: DevOptions) -> asyncio.subprocess.Process:
             ) from None
 
 
-async def _start_worker(options: DevOptions) -> asyncio.subprocess.Process:
+def _child_env(options: DevOptions, **more: str) -> dict[str, str]:
+    """The environment of the worker and the API: ours, pointed at the stack's server, task
+    queue and blob directory, and ``more``."""
     env = dict(os.environ)
     env.update(
         TEMPORAL_ADDRESS=options.address,
         TEMPORAL_NAMESPACE=options.namespace,
         KWORKFLOW_TASK_QUEUE=options.task_queue,
         KWORKFLOW_BLOB_DIR=options.blob_dir,
+        **more,
     )
+    return env
+
+
+async def _start_python(*argv: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    """``python ARGV...`` in a session of its own (our signals reach it only through us)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, *argv, stdin=asyncio.subprocess.DEVNULL, env=env, start_new_session=True
+    )
+
+
+async def _start_worker(options: DevOptions) -> asyncio.subprocess.Process:
+    env = _child_env(options)
     # the worker tells the API what it offers, so `lint --remote` and publish check against it
     host = "127.0.0.1" if options.api_host in ("0.0.0.0", "::") else options.api_host
     env.setdefault("KWORKFLOW_API_URL", f"http://{_url_host(host)}:{options.api_port}")
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(Path(worker.__file__).resolve()),
-        stdin=asyncio.subprocess.DEVNULL,
-        env=env,
-        start_new_session=True,
-    )
+    return await _start_python(str(Path(worker.__file__).resolve()), env=env)
 
 
 def _url_host(host: str) -> str:
@@ -248,25 +257,14 @@ def _url_host(host: str) -> str:
 
 
 async def _start_api(options: DevOptions) -> asyncio.subprocess.Process:
-    env = dict(os.environ)
-    env.update(
-        TEMPORAL_ADDRESS=options.address,
-        TEMPORAL_NAMESPACE=options.namespace,
-        KWORKFLOW_TASK_QUEUE=options.task_queue,
+    env = _child_env(
+        options,
         KWORKFLOW_DATABASE_URL=options.database_url,
-        KWORKFLOW_BLOB_DIR=options.blob_dir,
         KWORKFLOW_API_HOST=options.api_host,
         KWORKFLOW_API_PORT=str(options.api_port),
         KWORKFLOW_LOG_LEVEL=os.environ.get("KWORKFLOW_LOG_LEVEL") or "warning",
     )
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "api.serve",
-        stdin=asyncio.subprocess.DEVNULL,
-        env=env,
-        start_new_session=True,
-    )
+    return await _start_python("-m", "api.serve", env=env)
 
 
 async def _wait_api(
