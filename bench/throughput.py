@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import sys
@@ -28,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.interpreter_overhead import case_arg
 from bench.scale import bounded
-from bench.stack import Stack, stack
+from bench.stack import Stack, run_and_report, stack
 from interpreter.loader import load_data
 from interpreter.request import WORKFLOW_NAME, RunRequest
 
@@ -76,13 +75,11 @@ async def one_round(s: Stack, case: str, runs: int, steps: int, concurrency: int
     )
     await asyncio.gather(*(h.result() for h in handles))
     wall = time.perf_counter() - t0
-    worker, server = s.cpu()
     return {
         "wall_s": wall,
         "steps_per_s": runs * steps / wall,
         "runs_per_s": runs / wall,
-        "worker_cpu_ms_per_run": 1000 * (worker - cpu0[0]) / runs,
-        "server_cpu_ms_per_run": 1000 * (server - cpu0[1]) / runs,
+        **s.cpu_per_run(cpu0, runs),
     }
 
 
@@ -151,10 +148,4 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=200, help="start calls in flight")
     parser.add_argument("--sdk-defaults", action="store_true", help="Temporal's worker defaults")
     parser.add_argument("--json", action="store_true")
-    arguments = parser.parse_args()
-    result = asyncio.run(main(arguments))
-    report(result)
-    if arguments.json:
-        print(json.dumps(result))
-    sys.stdout.flush()
-    os._exit(0)
+    run_and_report(main, report, parser.parse_args())
