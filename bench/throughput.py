@@ -118,25 +118,24 @@ def report(out: dict[str, Any]) -> None:
     print(f"median of {out['rounds']} rounds, cpus: {os.cpu_count()}")
     if "ratio_steps_per_s" in out:
         print(f"{out['runs']} concurrent chains of {out['steps']} no-op steps:")
-        print(f"{'case':<22}{'wall s':>9}{'steps/s':>10}{'worker ms/run':>15}{'server ms/run':>15}")
-        for case in CASES:
-            r = out[case]
-            print(
-                f"{case:<22}{r['wall_s']:>9.1f}{r['steps_per_s']:>10.0f}"
-                f"{r['worker_cpu_ms_per_run']:>15.1f}{r['server_cpu_ms_per_run']:>15.1f}"
-            )
+        _table(out, CASES, "steps/s", "steps_per_s")
         print(f"ratio interpreted / hand-written, steps/s: {out['ratio_steps_per_s']:.2f}")
     if "ratio_free_runs_per_s" in out:
         print(f"{out['free_runs']} activity-free runs at once:")
-        print(f"{'case':<22}{'wall s':>9}{'runs/s':>10}{'worker ms/run':>15}{'server ms/run':>15}")
-        for case in FREE_CASES:
-            r = out[case]
-            print(
-                f"{case:<22}{r['wall_s']:>9.1f}{r['runs_per_s']:>10.0f}"
-                f"{r['worker_cpu_ms_per_run']:>15.1f}{r['server_cpu_ms_per_run']:>15.1f}"
-            )
+        _table(out, FREE_CASES, "runs/s", "runs_per_s")
         ratio = out["ratio_free_runs_per_s"]
         print(f"ratio hand-written / interpreted, runs/s: {1 / ratio:.2f}")
+
+
+def _table(out: dict[str, Any], cases: tuple[str, ...], rate: str, key: str) -> None:
+    """One row per case: wall time, the rate ``key`` (headed ``rate``), CPU a run."""
+    print(f"{'case':<22}{'wall s':>9}{rate:>10}{'worker ms/run':>15}{'server ms/run':>15}")
+    for case in cases:
+        r = out[case]
+        print(
+            f"{case:<22}{r['wall_s']:>9.1f}{r[key]:>10.0f}"
+            f"{r['worker_cpu_ms_per_run']:>15.1f}{r['server_cpu_ms_per_run']:>15.1f}"
+        )
 
 
 if __name__ == "__main__":
