@@ -103,7 +103,9 @@ _add_one(
     """Pause a run: it starts no new step (running steps finish, waiting human steps still take
     answers, its `timeout` keeps counting). Idempotent: a paused run stays paused.""",
 )
-_add_one(RESUME, "Resume a paused run where it stopped. Idempotent: a running run goes on as it was.")
+_add_one(
+    RESUME, "Resume a paused run where it stopped. Idempotent: a running run goes on as it was."
+)
 _add_every(PAUSE, "Pause every running run of a workflow; counts of what happened.")
 _add_every(RESUME, "Resume every paused run of a workflow; counts of what happened.")
 

@@ -89,9 +89,7 @@ class WorkflowOut(PublishedOut):
     @classmethod
     def of(cls, published: Published) -> WorkflowOut:
         """The body of a :class:`~registry.store.Published`, source included."""
-        return cls(
-            **_published_fields(published), source=published.source, format=published.format
-        )
+        return cls(**_published_fields(published), source=published.source, format=published.format)
 
 
 def _published_fields(published: Published) -> dict[str, Any]:
