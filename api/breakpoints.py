@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.limits import describe_size
-from api.run_actions import _ONE, check_live, send_update
+from api.limits import check_carried
+from api.run_actions import _ONE
 from api.runs import Actor, Settings, TemporalClient, Tenant, owned_run
-from api.schemas_runs import ErrorOut, PausedOut, encoded_json
+from api.schemas_runs import ErrorOut, PausedOut
+from api.updates import check_live, send_update
 from client.search_attributes import WORKFLOW_NAME as WORKFLOW_NAME_KEY
 from interpreter.breakpoints import CONTINUE
 from interpreter.spec import STEP_ID_PATTERN
@@ -78,13 +79,7 @@ async def continue_run(
     check_live(run_id, tenant, description, CONTINUE)
     payload = {**body.model_dump(exclude_unset=True), "by": actor}
     edit = {k: v for k, v in payload.items() if k in ("input", "output")}
-    try:
-        size = len(encoded_json(edit))
-    except ValueError as exc:
-        raise HTTPException(422, f"the edit {exc}") from None
-    if size > settings.max_input_bytes:
-        limit = describe_size(settings.max_input_bytes)
-        raise HTTPException(413, f"the edit is larger than {limit} ({size} bytes)")
+    check_carried(edit, settings.max_input_bytes, "the edit ", "the edit is")
     answer = await send_update(handle, run_id, CONTINUE, payload)
     name = description.typed_search_attributes.get(WORKFLOW_NAME_KEY) or "unknown"
     edited = bool(answer.get("edited"))

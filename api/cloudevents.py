@@ -26,15 +26,13 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.cloudevent_http import EventInvalid, parse_event
 from api.runs import Settings, Store, TemporalClient, Tenant
 from api.schemas_runs import ErrorOut
 from api.settings import ApiSettings
-from client.errors import RunAlreadyExists
-from client.start import start_run, started_new
+from client.start import start_unique
 from interpreter.errors import InputError
 from interpreter.event_triggers import TriggerError, evaluate
 from interpreter.event_waits import EVENT_SIGNAL, awaited_value
@@ -213,20 +211,11 @@ async def _start_triggered(
                 SkippedTrigger(workflow=entry.name, version=entry.version, reason=str(exc))
             )
             continue
-        try:
-            handle = await start_run(
-                client,
-                request,
-                settings.task_queue,
-                run.run_id,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                priority=entry.triggers[fired[0]].get("priority"),
-            )
-            created = started_new(handle)
-        except RunAlreadyExists:
-            created = False
-        (out.started if created else out.already_started).append(run)
+        priority = entry.triggers[fired[0]].get("priority")
+        handle = await start_unique(
+            client, request, settings.task_queue, run.run_id, priority=priority
+        )
+        (out.started if handle is not None else out.already_started).append(run)
 
 
 def _first_firing(triggers: list[dict[str, Any]], event: dict[str, Any]) -> tuple[int, Any] | None:

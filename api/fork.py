@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Response
+from fastapi import APIRouter, Body, Response
 
-from api.limits import describe_size
+from api.limits import check_carried
 from api.retry import _Key, retry_one
 from api.runs import _NO_RUN, Actor, Settings, Store, TemporalClient, Tenant
 from api.schemas_retry import ForkIn, RetryOut
-from api.schemas_runs import ErrorOut, encoded_json
+from api.schemas_runs import ErrorOut
 
 router = APIRouter(tags=["runs"])
 
@@ -52,13 +52,7 @@ async def fork(
     """Fork an ended run (succeeded or not) from a step: that step and everything downstream
     of it run again in a new run; the steps before it keep their outputs, or take the ones
     given in `set`. 201 with the new run; 200 when this fork was asked before."""
-    try:
-        size = len(encoded_json(body.set))
-    except ValueError as exc:
-        raise HTTPException(422, f"set: {exc}") from None
-    if size > settings.max_input_bytes:
-        limit = describe_size(settings.max_input_bytes)
-        raise HTTPException(413, f"the edited outputs are larger than {limit} ({size} bytes)")
+    check_carried(body.set, settings.max_input_bytes, "set: ", "the edited outputs are")
     out = await retry_one(
         client, settings, store, tenant, actor, run_id, body.from_, body.version,
         idempotency_key, edits=body.set,

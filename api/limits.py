@@ -2,7 +2,8 @@
 
 :class:`BodyLimit` answers 413 at once when ``Content-Length`` is over the bound, and counts the
 bytes of a body sent without one (chunked), stopping the read with 413 when the count passes the
-bound. The run input's own bound is checked where it is parsed (:mod:`api.runs`).
+bound. The run input's own bound (and an edit's, which a run carries too) is checked where it is
+parsed, with :func:`check_carried`.
 
 Most HTTP clients read the response only after sending the whole body, and a server that closes
 a connection with unread bytes makes the kernel reset it, losing the 413. So the rest of an
@@ -14,9 +15,13 @@ just closed after the 413.
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import fastapi
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.schemas_runs import encoded_json
 
 DRAIN_BYTES = 16 * 1024 * 1024
 """The most of an oversized body read (and discarded) so that the client sees the 413."""
@@ -36,6 +41,28 @@ def describe_size(size: int) -> str:
     if size >= 1024 and size % 1024 == 0:
         return f"{size // 1024} KiB"
     return f"{size} bytes"
+
+
+def check_carried(value: Any, max_bytes: int, invalid: str, subject: str) -> None:
+    """Check that a run can carry ``value`` (:func:`~api.schemas_runs.encoded_json`) and that
+    it is at most ``max_bytes`` as JSON.
+
+    Args:
+        value: A run input, or an edit of a step's input or output.
+        max_bytes: The bound (``KWORKFLOW_MAX_INPUT_BYTES``).
+        invalid: What starts the 422 message, before why (``"input: the run input "``).
+        subject: What the 413 message says is too large, with its verb (``"the run input is"``).
+
+    Raises:
+        HTTPException: 422 it cannot be carried; 413 it is too large.
+    """
+    try:
+        size = len(encoded_json(value))
+    except ValueError as exc:
+        raise fastapi.HTTPException(422, f"{invalid}{exc}") from None
+    if size > max_bytes:
+        limit = describe_size(max_bytes)
+        raise fastapi.HTTPException(413, f"{subject} larger than {limit} ({size} bytes)")
 
 
 class BodyLimit:

@@ -28,8 +28,9 @@ from temporalio.client import Client
 from api import lineage, runview
 from api.run_actions import BULK_CONCURRENCY, MAX_PROBLEMS, _check_workflow
 from api.runs import _NO_RUN, Actor, Settings, Store, TemporalClient, Tenant, owned_run
+from api.schemas_actions import BulkProblemOut
 from api.schemas_retry import BulkRetryIn, BulkRetryOut, RetryIn, RetryOut
-from api.schemas_runs import RUN_ID_PATTERN, BulkProblemOut, ErrorOut, RunOut
+from api.schemas_runs import RUN_ID_PATTERN, ErrorOut, RunOut
 from api.seeded import start_seeded, started_request, whole_step
 from api.settings import ApiSettings
 from client.fork import InvalidEdit, apply_edits, edits_digest

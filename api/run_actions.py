@@ -12,26 +12,14 @@ and acts on each as the one-run route does, a few at a time, counting what happe
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Path
 from starlette.concurrency import run_in_threadpool
-from temporalio.client import (
-    Client,
-    WorkflowExecutionDescription,
-    WorkflowExecutionStatus,
-    WorkflowHandle,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
-)
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
-from api import stalls
 from api.runs import (
     _NO_RUN,
-    UPDATE_TIMEOUT,
     Actor,
     Settings,
     Store,
@@ -39,18 +27,12 @@ from api.runs import (
     Tenant,
     owned_run,
 )
-from api.schemas_runs import (
-    BulkActionOut,
-    BulkProblemOut,
-    ErrorOut,
-    PausedOut,
-    PauseIn,
-    PauseOut,
-    RunOut,
-)
+from api.schemas_actions import BulkActionOut, BulkProblemOut, PauseIn, PauseOut
+from api.schemas_runs import ErrorOut, PausedOut
 from api.settings import ApiSettings
+from api.updates import check_live, send_update
 from client.search_attributes import WORKFLOW_NAME as WORKFLOW_NAME_KEY
-from interpreter.pausing import PAUSE, REFUSED, RESUME, PauseRequest
+from interpreter.pausing import PAUSE, RESUME, PauseRequest
 from interpreter.request import WORKFLOW_NAME
 from interpreter.spec import NAME_PATTERN
 from registry.errors import NotFound
@@ -78,61 +60,54 @@ _Body = Annotated[PauseIn | None, Body(description="Optional: why (`reason`)")]
 _Name = Annotated[str, Path(pattern=NAME_PATTERN, max_length=200)]
 
 
-@router.post("/v1/runs/{run_id}/pause", response_model=PauseOut, responses=_ONE)
-async def pause(
-    run_id: str,
-    client: TemporalClient,
-    settings: Settings,
-    tenant: Tenant,
-    actor: Actor,
-    body: _Body = None,
-) -> PauseOut:
+def _add_one(action: Action, doc: str) -> None:
+    """The route ``POST /v1/runs/{run_id}/<action>``: :func:`act` on one run."""
+
+    async def one(
+        run_id: str,
+        client: TemporalClient,
+        settings: Settings,
+        tenant: Tenant,
+        actor: Actor,
+        body: _Body = None,
+    ) -> PauseOut:
+        return await act(client, settings, run_id, tenant, action, _request(actor, body))
+
+    one.__doc__ = doc
+    path = f"/v1/runs/{{run_id}}/{action}"
+    router.post(path, response_model=PauseOut, responses=_ONE, name=action)(one)
+
+
+def _add_every(action: Action, doc: str) -> None:
+    """The route ``POST /v1/workflows/{name}/runs/<action>``: :func:`act_on_all`."""
+
+    async def every(
+        name: _Name,
+        client: TemporalClient,
+        settings: Settings,
+        store: Store,
+        tenant: Tenant,
+        actor: Actor,
+        body: _Body = None,
+    ) -> BulkActionOut:
+        await _check_workflow(store, tenant, name)
+        return await act_on_all(client, settings, tenant, name, action, _request(actor, body))
+
+    every.__doc__ = doc
+    path = f"/v1/workflows/{{name}}/runs/{action}"
+    router.post(path, response_model=BulkActionOut, responses=_BULK, name=f"{action}_all")(every)
+
+
+_add_one(
+    PAUSE,
     """Pause a run: it starts no new step (running steps finish, waiting human steps still take
-    answers, its `timeout` keeps counting). Idempotent: a paused run stays paused."""
-    return await act(client, settings, run_id, tenant, PAUSE, _request(actor, body))
-
-
-@router.post("/v1/runs/{run_id}/resume", response_model=PauseOut, responses=_ONE)
-async def resume(
-    run_id: str,
-    client: TemporalClient,
-    settings: Settings,
-    tenant: Tenant,
-    actor: Actor,
-    body: _Body = None,
-) -> PauseOut:
-    """Resume a paused run where it stopped. Idempotent: a running run goes on as it was."""
-    return await act(client, settings, run_id, tenant, RESUME, _request(actor, body))
-
-
-@router.post("/v1/workflows/{name}/runs/pause", response_model=BulkActionOut, responses=_BULK)
-async def pause_all(
-    name: _Name,
-    client: TemporalClient,
-    settings: Settings,
-    store: Store,
-    tenant: Tenant,
-    actor: Actor,
-    body: _Body = None,
-) -> BulkActionOut:
-    """Pause every running run of a workflow; counts of what happened."""
-    await _check_workflow(store, tenant, name)
-    return await act_on_all(client, settings, tenant, name, PAUSE, _request(actor, body))
-
-
-@router.post("/v1/workflows/{name}/runs/resume", response_model=BulkActionOut, responses=_BULK)
-async def resume_all(
-    name: _Name,
-    client: TemporalClient,
-    settings: Settings,
-    store: Store,
-    tenant: Tenant,
-    actor: Actor,
-    body: _Body = None,
-) -> BulkActionOut:
-    """Resume every paused run of a workflow; counts of what happened."""
-    await _check_workflow(store, tenant, name)
-    return await act_on_all(client, settings, tenant, name, RESUME, _request(actor, body))
+    answers, its `timeout` keeps counting). Idempotent: a paused run stays paused.""",
+)
+_add_one(
+    RESUME, "Resume a paused run where it stopped. Idempotent: a running run goes on as it was."
+)
+_add_every(PAUSE, "Pause every running run of a workflow; counts of what happened.")
+_add_every(RESUME, "Resume every paused run of a workflow; counts of what happened.")
 
 
 async def act(
@@ -215,58 +190,3 @@ async def _check_workflow(store: Any, tenant: str, name: str) -> None:
         await run_in_threadpool(store.get, tenant, name, None)
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from None
-
-
-def check_live(
-    run_id: str, tenant: str, description: WorkflowExecutionDescription, action: str
-) -> None:
-    """Refuse ``action`` on a run that has ended or is stalled.
-
-    Raises:
-        HTTPException: 409 with the run's state.
-    """
-    if description.status != WorkflowExecutionStatus.RUNNING:
-        status = RunOut.of(run_id, tenant, description, None).status
-        raise HTTPException(409, f"run '{run_id}' has ended ({status}): cannot {action} it")
-    if stalls.is_stalled(description):
-        message = f"run '{run_id}' is stalled (its workflow tasks keep failing): cannot {action} it"
-        raise HTTPException(409, message)
-
-
-async def send_update(
-    handle: WorkflowHandle[Any, Any],
-    run_id: str,
-    update: str,
-    payload: Any,
-    refused: Callable[[WorkflowUpdateFailedError], HTTPException] | None = None,
-) -> dict[str, Any]:
-    """The answer of the run's ``update`` (its name is also the action's word in messages).
-
-    Raises:
-        HTTPException: The run's refusal (``refused``, default :func:`_refused`); 409 the run
-            ended meanwhile; 504 no worker took the update in time.
-    """
-    try:
-        answer: dict[str, Any] = await handle.execute_update(
-            update, payload, result_type=dict, rpc_timeout=UPDATE_TIMEOUT
-        )
-    except WorkflowUpdateFailedError as exc:
-        raise (refused or _refused)(exc) from None
-    except WorkflowUpdateRPCTimeoutOrCancelledError:
-        raise HTTPException(504, f"run '{run_id}' did not take the {update} in time") from None
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:  # it ended meanwhile
-            raise HTTPException(409, f"run '{run_id}' has ended: cannot {update} it") from None
-        raise
-    return answer
-
-
-def _refused(exc: WorkflowUpdateFailedError) -> HTTPException:
-    cause = exc.cause
-    message = getattr(cause, "message", None) or str(cause or exc)
-    if isinstance(cause, ApplicationError) and cause.type == REFUSED:
-        details = cause.details[0] if cause.details else None
-        reason = details.get("reason") if isinstance(details, dict) else None
-        if reason == "invalid":
-            return HTTPException(422, message)
-    return HTTPException(409, message)

@@ -25,15 +25,13 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import compensation_view, lineage, runview, stalls
 from api.deps import get_store, get_tenant
-from api.limits import describe_size
+from api.limits import check_carried
 from api.schemas_runs import (
     RUN_ID_PATTERN,
     VISIBILITY_STATUS,
@@ -50,10 +48,9 @@ from api.schemas_runs import (
     tenant_of,
 )
 from api.settings import LOCAL_ACTOR, ApiSettings
-from client.errors import RunAlreadyExists
-from client.start import new_run_id, start_run, started_new
-from interpreter.errors import InputError
-from interpreter.inputs import prepare_input
+from api.starting import checked_start, start_once
+from api.updates import send_update
+from client.start import new_run_id
 from interpreter.pausing import PAUSED_MEMO
 from interpreter.render import render
 from interpreter.request import (
@@ -65,15 +62,12 @@ from interpreter.request import (
 )
 from interpreter.spec import NAME_PATTERN, Definition
 from interpreter.viewsize import is_truncated
-from registry.errors import NotFound
-from registry.store import DefinitionStore, Published
+from registry.store import DefinitionStore
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 
 MAX_STEPS_PAGE = 10_000
 """Most steps one page of a run view may ask for."""
-UPDATE_TIMEOUT = timedelta(seconds=30)
-"""How long answering a human step may take before the API answers 504."""
 
 
 async def get_client(request: Request) -> Client:
@@ -191,15 +185,12 @@ async def start(
     201 with the new run; 200 with the existing run when one with this id exists (running or
     ended).
     """
-    try:
-        size = len(encoded_json(body.input))
-    except ValueError as exc:
-        raise HTTPException(422, f"input: the run input {exc}") from None
-    if size > settings.max_input_bytes:
-        limit = describe_size(settings.max_input_bytes)
-        raise HTTPException(413, f"the run input is larger than {limit} ({size} bytes)")
+    limit = settings.max_input_bytes
+    check_carried(body.input, limit, "input: the run input ", "the run input is")
     # off the event loop, in one hop: a large input against a large schema takes a while
-    published, subflows = await run_in_threadpool(_to_start, store, tenant, body)
+    published, subflows = await run_in_threadpool(
+        checked_start, store, tenant, body.workflow, body.version, body.input
+    )
     definition = published.definition
     breakpoints = body.breakpoints.checked(definition) if body.breakpoints else None
     run_id = f"{tenant}:{body.run_id or idempotency_key or new_run_id(definition.name)}"
@@ -213,24 +204,8 @@ async def start(
         events_out=settings.events_out is not None,
         breakpoints=breakpoints,
     )
-    try:
-        handle = await start_run(
-            client,
-            request,
-            settings.task_queue,
-            run_id,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            priority=body.priority,
-        )
-        created = started_new(handle)
-    except RunAlreadyExists:  # it ran and ended: that run is the answer
-        created = False
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.INVALID_ARGUMENT:
-            raise HTTPException(422, f"Temporal refused the run: {exc.message}") from None
-        raise
-    if created:  # Temporal has accepted it: answer without asking any worker
+    handle = await start_once(client, settings, request, run_id, priority=body.priority)
+    if handle is not None:  # Temporal has accepted it: answer without asking any worker
         response.headers["Location"] = f"{router.prefix}/{run_id}"
         return runview.initial_view(
             run_id, tenant, handle, definition, published.version, body.priority
@@ -243,32 +218,6 @@ async def start(
     response.status_code = 200
     response.headers["Location"] = f"{router.prefix}/{run_id}"
     return view
-
-
-def _to_start(
-    store: DefinitionStore, tenant: str, body: StartRunIn
-) -> tuple[Published, dict[str, Definition]]:
-    """The published definition a start names, its input checked, and its pinned subflows.
-
-    Raises:
-        HTTPException: 404 no such workflow or version; 422 a bad input or a missing subflow.
-    """
-    try:
-        published = store.get(tenant, body.workflow, body.version)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    definition = published.definition
-    try:
-        prepare_input(definition.input, body.input)
-    except InputError as exc:
-        raise HTTPException(422, exc.describe_all()) from None
-    try:
-        subflows = store.resolve_subflows(tenant, definition)
-    except NotFound as exc:
-        raise HTTPException(
-            422, f"a subflow of {definition.name!r} cannot be found: {exc}"
-        ) from None
-    return published, subflows
 
 
 @router.get("", response_model=RunListOut, responses={422: {"model": ErrorOut}})
@@ -426,20 +375,15 @@ async def respond(
     if description.status != WorkflowExecutionStatus.RUNNING:
         raise HTTPException(409, f"run '{run_id}' has ended: step '{step}' is not waiting")
     answer = RespondRequest(step=step, data=body.data, actor=actor)
-    try:
-        accepted = await handle.execute_update(
-            RESPOND, answer, result_type=dict, rpc_timeout=UPDATE_TIMEOUT
-        )
-    except WorkflowUpdateFailedError as exc:
-        raise _refused(exc, run_id, step) from None
-    except WorkflowUpdateRPCTimeoutOrCancelledError:
-        raise HTTPException(504, f"run '{run_id}' did not take the answer in time") from None
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:  # it ended meanwhile
-            raise HTTPException(
-                409, f"run '{run_id}' has ended: step '{step}' is not waiting"
-            ) from None
-        raise
+    accepted = await send_update(
+        handle,
+        run_id,
+        RESPOND,
+        answer,
+        lambda exc: _refused(exc, run_id, step),
+        what="answer",
+        ended=f"step '{step}' is not waiting",
+    )
     return AnswerOut(
         run_id=run_id,
         step=step,

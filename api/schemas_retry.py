@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas_runs import BulkProblemOut
+from api.schemas_actions import BulkProblemOut
 from interpreter.spec import NAME_PATTERN
 
 

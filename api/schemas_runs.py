@@ -418,56 +418,6 @@ class AnswerOut(BaseModel):
     responded_at: datetime | None
 
 
-class PauseIn(BaseModel):
-    """The optional body of the pause and resume routes."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str | None = Field(
-        default=None, max_length=1000, description="Why, for the run's transition log"
-    )
-
-
-class PauseOut(BaseModel):
-    """What a pause or resume did to one run."""
-
-    run_id: str
-    status: RunStatus = Field(description="`paused` or `running` after the action")
-    paused: PausedOut | None
-    changed: bool = Field(description="False: the run already was paused (or running)")
-
-
-class BulkProblemOut(BaseModel):
-    """A run a bulk action skipped or could not act on."""
-
-    run_id: str
-    status_code: int = Field(description="What the one-run route would have answered")
-    detail: str
-
-    @classmethod
-    def of(cls, run_id: str, exc: Exception) -> BulkProblemOut:
-        """One run's problem: a refusal's status and message, or 503 when Temporal did not
-        answer for it (counted, not fatal to the bulk action)."""
-        if isinstance(exc, HTTPException):
-            return cls(run_id=run_id, status_code=exc.status_code, detail=str(exc.detail))
-        return cls(run_id=run_id, status_code=503, detail=f"{type(exc).__name__}: {exc}")
-
-
-class BulkActionOut(BaseModel):
-    """What a bulk pause or resume did to the running runs of a workflow."""
-
-    workflow: str
-    action: Literal["pause", "resume"]
-    matched: int = Field(description="Running runs of the workflow found")
-    changed: int = Field(description="Runs paused (or resumed) by this call")
-    unchanged: int = Field(description="Runs that already were paused (or running)")
-    skipped: int = Field(description="Runs that ended meanwhile, or are stalled (409)")
-    failed: int = Field(description="Runs that did not answer in time, or failed otherwise")
-    problems: list[BulkProblemOut] = Field(
-        description="The skipped and failed runs (the first 100), with why"
-    )
-
-
 def tenant_of(execution: WorkflowExecution) -> str | None:
     """The ``Tenant`` search attribute of a run (None when it has none)."""
     return execution.typed_search_attributes.get(TENANT)

@@ -77,12 +77,7 @@ class PublishedOut(BaseModel):
     @classmethod
     def of(cls, published: Published) -> PublishedOut:
         """The body of a :class:`~registry.store.Published`."""
-        return cls(
-            name=published.name,
-            version=published.version,
-            created_at=published.created_at,
-            definition=definition_data(published.definition),
-        )
+        return cls(**_published_fields(published))
 
 
 class WorkflowOut(PublishedOut):
@@ -94,14 +89,17 @@ class WorkflowOut(PublishedOut):
     @classmethod
     def of(cls, published: Published) -> WorkflowOut:
         """The body of a :class:`~registry.store.Published`, source included."""
-        return cls(
-            name=published.name,
-            version=published.version,
-            created_at=published.created_at,
-            definition=definition_data(published.definition),
-            source=published.source,
-            format=published.format,
-        )
+        return cls(**_published_fields(published), source=published.source, format=published.format)
+
+
+def _published_fields(published: Published) -> dict[str, Any]:
+    """The fields of :class:`PublishedOut` of a published version."""
+    return {
+        "name": published.name,
+        "version": published.version,
+        "created_at": published.created_at,
+        "definition": definition_data(published.definition),
+    }
 
 
 class SummaryOut(BaseModel):

@@ -2,8 +2,8 @@
 the seeded run once under its derived id.
 
 The original is read from its first history event (the request it started with) and, for a step
-the view shows only as a size marker, from the ``step`` query. The seeded run is started with
-``USE_EXISTING`` / ``REJECT_DUPLICATE``, so asking again answers with the run the first request
+the view shows only as a size marker, from the ``step`` query. The seeded run is started once
+(:func:`api.starting.start_once`), so asking again answers with the run the first request
 started, and one that already ran and ended is the answer too.
 """
 
@@ -14,12 +14,9 @@ from typing import Any
 
 from fastapi import HTTPException
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.settings import ApiSettings
-from client.errors import RunAlreadyExists
-from client.start import start_run, started_new
+from api.starting import start_once
 from interpreter.request import STEP_QUERY, RunRequest
 from interpreter.seed import RETRY_OF_MEMO, Seed
 from interpreter.spec import Definition
@@ -76,20 +73,5 @@ async def start_seeded(
         events_out=settings.events_out is not None,
         seed=seed,
     )
-    try:
-        started = await start_run(
-            client,
-            request,
-            settings.task_queue,
-            run_id,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            memo={RETRY_OF_MEMO: seed.lineage()},
-        )
-    except RunAlreadyExists:  # it ran and ended: it is the answer
-        return False
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.INVALID_ARGUMENT:
-            raise HTTPException(422, f"Temporal refused the run: {exc.message}") from None
-        raise
-    return started_new(started)
+    memo = {RETRY_OF_MEMO: seed.lineage()}
+    return await start_once(client, settings, request, run_id, memo=memo) is not None

@@ -23,7 +23,6 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 
 from api import runview
-from api.run_actions import check_live, send_update
 from api.runs import (
     Actor,
     Settings,
@@ -34,6 +33,7 @@ from api.runs import (
 )
 from api.schemas_runs import ErrorOut
 from api.schemas_upgrade import UpgradeIn, UpgradeOut
+from api.updates import check_live, send_update
 from client.search_attributes import WORKFLOW_NAME as WORKFLOW_NAME_KEY
 from interpreter.spec import Definition
 from interpreter.upgrading import REFUSED, UPGRADE, UpgradeRequest

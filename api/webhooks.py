@@ -28,19 +28,14 @@ from fastapi import APIRouter, HTTPException, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import KEYLESS
 from api.hook_secrets import secret_value
-from api.limits import describe_size
+from api.limits import check_carried, describe_size
 from api.runs import Settings, Store, TemporalClient
 from api.schemas_runs import ErrorOut, encoded_json
 from api.settings import TENANT_PATTERN, ApiSettings
-from client.errors import RunAlreadyExists
-from client.start import start_run, started_new
-from interpreter.errors import InputError
-from interpreter.inputs import prepare_input
+from api.starting import checked_start, start_once
 from interpreter.request import RunRequest
 from interpreter.webhook_triggers import (
     SIGNATURE_HEADER,
@@ -49,7 +44,6 @@ from interpreter.webhook_triggers import (
     evaluate,
     verify,
 )
-from registry.errors import NotFound
 from registry.store import DefinitionStore
 from registry.webhooks import IndexedHook
 
@@ -144,35 +138,17 @@ async def deliver(
         raise HTTPException(422, f"triggers of {hook.name!r}: {exc}") from None
     if not fires:
         return JSONResponse(HookSkippedOut(reason="filtered").model_dump(), status_code=202)
-    try:
-        size = len(encoded_json(value))
-    except ValueError as exc:
-        raise HTTPException(422, f"input: the mapped run input {exc}") from None
-    if size > settings.max_input_bytes:
-        limit = describe_size(settings.max_input_bytes)
-        raise HTTPException(413, f"the mapped run input is larger than {limit} ({size} bytes)")
+    check_carried(
+        value, settings.max_input_bytes, "input: the mapped run input ", "the mapped run input is"
+    )
     delivery = next((headers[h] for h in DELIVERY_HEADERS if headers.get(h)), None)
     if delivery is not None and len(delivery) > MAX_DELIVERY_LENGTH:
         raise HTTPException(422, f"the delivery id is longer than {MAX_DELIVERY_LENGTH}")
     run_id = hook_run_id(tenant, webhook, delivery or str(signature))
     run_request = await run_in_threadpool(_request, store, tenant, hook, value, settings)
-    try:
-        handle = await start_run(
-            client,
-            run_request,
-            settings.task_queue,
-            run_id,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            priority=hook.trigger.get("priority"),
-        )
-        created = started_new(handle)
-    except RunAlreadyExists:
-        created = False
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.INVALID_ARGUMENT:
-            raise HTTPException(422, f"Temporal refused the run: {exc.message}") from None
-        raise
+    priority = hook.trigger.get("priority")
+    handle = await start_once(client, settings, run_request, run_id, priority=priority)
+    created = handle is not None
     response.status_code = 201 if created else 200
     return HookRunOut(
         run_id=run_id,
@@ -191,20 +167,9 @@ def _request(
     Raises:
         HTTPException: 422 the input breaks the schema, or a subflow is gone; 404 the version.
     """
-    try:
-        definition = store.get(tenant, hook.name, hook.version).definition
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    try:
-        prepare_input(definition.input, value)
-    except InputError as exc:
-        raise HTTPException(422, exc.describe_all()) from None
-    try:
-        subflows = store.resolve_subflows(tenant, definition)
-    except NotFound as exc:
-        raise HTTPException(422, f"a subflow of {hook.name!r} cannot be found: {exc}") from None
+    published, subflows = checked_start(store, tenant, hook.name, hook.version, value)
     return RunRequest(
-        definition=definition,
+        definition=published.definition,
         input=value,
         version=hook.version,
         tenant=tenant,

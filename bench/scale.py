@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import time
@@ -35,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from temporalio.client import WorkflowHandle, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from bench.stack import Stack, human_waiting, rss_mib, stack
+from bench.stack import Stack, human_waiting, rss_mib, run_and_report, stack
 from client.start import start_run
 from interpreter.loader import load_data
 from interpreter.request import RESPOND, RespondRequest, RunRequest
@@ -98,7 +97,7 @@ async def active_phase(s: Stack, runs: int, steps: int, concurrency: int) -> dic
         await asyncio.wait([done], timeout=0.2)
     await done
     return {
-        **_cpu(s, cpu0, runs),
+        **s.cpu_per_run(cpu0, runs),
         "runs": runs,
         "steps": steps,
         "start_s": started,
@@ -135,7 +134,7 @@ async def waiting_phase(s: Stack, runs: int, concurrency: int, stall: float) -> 
     )
     started = time.perf_counter() - t0
     await watcher
-    intake_cpu = _cpu(s, cpu0, runs)
+    intake_cpu = s.cpu_per_run(cpu0, runs)
     rss = rss_mib(s.worker.pid)
     db_growth = s.db_bytes() - before_db
     answer = RespondRequest(step="review", data={"approved": True})
@@ -170,15 +169,6 @@ async def waiting_phase(s: Stack, runs: int, concurrency: int, stall: float) -> 
         "db_bytes_per_run": db_growth / runs,
         "answer_all_s": answered,
         "answer_retries": retries,
-    }
-
-
-def _cpu(s: Stack, before: tuple[float, float], runs: int) -> dict[str, float]:
-    """Worker and server CPU milliseconds per run since ``before``."""
-    worker, server = s.cpu()
-    return {
-        "worker_cpu_ms_per_run": 1000 * (worker - before[0]) / runs,
-        "server_cpu_ms_per_run": 1000 * (server - before[1]) / runs,
     }
 
 
@@ -238,10 +228,4 @@ if __name__ == "__main__":
         help="PRAGMA=VALUE for the dev server's SQLite file (repeatable; default: none)",
     )
     parser.add_argument("--json", action="store_true")
-    arguments = parser.parse_args()
-    result = asyncio.run(main(arguments))
-    report(result)
-    if arguments.json:
-        print(json.dumps(result))
-    sys.stdout.flush()
-    os._exit(0)
+    run_and_report(main, report, parser.parse_args())

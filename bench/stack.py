@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import shlex
 import signal
@@ -21,10 +22,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -81,6 +82,14 @@ class Stack:
     def cpu(self) -> tuple[float, float]:
         """CPU seconds used so far by the worker and the server."""
         return cpu_seconds(self.worker.pid), cpu_seconds(self.server.pid)
+
+    def cpu_per_run(self, before: tuple[float, float], runs: int) -> dict[str, float]:
+        """Worker and server CPU milliseconds a run since ``before`` (a :meth:`cpu` reading)."""
+        worker, server = self.cpu()
+        return {
+            "worker_cpu_ms_per_run": 1000 * (worker - before[0]) / runs,
+            "server_cpu_ms_per_run": 1000 * (server - before[1]) / runs,
+        }
 
 
 @contextlib.asynccontextmanager
@@ -200,6 +209,21 @@ def _sdk_defaults() -> dict[str, Any]:
         "max_concurrent_local_activities": 100,
         "max_cached_workflows": 1000,
     }
+
+
+def run_and_report(
+    main: Callable[[argparse.Namespace], Awaitable[dict[str, Any]]],
+    report: Callable[[dict[str, Any]], None],
+    arguments: argparse.Namespace,
+) -> NoReturn:
+    """Run a benchmark's ``main``, print its report (and its figures as JSON with ``--json``),
+    and leave with ``os._exit`` (sdk-python#300)."""
+    result = asyncio.run(main(arguments))
+    report(result)
+    if arguments.json:
+        print(json.dumps(result))
+    sys.stdout.flush()
+    os._exit(0)
 
 
 def worker_main() -> None:

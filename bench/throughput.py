@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import sys
@@ -28,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.interpreter_overhead import case_arg
 from bench.scale import bounded
-from bench.stack import Stack, stack
+from bench.stack import Stack, run_and_report, stack
 from interpreter.loader import load_data
 from interpreter.request import WORKFLOW_NAME, RunRequest
 
@@ -76,13 +75,11 @@ async def one_round(s: Stack, case: str, runs: int, steps: int, concurrency: int
     )
     await asyncio.gather(*(h.result() for h in handles))
     wall = time.perf_counter() - t0
-    worker, server = s.cpu()
     return {
         "wall_s": wall,
         "steps_per_s": runs * steps / wall,
         "runs_per_s": runs / wall,
-        "worker_cpu_ms_per_run": 1000 * (worker - cpu0[0]) / runs,
-        "server_cpu_ms_per_run": 1000 * (server - cpu0[1]) / runs,
+        **s.cpu_per_run(cpu0, runs),
     }
 
 
@@ -121,25 +118,24 @@ def report(out: dict[str, Any]) -> None:
     print(f"median of {out['rounds']} rounds, cpus: {os.cpu_count()}")
     if "ratio_steps_per_s" in out:
         print(f"{out['runs']} concurrent chains of {out['steps']} no-op steps:")
-        print(f"{'case':<22}{'wall s':>9}{'steps/s':>10}{'worker ms/run':>15}{'server ms/run':>15}")
-        for case in CASES:
-            r = out[case]
-            print(
-                f"{case:<22}{r['wall_s']:>9.1f}{r['steps_per_s']:>10.0f}"
-                f"{r['worker_cpu_ms_per_run']:>15.1f}{r['server_cpu_ms_per_run']:>15.1f}"
-            )
+        _table(out, CASES, "steps/s", "steps_per_s")
         print(f"ratio interpreted / hand-written, steps/s: {out['ratio_steps_per_s']:.2f}")
     if "ratio_free_runs_per_s" in out:
         print(f"{out['free_runs']} activity-free runs at once:")
-        print(f"{'case':<22}{'wall s':>9}{'runs/s':>10}{'worker ms/run':>15}{'server ms/run':>15}")
-        for case in FREE_CASES:
-            r = out[case]
-            print(
-                f"{case:<22}{r['wall_s']:>9.1f}{r['runs_per_s']:>10.0f}"
-                f"{r['worker_cpu_ms_per_run']:>15.1f}{r['server_cpu_ms_per_run']:>15.1f}"
-            )
+        _table(out, FREE_CASES, "runs/s", "runs_per_s")
         ratio = out["ratio_free_runs_per_s"]
         print(f"ratio hand-written / interpreted, runs/s: {1 / ratio:.2f}")
+
+
+def _table(out: dict[str, Any], cases: tuple[str, ...], rate: str, key: str) -> None:
+    """One row per case: wall time, the rate ``key`` (headed ``rate``), CPU a run."""
+    print(f"{'case':<22}{'wall s':>9}{rate:>10}{'worker ms/run':>15}{'server ms/run':>15}")
+    for case in cases:
+        r = out[case]
+        print(
+            f"{case:<22}{r['wall_s']:>9.1f}{r[key]:>10.0f}"
+            f"{r['worker_cpu_ms_per_run']:>15.1f}{r['server_cpu_ms_per_run']:>15.1f}"
+        )
 
 
 if __name__ == "__main__":
@@ -151,10 +147,4 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=200, help="start calls in flight")
     parser.add_argument("--sdk-defaults", action="store_true", help="Temporal's worker defaults")
     parser.add_argument("--json", action="store_true")
-    arguments = parser.parse_args()
-    result = asyncio.run(main(arguments))
-    report(result)
-    if arguments.json:
-        print(json.dumps(result))
-    sys.stdout.flush()
-    os._exit(0)
+    run_and_report(main, report, parser.parse_args())

@@ -1,4 +1,5 @@
-"""JSON arguments of the CLI (``--input``, ``--data``): JSON text, or ``@path`` of a JSON file."""
+"""Arguments more than one command takes: JSON ones (``--input``, ``--data``: JSON text, or
+``@path`` of a JSON file), ``--priority``, and those of starting a published workflow."""
 
 from __future__ import annotations
 
@@ -29,6 +30,29 @@ def parse_input(text: str, flag: str = "--input") -> Any:
         raise CLIError(
             f"{source} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from None
+
+
+def add_input_option(parser: argparse.ArgumentParser) -> None:
+    """``--input JSON|@FILE``, shared by ``run``, ``trigger`` and ``runs start``."""
+    parser.add_argument(
+        "--input",
+        default="{}",
+        metavar="JSON|@FILE",
+        help="the run input: JSON text, or @path of a JSON file (default: {})",
+    )
+
+
+def add_trigger_arguments(parser: argparse.ArgumentParser) -> None:
+    """``NAME [--input] [--version] [--run-id] [--priority] [--follow]``: ``trigger``'s, and
+    ``runs start``'s (``trigger`` with breakpoints)."""
+    parser.add_argument("name", metavar="NAME")
+    add_input_option(parser)
+    parser.add_argument("--version", type=int, metavar="N", help="the version to run")
+    parser.add_argument("--run-id", metavar="ID", help="the run id (the API makes one if not)")
+    add_priority_option(parser)
+    parser.add_argument(
+        "--follow", action="store_true", help="show progress until the run ends, then its result"
+    )
 
 
 def add_priority_option(parser: argparse.ArgumentParser) -> None:

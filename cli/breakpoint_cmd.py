@@ -13,7 +13,7 @@ import argparse
 import sys
 from typing import Any
 
-from cli.args import add_priority_option, parse_input
+from cli.args import add_trigger_arguments, parse_input
 from cli.errors import EXIT_FAILED, EXIT_OK, ApiError, CLIError
 
 WHENS = ("before", "after", "both")
@@ -28,13 +28,7 @@ def add_breakpoint_parsers(runs_commands: Any) -> None:
         "--breakpoint STEP it stops before STEP starts (STEP:after: after it ran, STEP:both: "
         "both), shows the step's input or output, and waits for `kworkflow runs continue`.",
     )
-    start.add_argument("name", metavar="NAME")
-    start.add_argument(
-        "--input", default="{}", metavar="JSON|@FILE", help="the run input (default {})"
-    )
-    start.add_argument("--version", type=int, metavar="N", help="the version to run")
-    start.add_argument("--run-id", metavar="ID", help="the run id (the API makes one if not)")
-    add_priority_option(start)
+    add_trigger_arguments(start)
     start.add_argument(
         "--breakpoint",
         action="append",
@@ -42,9 +36,6 @@ def add_breakpoint_parsers(runs_commands: Any) -> None:
         dest="breakpoints",
         metavar="STEP[:before|after|both]",
         help="stop at STEP (default: before it starts); repeatable",
-    )
-    start.add_argument(
-        "--follow", action="store_true", help="show progress until the run ends, then its result"
     )
     start.set_defaults(command_ref="cli.breakpoint_cmd:start_command")
 

@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Any
 
-from cli.errors import EXIT_INTERRUPTED, EXIT_OK
+from cli.errors import EXIT_OK
 
 STEP_WIDTH = 10
 
@@ -58,7 +58,7 @@ def compensate_command(args: argparse.Namespace) -> int:
     then its progress, then its result on stdout). Exit 1 when the API refuses or the followed
     compensation does not succeed."""
     from cli.http import ApiClient
-    from cli.remote import follow, report_outcome
+    from cli.remote import follow_to_end
 
     with ApiClient.from_env() as api:
         status, out = api.compensate(args.run)
@@ -68,9 +68,4 @@ def compensate_command(args: argparse.Namespace) -> int:
         print(f"  steps: {', '.join(out['steps']) or '-'}", file=stream)
         if not args.follow:
             return EXIT_OK
-        try:
-            view = follow(api, out["run_id"], sys.stderr)
-        except KeyboardInterrupt:
-            print(f"kworkflow: stopped following; run {out['run_id']} goes on", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        return report_outcome(view)
+        return follow_to_end(api, out["run_id"])

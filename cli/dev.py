@@ -24,6 +24,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -222,24 +223,33 @@ async def _start_server(options: DevOptions) -> asyncio.subprocess.Process:
             ) from None
 
 
-async def _start_worker(options: DevOptions) -> asyncio.subprocess.Process:
+def _child_env(options: DevOptions, **more: str) -> dict[str, str]:
+    """The environment of the worker and the API: ours, pointed at the stack's server, task
+    queue and blob directory, and ``more``."""
     env = dict(os.environ)
     env.update(
         TEMPORAL_ADDRESS=options.address,
         TEMPORAL_NAMESPACE=options.namespace,
         KWORKFLOW_TASK_QUEUE=options.task_queue,
         KWORKFLOW_BLOB_DIR=options.blob_dir,
+        **more,
     )
+    return env
+
+
+async def _start_python(*argv: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    """``python ARGV...`` in a session of its own (our signals reach it only through us)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, *argv, stdin=asyncio.subprocess.DEVNULL, env=env, start_new_session=True
+    )
+
+
+async def _start_worker(options: DevOptions) -> asyncio.subprocess.Process:
+    env = _child_env(options)
     # the worker tells the API what it offers, so `lint --remote` and publish check against it
     host = "127.0.0.1" if options.api_host in ("0.0.0.0", "::") else options.api_host
     env.setdefault("KWORKFLOW_API_URL", f"http://{_url_host(host)}:{options.api_port}")
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(Path(worker.__file__).resolve()),
-        stdin=asyncio.subprocess.DEVNULL,
-        env=env,
-        start_new_session=True,
-    )
+    return await _start_python(str(Path(worker.__file__).resolve()), env=env)
 
 
 def _url_host(host: str) -> str:
@@ -248,49 +258,27 @@ def _url_host(host: str) -> str:
 
 
 async def _start_api(options: DevOptions) -> asyncio.subprocess.Process:
-    env = dict(os.environ)
-    env.update(
-        TEMPORAL_ADDRESS=options.address,
-        TEMPORAL_NAMESPACE=options.namespace,
-        KWORKFLOW_TASK_QUEUE=options.task_queue,
+    env = _child_env(
+        options,
         KWORKFLOW_DATABASE_URL=options.database_url,
-        KWORKFLOW_BLOB_DIR=options.blob_dir,
         KWORKFLOW_API_HOST=options.api_host,
         KWORKFLOW_API_PORT=str(options.api_port),
         KWORKFLOW_LOG_LEVEL=os.environ.get("KWORKFLOW_LOG_LEVEL") or "warning",
     )
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "api.serve",
-        stdin=asyncio.subprocess.DEVNULL,
-        env=env,
-        start_new_session=True,
-    )
+    return await _start_python("-m", "api.serve", env=env)
 
 
 async def _wait_api(
     options: DevOptions, api: asyncio.subprocess.Process, stop: asyncio.Event
 ) -> str | None:
     """Wait until the API answers ``/healthz``; return what went wrong, if anything."""
-    deadline = time.monotonic() + options.startup_timeout
     async with httpx.AsyncClient(timeout=2.0) as http:
-        while not stop.is_set():
-            if api.returncode is not None:
-                return f"the HTTP API stopped during startup ({_exit_reason(api.returncode)})"
-            if time.monotonic() > deadline:
-                return (
-                    f"the HTTP API did not answer on {options.api_url} within "
-                    f"{options.startup_timeout:g}s"
-                )
-            try:
-                if (await http.get(f"{options.api_url}/healthz")).status_code == 200:
-                    return None
-            except httpx.HTTPError:  # not up yet
-                pass
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 0.1)
-    return None
+
+        async def healthy() -> bool:
+            return (await http.get(f"{options.api_url}/healthz")).status_code == 200
+
+        where = options.api_url
+        return await _wait_up(options, api, stop, "the HTTP API", where, healthy, httpx.HTTPError)
 
 
 async def _wait_ready(
@@ -300,24 +288,44 @@ async def _wait_ready(
     from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
     from temporalio.client import Client
 
+    async def serves() -> bool:
+        client = await asyncio.wait_for(Client.connect(options.address), 2.0)
+        await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace=options.namespace)
+        )
+        return True
+
+    # not up yet: any failure means "try again"
+    what = "the Temporal server"
+    return await _wait_up(options, server, stop, what, options.address, serves, Exception, 0.2)
+
+
+async def _wait_up(
+    options: DevOptions,
+    process: asyncio.subprocess.Process,
+    stop: asyncio.Event,
+    what: str,
+    where: str,
+    answers: Callable[[], Awaitable[bool]],
+    not_up: type[Exception],
+    pause: float = 0.1,
+) -> str | None:
+    """Ask ``answers`` every ``pause`` seconds until it says yes (an error ``not_up`` means not
+    yet), a stop is asked for, ``process`` exits or the startup timeout passes; what went wrong,
+    if anything."""
     deadline = time.monotonic() + options.startup_timeout
     while not stop.is_set():
-        if server.returncode is not None:
-            return f"the Temporal server stopped during startup ({_exit_reason(server.returncode)})"
+        if process.returncode is not None:
+            return f"{what} stopped during startup ({_exit_reason(process.returncode)})"
         if time.monotonic() > deadline:
-            return (
-                f"the Temporal server did not answer on {options.address} within "
-                f"{options.startup_timeout:g}s"
-            )
+            return f"{what} did not answer on {where} within {options.startup_timeout:g}s"
         try:
-            client = await asyncio.wait_for(Client.connect(options.address), 2.0)
-            await client.workflow_service.describe_namespace(
-                DescribeNamespaceRequest(namespace=options.namespace)
-            )
-            return None
-        except Exception:  # not up yet: any failure means "try again"
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 0.2)
+            if await answers():
+                return None
+        except not_up:
+            pass
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), pause)
     return None
 
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from cli.args import add_priority_option
+from cli.args import add_input_option, add_trigger_arguments
 from cli.breakpoint_cmd import add_breakpoint_parsers
 from cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CLIError
 from cli.events_cmd import add_events_parser
@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         "server and task queue, wait, and print the result as JSON.",
     )
     run.add_argument("file", metavar="FILE")
-    _add_input_option(run)
+    add_input_option(run)
     run.add_argument("--no-wait", action="store_true", help="print the run id and exit")
     run.add_argument("--run-id", metavar="ID", help="the run id (default: NAME-<8 hex digits>)")
     run.add_argument(
@@ -183,14 +183,7 @@ def _add_remote_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         "--version) and print the run id; with --follow, show each step's progress on stderr "
         "until the run ends, then print its result as JSON.",
     )
-    trigger.add_argument("name", metavar="NAME")
-    _add_input_option(trigger)
-    trigger.add_argument("--version", type=int, metavar="N", help="the version to run")
-    trigger.add_argument("--run-id", metavar="ID", help="the run id (the API makes one if not)")
-    add_priority_option(trigger)
-    trigger.add_argument(
-        "--follow", action="store_true", help="show progress until the run ends, then its result"
-    )
+    add_trigger_arguments(trigger)
     trigger.set_defaults(command_ref="cli.remote:trigger_command")
 
     runs = commands.add_parser(
@@ -392,16 +385,6 @@ def _discard_stdout() -> None:
 
 def _error(message: str) -> None:
     print(f"kworkflow: {message}", file=sys.stderr)
-
-
-def _add_input_option(parser: argparse.ArgumentParser) -> None:
-    """``--input JSON|@FILE``, shared by ``run`` and ``trigger``."""
-    parser.add_argument(
-        "--input",
-        default="{}",
-        metavar="JSON|@FILE",
-        help="the run input: JSON text, or @path of a JSON file (default: {})",
-    )
 
 
 if __name__ == "__main__":

@@ -92,12 +92,7 @@ def trigger_command(args: argparse.Namespace) -> int:
             f"run {run_id} of {view.get('workflow')} v{view.get('version')} started{again}",
             file=sys.stderr,
         )
-        try:
-            view = follow(api, run_id, sys.stderr)
-        except KeyboardInterrupt:
-            print(f"kworkflow: stopped following; run {run_id} goes on", file=sys.stderr)
-            return EXIT_INTERRUPTED
-    return report_outcome(view)
+        return follow_to_end(api, run_id)
 
 
 def runs_list_command(args: argparse.Namespace) -> int:
@@ -201,6 +196,17 @@ def api_command(args: argparse.Namespace) -> int:
     ]
     code = serve.main(argv)
     return code if isinstance(code, int) else EXIT_OK
+
+
+def follow_to_end(api: ApiClient, run_id: str) -> int:
+    """Follow a run on stderr until it ends (:func:`follow`), then say how it ended
+    (:func:`report_outcome`); its exit code. Ctrl-C stops following and leaves the run going."""
+    try:
+        view = follow(api, run_id, sys.stderr)
+    except KeyboardInterrupt:
+        print(f"kworkflow: stopped following; run {run_id} goes on", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return report_outcome(view)
 
 
 def follow(api: ApiClient, run_id: str, out: TextIO) -> dict[str, Any]:

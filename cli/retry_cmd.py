@@ -9,9 +9,9 @@ import sys
 from typing import Any
 
 from cli.args import parse_input
-from cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CLIError
+from cli.errors import EXIT_FAILED, EXIT_OK, CLIError
 from cli.http import ApiClient
-from cli.remote import follow, report_outcome
+from cli.remote import follow_to_end
 
 
 def retry_command(args: argparse.Namespace) -> int:
@@ -68,9 +68,4 @@ def _started(api: ApiClient, status: int, out: dict[str, Any], verb: str, follow
     print(f"  retried: {', '.join(out['retried']) or '-'}", file=stream)
     if not follow_it:
         return EXIT_OK
-    try:
-        view = follow(api, out["run_id"], sys.stderr)
-    except KeyboardInterrupt:
-        print(f"kworkflow: stopped following; run {out['run_id']} goes on", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    return report_outcome(view)
+    return follow_to_end(api, out["run_id"])

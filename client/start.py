@@ -144,6 +144,39 @@ def started_new(handle: WorkflowHandle[Any, Any]) -> bool:
     return bool(started) if isinstance(started, bool) else True
 
 
+async def start_unique(
+    client: Client,
+    request: RunRequest,
+    task_queue: str,
+    run_id: str,
+    *,
+    memo: dict[str, Any] | None = None,
+    priority: int | None = None,
+) -> WorkflowHandle[Any, Any] | None:
+    """Start the run ``run_id`` unless that id already has a run, running or ended.
+
+    Started with ``USE_EXISTING`` and ``REJECT_DUPLICATE``, so asking twice (a retried request,
+    a redelivered event) never starts a second run; see :func:`start_run` for the arguments.
+
+    Returns:
+        A handle on the run this call started; None when the id had a run already.
+    """
+    try:
+        handle = await start_run(
+            client,
+            request,
+            task_queue,
+            run_id,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            memo=memo,
+            priority=priority,
+        )
+    except RunAlreadyExists:  # it ran and ended
+        return None
+    return handle if started_new(handle) else None
+
+
 async def wait_result(handle: WorkflowHandle[Any, Any]) -> Any:
     """Wait for a run to finish and return its result.
 
