@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from typing import Any
 
 from pydantic import BaseModel
 from temporalio import activity
@@ -76,7 +77,7 @@ async def ask_now(call: AskCall) -> Answer:
     if info.attempt == 1 and _asking.get(call.limiter, 0) >= ASKS_AT_ONCE:
         await ask(call)
         return Answer(granted=False)
-    start = WithStartWorkflowOperation(
+    start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
         LIMITER_WORKFLOW_NAME,
         LimiterStart(lease_seconds=call.lease_seconds),
         id=call.limiter,

@@ -1,6 +1,7 @@
 """Asking a limiter by update (patch quota-ask-now): a free slot is the answer itself (no grant
 signal, no extra workflow task), a request behind others is queued in round-robin order, a
-repeated ask answers what the request has."""
+repeated ask answers what the request has, and a burst beyond three updates in flight asks by
+signal."""
 
 from __future__ import annotations
 
@@ -134,3 +135,42 @@ async def test_a_newcomer_waits_behind_queued_runs_and_a_repeat_answers_the_same
         assert await limiter.query("slots") == {"limit": 2, "held": 2, "queued": 1}
         for workflow_id in (queue_id, free_id):
             await client.get_workflow_handle(workflow_id).terminate("test over")
+
+
+WIDE = """
+kworkflow: 1
+name: wide
+steps:
+  - id: fan
+    kind: parallel
+    for_each: "${ [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] }"
+    step: {kind: tool, tool: echo, args: {i: "${ item }"}}
+"""
+
+
+async def test_a_burst_of_asks_beyond_the_updates_in_flight_asks_by_signal(
+    client: Client, task_queue: str
+) -> None:
+    tenant = f"burst-{task_queue}"
+    request = RunRequest(
+        definition=load(WIDE),
+        tenant=tenant,
+        flow_limits=FlowLimits(step_quota=StepQuota(default=100, lease="1m")),
+    )
+    async with new_worker(client, task_queue, STANDIN_ACTIVITIES):
+        handle = await client.start_workflow(
+            "kworkflow", request, id=new_run_id(), task_queue=task_queue
+        )
+        out = await result(handle, 60)
+    assert out["fan"] == [{"i": i} for i in range(10)]
+    events = await _events(client, limiter_id("quota", tenant))
+    updates = _kinds(events).count("workflow_execution_update_completed_event_attributes")
+    signals = [
+        e.workflow_execution_signaled_event_attributes.signal_name
+        for e in events
+        if e.HasField("workflow_execution_signaled_event_attributes")
+    ]
+    asked_by_signal = signals.count("kworkflow.limiter.acquire")
+    assert updates + asked_by_signal == 10  # every step asked once, by one or the other
+    assert updates >= 1 and asked_by_signal >= 1  # three updates in flight at most
+    assert _grant_signals(await _events(client, handle.id)) == asked_by_signal
