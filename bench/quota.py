@@ -3,7 +3,7 @@
 One worker (a no-op ``tool`` activity) against one embedded dev server. The same chain of N
 no-op tool steps runs with no quota (``limits.flow.step_quota`` unset: no limiter round-trip at
 all) and under a per-tenant quota large enough never to make a step wait (every step still asks
-the tenant's limiter, waits for its grant and releases it), interleaved run by run so both
+the tenant's limiter, gets its slot in the answer and releases it), interleaved run by run so both
 share the machine's noise. Prints the median run time of each, the cost per step in ms and the
 ratio on/off.
 

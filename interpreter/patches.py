@@ -53,6 +53,11 @@ EVENTS_OUT = "events-out"
 """Runs that send lifecycle events (interpreter.events_out); asked only of a run whose request
 has ``events_out``."""
 
+QUOTA_ASK_NOW = "quota-ask-now"
+"""A step asks its limiters with an update (interpreter.quota): a slot free at once is known
+when the ask returns, in the same workflow task, instead of by a grant signal; asked only by a
+step that asks a limiter."""
+
 CEL_FUNCTIONS = "cel-functions"
 """CEL's extension functions (interpreter.celfuncs) and ``string()`` of lists and maps as JSON;
 asked only when an expression calls one of them (see :func:`cel_functions`)."""

@@ -3,9 +3,12 @@ and of its concurrency key.
 
 When the run's flow limits carry a ``step_quota`` for its tenant, an llm, tool or code step asks
 the tenant's limiter (:mod:`limiter.workflow`) for a slot before its activity is scheduled: a
-local activity signals the limiter with start, the step shows ``queued`` until the limiter's
-grant signal arrives, then runs; when its activity ends (success, failure, cancel) the run
-signals the limiter that the slot is free. A step with ``concurrency: {key, limit}`` first does
+local activity sends the limiter an update with start, whose answer says whether the slot is
+the step's at once (then it runs in the same workflow task); if not, the step shows ``queued``
+until the limiter's grant signal arrives, then runs (runs recorded before
+:data:`~interpreter.patches.QUOTA_ASK_NOW` signal the limiter with start and always wait for the
+grant signal). When its activity ends (success, failure, cancel) the run signals the limiter
+that the slot is free. A step with ``concurrency: {key, limit}`` first does
 the same with the limiter of its key (scoped to the tenant). Human and event waits never ask.
 Without a quota or a key the step pays nothing: no activity, no signal, no marker. Behind
 :data:`QUOTA_PATCH` and :data:`CONCURRENCY_PATCH`.
@@ -31,8 +34,16 @@ with workflow.unsafe.imports_passed_through():
     from interpreter.kinds.base import Invocation, Runtime
     from interpreter.limits import flow_limits
     from interpreter.state import StepError
-    from limiter.activities import ASK_ACTIVITY, AskCall
-    from limiter.names import GRANT_SIGNAL, RELEASE_SIGNAL, Acquire, Grant, Release, limiter_id
+    from limiter.activities import ASK_ACTIVITY, ASK_NOW_ACTIVITY, AskCall
+    from limiter.names import (
+        GRANT_SIGNAL,
+        RELEASE_SIGNAL,
+        Acquire,
+        Answer,
+        Grant,
+        Release,
+        limiter_id,
+    )
     from telemetry import metrics
 
 QUOTA_PATCH = "step-quota"
@@ -154,24 +165,36 @@ async def hold(
         if step is not None:
             step.status = QUEUED
             runtime.state.record(workflow.now(), "step_queued", who.step_id)
-        await workflow.execute_local_activity(
-            ASK_ACTIVITY,
-            AskCall(
-                limiter=limiter,
-                task_queue=workflow.info().task_queue,
-                lease_seconds=lease,
-                acquire=Acquire(
-                    request=request,
-                    holder=holder,
-                    limit=limit,
-                    period_seconds=period,
-                    strategy=strategy,
-                ),
+        call = AskCall(
+            limiter=limiter,
+            task_queue=workflow.info().task_queue,
+            lease_seconds=lease,
+            acquire=Acquire(
+                request=request,
+                holder=holder,
+                limit=limit,
+                period_seconds=period,
+                strategy=strategy,
             ),
-            start_to_close_timeout=timedelta(seconds=30),
         )
+        # a rate limit's grants all come by signal: one channel from grant to start, so the
+        # starts of two windows stay a period apart as the grants are
+        if period is None and patches.patched(patches.QUOTA_ASK_NOW):
+            answer = await workflow.execute_local_activity(
+                ASK_NOW_ACTIVITY,
+                call,
+                result_type=Answer,
+                start_to_close_timeout=timedelta(seconds=30),
+            )
+            if answer.granted:
+                slots._granted.add(request)
+        else:
+            await workflow.execute_local_activity(
+                ASK_ACTIVITY, call, start_to_close_timeout=timedelta(seconds=30)
+            )
         queued_at = workflow.now()
-        await workflow.wait_condition(lambda: request in slots._granted)
+        if request not in slots._granted:
+            await workflow.wait_condition(lambda: request in slots._granted)
         granted = True
         if not workflow.unsafe.is_replaying():
             waited = (workflow.now() - queued_at).total_seconds()

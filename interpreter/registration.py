@@ -16,7 +16,7 @@ from activities.events import recent_events
 from activities.events_out import publish_lifecycle
 from interpreter.pacing import pause
 from interpreter.tuning import Tuning
-from limiter.activities import ask, ended_holders
+from limiter.activities import ask, ask_now, ended_holders
 from storage import data_converter_from_env
 from telemetry.run_report import report_run
 from telemetry.tracing import tracing_interceptors
@@ -82,7 +82,7 @@ def workflows() -> list[type]:
 
 def _limiter_activities(given: Sequence[Callable[..., Any]]) -> list[Callable[..., Any]]:
     """The limiters' activities (limiter.activities), unless ``given`` has them already."""
-    return [] if ask in given else [ask, ended_holders]
+    return [] if ask in given else [ask, ask_now, ended_holders]
 
 
 def new_worker(

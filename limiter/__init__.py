@@ -7,6 +7,7 @@ describes the protocol.
 
 from limiter.names import (
     ACQUIRE_SIGNAL,
+    ACQUIRE_UPDATE,
     GRANT_SIGNAL,
     LIMITER_WORKFLOW_NAME,
     RELEASE_SIGNAL,
@@ -15,6 +16,7 @@ from limiter.names import (
 
 __all__ = [
     "ACQUIRE_SIGNAL",
+    "ACQUIRE_UPDATE",
     "GRANT_SIGNAL",
     "LIMITER_WORKFLOW_NAME",
     "RELEASE_SIGNAL",

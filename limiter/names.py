@@ -15,6 +15,9 @@ RELEASE_SIGNAL = "kworkflow.limiter.release"
 """Signal a holder run sends when the step that held (or waited for) a slot ended."""
 GRANT_SIGNAL = "kworkflow.limiter.grant"
 """Signal a limiter sends to a holder run: its request has a slot."""
+ACQUIRE_UPDATE = "kworkflow.limiter.acquire-now"
+"""Update a holder run sends (with start) to ask for a slot and learn at once whether it has
+one (:class:`Answer`); a request it does not grant at once is granted later by signal."""
 MAX_LIMIT = 10_000
 """The largest limit a limiter keeps (a larger one is clamped to it)."""
 
@@ -49,6 +52,15 @@ class Acquire(BaseModel):
     limit: int = Field(ge=1)
     period_seconds: float | None = Field(default=None, gt=0)
     strategy: Literal["queue", "cancel_oldest", "cancel_newest"] = "queue"
+
+
+class Answer(BaseModel):
+    """Result of :data:`ACQUIRE_UPDATE`: whether the request holds a slot now (False: it waits
+    in the queue, or its run is being cancelled by a run-level strategy)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    granted: bool
 
 
 class Release(BaseModel):

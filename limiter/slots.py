@@ -43,6 +43,14 @@ class Slots(BaseModel):
             self.rotation.append(holder)
         self.waiting[holder].append(key)
 
+    def holds(self, holder: str, request: str) -> bool | None:
+        """Whether ``request`` of ``holder`` holds a slot (True), waits for one (False), or is
+        not known (None)."""
+        key = _key(holder, request)
+        if key in self.held:
+            return True
+        return False if key in self.waiting.get(holder, []) else None
+
     def release(self, holder: str, request: str) -> None:
         """Free the slot of ``request``, or drop it from the queue if it was still waiting."""
         key = _key(holder, request)

@@ -55,3 +55,17 @@ def test_a_rate_limit_slot_frees_itself_after_its_period_released_or_not() -> No
     slots.release("r", "s#2")
     slots.expire(220.0)
     assert slots.idle()
+
+
+def test_holds_tells_a_held_request_from_a_waiting_and_an_unknown_one() -> None:
+    slots = Slots(limit=1)
+    slots.ask("r", "a#1")
+    slots.ask("r", "a#2")
+    slots.grants()
+    assert (slots.holds("r", "a#1"), slots.holds("r", "a#2"), slots.holds("r", "a#3")) == (
+        True,
+        False,
+        None,
+    )
+    slots.release("r", "a#1")
+    assert slots.holds("r", "a#1") is None

@@ -384,8 +384,11 @@ steps:
     [],
 )
 
+CASES["step_quota_ask_now"] = (CASES["step_quota"][0], {}, [])  # asked by update (quota-ask-now)
+
 # name -> the flow limits the case's run is started with (the step quota: the run asks the
 # tenant's limiter, whose history is recorded beside the run's)
 FLOW_LIMITS: dict[str, dict[str, Any]] = {
     "step_quota": {"step_quota": {"default": 1, "lease": "1m"}},
+    "step_quota_ask_now": {"step_quota": {"default": 1, "lease": "1m"}},
 }
