@@ -3,7 +3,9 @@ over the session's Temporal dev server and a stand-in worker, with two tenants o
 
 Test modules import the fixtures they use (``from tests.api.support import api``). Each test
 gets new tenants (``acme-<hex>``, ``globex-<hex>``), so Temporal visibility shows it its own runs
-only. :func:`read_events` parses a Server-Sent Events stream.
+only. :func:`read_events` parses a Server-Sent Events stream. ``events_api`` serves the API
+over the database the worker reads recent events from; :func:`send` posts a
+:func:`cloudevent` to it.
 """
 
 from __future__ import annotations
@@ -193,6 +195,21 @@ async def api(
         yield api
 
 
+@pytest.fixture
+async def events_api(
+    client: Client,
+    task_queue: str,
+    worker: Worker,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Api]:
+    """The API over SQLite; the worker's ``recent_events`` reads the same database."""
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    monkeypatch.setenv("KWORKFLOW_DATABASE_URL", url)
+    async with serving_api(client, task_queue, url) as api:
+        yield api
+
+
 # ---- helpers -----------------------------------------------------------------------------
 
 
@@ -255,6 +272,29 @@ async def wait_listed(
             return ids
         await asyncio.sleep(0.1)
     raise AssertionError(f"GET /v1/runs?{query} never matched; last ids: {ids}")
+
+
+def cloudevent(type_: str, id_: str, data: Any, source: str = "/shop") -> dict[str, Any]:
+    """A structured CloudEvent."""
+    return {"specversion": "1.0", "type": type_, "source": source, "id": id_, "data": data}
+
+
+async def send(http: httpx.AsyncClient, event: dict[str, Any], status: int = 202) -> Any:
+    """POST a structured event; asserts ``status`` and returns the body."""
+    response = await http.post(
+        "/v1/events",
+        content=httpx.Request("POST", "/", json=event).content,
+        headers={"Content-Type": "application/cloudevents+json"},
+    )
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+async def waiting(http: httpx.AsyncClient, run_id: str, step: str) -> dict[str, Any]:
+    """Wait until ``step`` is listed in ``pending_events``."""
+    return await wait_run(
+        http, run_id, lambda v: [p["step"] for p in v["pending_events"]] == [step], what=step
+    )
 
 
 @dataclass(frozen=True)
