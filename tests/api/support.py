@@ -3,9 +3,11 @@ over the session's Temporal dev server and a stand-in worker, with two tenants o
 
 Test modules import the fixtures they use (``from tests.api.support import api``). Each test
 gets new tenants (``acme-<hex>``, ``globex-<hex>``), so Temporal visibility shows it its own runs
-only. :func:`read_events` parses a Server-Sent Events stream. ``events_api`` serves the API
-over the database the worker reads recent events from; :func:`send` posts a
-:func:`cloudevent` to it.
+only. :func:`read_events` parses a Server-Sent Events stream.
+
+``real_tool_api`` (imported, it is the module's ``api``) has a worker running the real ``tool``;
+``events_api`` serves the API over the database the worker reads recent events from, and
+:func:`send` posts a :func:`cloudevent` to it.
 """
 
 from __future__ import annotations
@@ -27,9 +29,13 @@ import uvicorn
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.tool import tool
 from api.app import create_app
 from api.settings import ApiSettings
+from interpreter.registration import new_worker
 from registry.store import DefinitionStore
+from tests.support.standins import code, llm
+from tests.support.tool_server import ToolServer
 
 GREET = """\
 kworkflow: 1
@@ -192,6 +198,19 @@ async def api(
 ) -> AsyncIterator[Api]:
     """The API over SQLite, two tenants, a stand-in worker on this test's task queue."""
     async with serving_api(client, task_queue, f"sqlite:///{tmp_path / 'registry.db'}") as api:
+        yield api
+
+
+@pytest.fixture(name="api")
+async def real_tool_api(
+    client: Client, task_queue: str, tool_server: ToolServer, tmp_path: Path
+) -> AsyncIterator[Api]:
+    """The API over SQLite with a worker whose `tool` is the real one (the stand-in llm and
+    code): a module that imports it (and ``tool_server``) gets it as its ``api`` fixture."""
+    async with (
+        new_worker(client, task_queue, [llm, tool, code]),
+        serving_api(client, task_queue, f"sqlite:///{tmp_path / 'registry.db'}") as api,
+    ):
         yield api
 
 

@@ -3,44 +3,25 @@ tool server, mismatches are refused naming the steps, states and versions that d
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from temporalio.client import Client
 
-from activities.tool import tool
-from interpreter.registration import new_worker
 from telemetry.metrics import REGISTRY
 from tests.api.support import (
     Api,
     pairs,
     read_events,
-    serving_api,
+    real_tool_api,
     start_run,
     wait_run,
     wait_status,
     wait_waiting,
 )
-from tests.support.standins import code, llm
 from tests.support.tool_server import ToolServer, tool_server
 from tests.support.upgrades import A_BECAME_CODE, V1, V2, WITHOUT_H
 
-__all__ = ["tool_server"]
-
-
-@pytest.fixture
-async def api(
-    client: Client, task_queue: str, tool_server: ToolServer, tmp_path: Path
-) -> AsyncIterator[Api]:
-    """The API over SQLite with a worker whose `tool` is the real one."""
-    async with (
-        new_worker(client, task_queue, [llm, tool, code]),
-        serving_api(client, task_queue, f"sqlite:///{tmp_path / 'registry.db'}") as api,
-    ):
-        yield api
+__all__ = ["real_tool_api", "tool_server"]
 
 
 def upgraded_count() -> float:

@@ -12,26 +12,14 @@ from temporalio.client import Client
 
 from activities.tool import tool
 from interpreter.registration import new_worker
-from tests.api.support import Api, serving_api, wait_status, wait_waiting
+from tests.api.support import Api, serving_api, wait_status, wait_waiting, real_tool_api
 from tests.cli import ROOT, cli_argv, kworkflow_async
 from tests.cli.test_cli_remote import env_of, progress, run_ids
 from tests.support.standins import code, llm
 from tests.support.tool_server import ToolServer, tool_server
 from tests.support.upgrades import V1, V2, WITHOUT_H
 
-__all__ = ["tool_server"]
-
-
-@pytest.fixture
-async def api(
-    client: Client, task_queue: str, tool_server: ToolServer, tmp_path: Path
-) -> AsyncIterator[Api]:
-    """The API over SQLite with a worker whose `tool` is the real one."""
-    async with (
-        new_worker(client, task_queue, [llm, tool, code]),
-        serving_api(client, task_queue, f"sqlite:///{tmp_path / 'registry.db'}") as api,
-    ):
-        yield api
+__all__ = ["real_tool_api", "tool_server"]
 
 
 async def test_upgrade_a_paused_run_from_the_cli(api: Api, tool_server: ToolServer) -> None:
