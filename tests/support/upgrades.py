@@ -3,7 +3,7 @@ changed, a new tool c after b), and versions that do not match a run paused at h
 
 from __future__ import annotations
 
-V1 = """\
+_HEAD = """\
 kworkflow: 1
 name: upgrade-flow
 tools:
@@ -16,23 +16,20 @@ steps:
     kind: human
     prompt: Go?
     form: {{type: object, properties: {{go: {{type: boolean}}}}}}
+"""
+"""What v1 and v2 share: the three tools, then `a` and the human step `h`."""
+
+V1 = (
+    _HEAD
+    + """\
   - {{id: b, kind: tool, tool: tb, args: {{n: "${{ steps.a.output.json.n }}"}}}}
 output: "${{ steps.b.output.json }}"
 """
+)
 
-V2 = """\
-kworkflow: 1
-name: upgrade-flow
-tools:
-  ta: {{url: "{url}/a", method: POST}}
-  tb: {{url: "{url}/b", method: POST}}
-  tc: {{url: "{url}/c", method: POST}}
-steps:
-  - {{id: a, kind: tool, tool: ta, args: {{n: 1}}}}
-  - id: h
-    kind: human
-    prompt: Go?
-    form: {{type: object, properties: {{go: {{type: boolean}}}}}}
+V2 = (
+    _HEAD
+    + """\
   - id: b
     kind: tool
     tool: tb
@@ -40,6 +37,7 @@ steps:
   - {{id: c, kind: tool, tool: tc, args: {{after: "${{ steps.b.output.json.n }}"}}}}
 output: "${{ steps.c.output.json }}"
 """
+)
 
 WITHOUT_H = """\
 kworkflow: 1
