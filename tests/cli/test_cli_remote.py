@@ -6,10 +6,9 @@ import asyncio
 import json
 import re
 import socket
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -37,6 +36,7 @@ from tests.cli import (
     kworkflow,
     kworkflow_async,
 )
+from tests.support.loopback import LoopbackServer
 
 __all__ = ["api"]
 
@@ -135,12 +135,9 @@ class _DroppingStream(BaseHTTPRequestHandler):
 @pytest.fixture
 def dropping_server() -> Iterator[str]:
     _DroppingStream.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _DroppingStream)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    server = LoopbackServer(_DroppingStream).start()
+    yield server.url
+    server.stop()
 
 
 def test_a_dropped_event_stream_is_reopened_from_the_last_event(dropping_server: str) -> None:
