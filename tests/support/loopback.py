@@ -1,15 +1,23 @@
 """The base of the real HTTP servers tests stand up on loopback (tools, model providers): a
 threaded server on a free 127.0.0.1 port serving in the background, its answers, and a fixture
-body that lets the egress policy reach it."""
+body that lets the egress policy reach it; :func:`free_port` for servers that want a port."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self, TypeVar
 
 import pytest
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 class LoopbackServer:
