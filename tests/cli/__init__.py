@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.support.loopback import free_port as free_port  # for the CLI tests
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -100,17 +101,9 @@ async def kworkflow_async(
     return Result(process.returncode, out.decode(), err.decode())
 
 
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @dataclass
 class Follower:
-    """A ``kworkflow ... --follow`` process: its progress (stderr) read as it comes, then its end."""
+    """A ``kworkflow ... --follow`` process: its progress (stderr) as it comes, then its end."""
 
     process: asyncio.subprocess.Process
     seen: str = ""
