@@ -210,7 +210,7 @@ async def test_join_all_waits_for_every_incoming_edge(client, task_queue, worker
 
 
 @pytest.mark.parametrize(
-    ("join", "name"), [("", "join-all-skip"), (", join: any", "join-any-skip")]
+    ("join", "name"), [("", "join-all-skip"), (", join: any", "join-any-skip")], ids=["all", "any"]
 )
 async def test_join_skipped_when_no_incoming_edge_taken(client, task_queue, worker, join, name):
     """'With `join: all` ... is skipped if none was [taken]'; so is a `join: any` step none of
