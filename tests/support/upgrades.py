@@ -1,5 +1,6 @@
 """The definitions the upgrade tests publish: v1 (tool a -> human h -> tool b), v2 (b's args
-changed, a new tool c after b), and versions that do not match a run paused at h."""
+changed, a new tool c after b), versions that do not match a run paused at h, and the
+transitions of a run upgraded from v1 to v2."""
 
 from __future__ import annotations
 
@@ -60,3 +61,21 @@ steps:
   - {{id: h, kind: human, prompt: Go?}}
   - {{id: b, kind: tool, tool: tb, args: {{n: 2}}}}
 """
+
+UPGRADED_TRANSITIONS = [
+    ("step_started", "a"),
+    ("step_succeeded", "a"),
+    ("step_started", "h"),
+    ("step_waiting", "h"),
+    ("run_paused", None),
+    ("run_upgraded", None),
+    ("step_succeeded", "h"),
+    ("run_resumed", None),
+    ("step_started", "b"),
+    ("step_succeeded", "b"),
+    ("step_started", "c"),
+    ("step_succeeded", "c"),
+    ("run_succeeded", None),
+]
+"""``(type, step)`` of every transition of a v1 run paused at h, upgraded to v2, answered and
+resumed, in order."""
