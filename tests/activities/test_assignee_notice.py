@@ -10,16 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
-from activities.config import current_config
 from interpreter.registration import new_worker
-from tests.activities.test_notify import Inbox, free_port
 from tests.support import tool_server as servers
 from tests.support.runs import result, start
+from tests.support.smtp import Inbox, smtp_server
 from tests.support.tool_server import Reply, ToolServer
+from tests.support.worker_config import config_file
 
 tool_server = servers.tool_server  # the fixture, used by name
 
@@ -43,24 +42,15 @@ def inbox(
 ) -> Iterator[Inbox]:
     """An SMTP server on loopback, and a worker configuration that e-mails assignees through it
     and posts every wait to the tool server's /waits."""
-    box = Inbox()
-    port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    config = tmp_path / "worker.yaml"
-    config.write_text(
-        f"smtp: {{host: 127.0.0.1, port: {port}, sender: flows@example.org,"
-        " allowed_domains: [example.com]}\n"
-        "notifications:\n  ui_url: http://flows.example.org/ui/\n"
-        f"  webhook: {{url: '{tool_server.url}/waits', format: json}}\n"
-    )
-    monkeypatch.setenv("KWORKFLOW_CONFIG", str(config))
-    current_config.cache_clear()
-    try:
-        yield box
-    finally:
-        controller.stop()
-        current_config.cache_clear()
+    with smtp_server() as (box, port):
+        config = (
+            f"smtp: {{host: 127.0.0.1, port: {port}, sender: flows@example.org,"
+            " allowed_domains: [example.com]}\n"
+            "notifications:\n  ui_url: http://flows.example.org/ui/\n"
+            f"  webhook: {{url: '{tool_server.url}/waits', format: json}}\n"
+        )
+        with config_file(tmp_path / "worker.yaml", config, monkeypatch):
+            yield box
 
 
 @pytest.fixture

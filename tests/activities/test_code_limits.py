@@ -11,10 +11,10 @@ from temporalio.worker import Worker
 
 from activities import _sandbox
 from activities.code import code
-from activities.config import current_config
 from interpreter.registration import new_worker
 from tests.activities.test_code import fails, flow
 from tests.support.runs import run
+from tests.support.worker_config import config_file
 
 LIMITS = "limits:\n  code: {max_memory_mb: 128, max_timeout: 20s, max_cpu_seconds: 1}\n"
 
@@ -22,12 +22,8 @@ LIMITS = "limits:\n  code: {max_memory_mb: 128, max_timeout: 20s, max_cpu_second
 @pytest.fixture
 def small_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A worker configuration with small code limits."""
-    config = tmp_path / "worker.yaml"
-    config.write_text(LIMITS)
-    monkeypatch.setenv("KWORKFLOW_CONFIG", str(config))
-    current_config.cache_clear()
-    yield
-    current_config.cache_clear()
+    with config_file(tmp_path / "worker.yaml", LIMITS, monkeypatch):
+        yield
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ never arrives. The Temporal server's own HTTP API is the target the policy exist
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -24,8 +23,10 @@ from activities.tool import tool as tool_activity
 from client.devserver import FAST_DEV_SERVER_ARGS
 from interpreter.registration import DATA_CONVERTER, new_worker
 from tests.conftest import temporal_binary
+from tests.support.loopback import free_port
 from tests.support.runs import run, run_failure
 from tests.support.tool_server import Reply, ToolServer
+from tests.support.worker_config import config_file
 
 
 @pytest.fixture
@@ -39,14 +40,10 @@ def server() -> Iterator[ToolServer]:
 @pytest.fixture
 def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An empty worker configuration file the test may write, and no allow from the env."""
-    path = tmp_path / "worker.yaml"
-    path.write_text("{}\n")
-    monkeypatch.setenv("KWORKFLOW_CONFIG", str(path))
     monkeypatch.delenv("KWORKFLOW_EGRESS_ALLOW", raising=False)
     monkeypatch.delenv("TEMPORAL_ADDRESS", raising=False)
-    current_config.cache_clear()
-    yield path
-    current_config.cache_clear()
+    with config_file(tmp_path / "worker.yaml", "{}\n", monkeypatch) as path:
+        yield path
 
 
 @pytest.fixture
@@ -152,16 +149,10 @@ async def test_allow_entries_are_per_tenant(client, task_queue, tool_worker, ser
 # ---------------------------------------------------------------- Temporal's own HTTP API
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 async def exposed_server() -> AsyncIterator[tuple[WorkflowEnvironment, int]]:
     """A dev server whose HTTP API listens on a known loopback port."""
-    http_port = _free_port()
+    http_port = free_port()
     env = await WorkflowEnvironment.start_local(
         data_converter=DATA_CONVERTER,
         dev_server_existing_path=temporal_binary(),

@@ -4,77 +4,37 @@ notification does not fail its run unless the step says ``on_error: fail``."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator, Iterator
-from email import message_from_bytes
-from email.message import Message
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.config import current_config
 from activities.tool import tool as tool_activity
 from interpreter.lint import lint_text
 from interpreter.registration import new_worker
 from tests.support import tool_server as servers
 from tests.support.runs import result, run_failure, start, status
+from tests.support.smtp import Inbox, smtp_server
 from tests.support.tool_server import Reply, ToolServer
+from tests.support.worker_config import config_file
 
 tool_server = servers.tool_server  # the fixture, used by name
-
-
-class Inbox:
-    """What the SMTP server received: (envelope recipients, parsed message) per mail."""
-
-    def __init__(self) -> None:
-        self.mails: list[tuple[list[str], Message]] = []
-        self.refuse: set[str] = set()
-
-    async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
-    ) -> str:
-        if address in self.refuse:
-            return "550 no such user here"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        content = envelope.content if isinstance(envelope.content, bytes) else b""
-        self.mails.append((list(envelope.rcpt_tos), message_from_bytes(content)))
-        return "250 Message accepted"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def inbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
     """A real SMTP server on loopback and a worker configuration that sends through it."""
-    box = Inbox()
-    port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    config = tmp_path / "worker.yaml"
-    config.write_text(
-        "smtp:\n"
-        f"  host: 127.0.0.1\n  port: {port}\n  sender: flows@example.org\n"
-        "  sender_name: kworkflow\n  allowed_domains: [example.com, '*.example.net']\n"
-    )
-    monkeypatch.setenv("KWORKFLOW_CONFIG", str(config))
-    current_config.cache_clear()
-    try:
-        yield box
-    finally:
-        controller.stop()
-        current_config.cache_clear()
+    with smtp_server() as (box, port):
+        config = (
+            "smtp:\n"
+            f"  host: 127.0.0.1\n  port: {port}\n  sender: flows@example.org\n"
+            "  sender_name: kworkflow\n  allowed_domains: [example.com, '*.example.net']\n"
+        )
+        with config_file(tmp_path / "worker.yaml", config, monkeypatch):
+            yield box
 
 
 @pytest.fixture

@@ -13,38 +13,33 @@ import pytest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.config import current_config
 from activities.tool import tool as tool_activity
 from interpreter.registration import new_worker
 from registry.source import check
+from tests.support.loopback import egress_allowed
 from tests.support.runs import run, run_failure
 from tests.support.tool_server import Reply, ToolServer
+from tests.support.worker_config import config_file
 
 TOKEN = "granted-s3cret"
 
 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ToolServer]:
-    found = ToolServer().start()
-    monkeypatch.setenv("KWORKFLOW_EGRESS_ALLOW", found.url.removeprefix("http://"))
-    yield found
-    found.stop()
+    yield from egress_allowed(ToolServer(), monkeypatch)
 
 
 @pytest.fixture
 def granted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """CRM_TOKEN for tenant acme, to 127.0.0.1 only; OPEN (short form) for tenant default."""
-    path = tmp_path / "worker.yaml"
-    path.write_text(
+    monkeypatch.setenv("KW_GRANT_TOKEN", TOKEN)
+    text = (
         "secrets:\n"
         "  CRM_TOKEN: {value: 'env:KW_GRANT_TOKEN', tenants: [acme], hosts: [127.0.0.1]}\n"
         "  OPEN: 'env:KW_GRANT_TOKEN'\n"
     )
-    monkeypatch.setenv("KWORKFLOW_CONFIG", str(path))
-    monkeypatch.setenv("KW_GRANT_TOKEN", TOKEN)
-    current_config.cache_clear()
-    yield
-    current_config.cache_clear()
+    with config_file(tmp_path / "worker.yaml", text, monkeypatch):
+        yield
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Worker
 
 import activities.base
-from activities.config import current_config
 from activities.contract import RunRef, StepCall
 from activities.errors import ConfigError
 from activities.registry import describe, load_tool_modules, registered_tool, tool
@@ -26,6 +25,7 @@ from tests.support import sample_tools
 from tests.support import tool_server as servers
 from tests.support.runs import new_run_id, run, run_failure, start, status
 from tests.support.tool_server import Reply, ToolServer, failing
+from tests.support.worker_config import config_file
 
 tool_server = servers.tool_server  # the fixture, used by name
 
@@ -36,15 +36,12 @@ FAST_RETRY = "{max_attempts: 3, initial_interval: 100ms, backoff_coefficient: 1.
 @pytest.fixture
 def worker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A worker config with secrets from the environment, and the sample tool modules."""
-    config = tmp_path / "worker.yaml"
-    config.write_text("secrets:\n  CRM_TOKEN: env:KW_TEST_CRM_TOKEN\n  GONE: env:KW_TEST_UNSET\n")
-    monkeypatch.setenv("KWORKFLOW_CONFIG", str(config))
     monkeypatch.setenv("KWORKFLOW_TOOL_MODULES", "tests.support.sample_tools")
     monkeypatch.setenv("KW_TEST_CRM_TOKEN", TOKEN)
     monkeypatch.delenv("KW_TEST_UNSET", raising=False)
-    current_config.cache_clear()
-    yield
-    current_config.cache_clear()
+    text = "secrets:\n  CRM_TOKEN: env:KW_TEST_CRM_TOKEN\n  GONE: env:KW_TEST_UNSET\n"
+    with config_file(tmp_path / "worker.yaml", text, monkeypatch):
+        yield
 
 
 @pytest.fixture

@@ -4,6 +4,10 @@ over the session's Temporal dev server and a stand-in worker, with two tenants o
 Test modules import the fixtures they use (``from tests.api.support import api``). Each test
 gets new tenants (``acme-<hex>``, ``globex-<hex>``), so Temporal visibility shows it its own runs
 only. :func:`read_events` parses a Server-Sent Events stream.
+
+``real_tool_api`` (imported, it is the module's ``api``) has a worker running the real ``tool``;
+``events_api`` serves the API over the database the worker reads recent events from, and
+:func:`send` posts a :func:`cloudevent` to it.
 """
 
 from __future__ import annotations
@@ -25,9 +29,13 @@ import uvicorn
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.tool import tool
 from api.app import create_app
 from api.settings import ApiSettings
+from interpreter.registration import new_worker
 from registry.store import DefinitionStore
+from tests.support.standins import code, llm
+from tests.support.tool_server import ToolServer
 
 GREET = """\
 kworkflow: 1
@@ -193,6 +201,34 @@ async def api(
         yield api
 
 
+@pytest.fixture(name="api")
+async def real_tool_api(
+    client: Client, task_queue: str, tool_server: ToolServer, tmp_path: Path
+) -> AsyncIterator[Api]:
+    """The API over SQLite with a worker whose `tool` is the real one (the stand-in llm and
+    code): a module that imports it (and ``tool_server``) gets it as its ``api`` fixture."""
+    async with (
+        new_worker(client, task_queue, [llm, tool, code]),
+        serving_api(client, task_queue, f"sqlite:///{tmp_path / 'registry.db'}") as api,
+    ):
+        yield api
+
+
+@pytest.fixture
+async def events_api(
+    client: Client,
+    task_queue: str,
+    worker: Worker,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Api]:
+    """The API over SQLite; the worker's ``recent_events`` reads the same database."""
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    monkeypatch.setenv("KWORKFLOW_DATABASE_URL", url)
+    async with serving_api(client, task_queue, url) as api:
+        yield api
+
+
 # ---- helpers -----------------------------------------------------------------------------
 
 
@@ -255,6 +291,29 @@ async def wait_listed(
             return ids
         await asyncio.sleep(0.1)
     raise AssertionError(f"GET /v1/runs?{query} never matched; last ids: {ids}")
+
+
+def cloudevent(type_: str, id_: str, data: Any, source: str = "/shop") -> dict[str, Any]:
+    """A structured CloudEvent."""
+    return {"specversion": "1.0", "type": type_, "source": source, "id": id_, "data": data}
+
+
+async def send(http: httpx.AsyncClient, event: dict[str, Any], status: int = 202) -> Any:
+    """POST a structured event; asserts ``status`` and returns the body."""
+    response = await http.post(
+        "/v1/events",
+        content=httpx.Request("POST", "/", json=event).content,
+        headers={"Content-Type": "application/cloudevents+json"},
+    )
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+async def waiting(http: httpx.AsyncClient, run_id: str, step: str) -> dict[str, Any]:
+    """Wait until ``step`` is listed in ``pending_events``."""
+    return await wait_run(
+        http, run_id, lambda v: [p["step"] for p in v["pending_events"]] == [step], what=step
+    )
 
 
 @dataclass(frozen=True)

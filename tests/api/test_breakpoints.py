@@ -6,11 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 from telemetry.metrics import REGISTRY
-from tests.api.support import Api, pairs, read_events, start_run, wait_run, wait_status
-from tests.api.test_retry import REVIEW, api
+from tests.api.support import (
+    Api,
+    pairs,
+    read_events,
+    real_tool_api,
+    start_run,
+    wait_run,
+    wait_status,
+)
+from tests.api.test_retry import REVIEW
 from tests.support.tool_server import Reply, ToolServer, tool_server
 
-__all__ = ["api", "tool_server"]
+__all__ = ["real_tool_api", "tool_server"]
 
 
 def count(name: str, labels: dict[str, str]) -> float:

@@ -8,16 +8,21 @@ run per event; bad requests get 413/415/422/401.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from temporalio.client import Client
-from temporalio.worker import Worker
 
-from tests.api.support import Api, serving_api, start_run, wait_run, wait_status
+from tests.api.support import (
+    Api,
+    cloudevent,
+    events_api,
+    send,
+    start_run,
+    wait_status,
+    waiting,
+)
+
+__all__ = ["events_api"]
 
 WAITER = """\
 kworkflow: 1
@@ -74,44 +79,6 @@ steps:
   - {id: big, kind: aggregate, expr: '"order of " + string(input.total)'}
 output: ${ steps.big.output }
 """
-
-
-@pytest.fixture
-async def events_api(
-    client: Client,
-    task_queue: str,
-    worker: Worker,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[Api]:
-    """The API over SQLite; the worker's ``recent_events`` reads the same database."""
-    url = f"sqlite:///{tmp_path / 'registry.db'}"
-    monkeypatch.setenv("KWORKFLOW_DATABASE_URL", url)
-    async with serving_api(client, task_queue, url) as api:
-        yield api
-
-
-def cloudevent(type_: str, id_: str, data: Any, source: str = "/shop") -> dict[str, Any]:
-    """A structured CloudEvent."""
-    return {"specversion": "1.0", "type": type_, "source": source, "id": id_, "data": data}
-
-
-async def send(http: httpx.AsyncClient, event: dict[str, Any], status: int = 202) -> Any:
-    """POST a structured event; asserts ``status`` and returns the body."""
-    response = await http.post(
-        "/v1/events",
-        content=httpx.Request("POST", "/", json=event).content,
-        headers={"Content-Type": "application/cloudevents+json"},
-    )
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-async def waiting(http: httpx.AsyncClient, run_id: str, step: str) -> dict[str, Any]:
-    """Wait until ``step`` is listed in ``pending_events``."""
-    return await wait_run(
-        http, run_id, lambda v: [p["step"] for p in v["pending_events"]] == [step], what=step
-    )
 
 
 async def test_a_waiting_run_takes_the_matching_event_and_ignores_others(

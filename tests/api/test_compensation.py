@@ -6,31 +6,24 @@ compensation reported; refusals; idempotence; a compensation that hangs is bound
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from temporalio.client import Client
 
-from activities.tool import tool
-from interpreter.registration import new_worker
 from telemetry.metrics import REGISTRY
 from tests.api.support import (
     Api,
     pairs,
     read_events,
-    serving_api,
+    real_tool_api,
     start_run,
     wait_run,
     wait_status,
     wait_waiting,
 )
-from tests.support.standins import code, llm
 from tests.support.tool_server import Reply, ToolServer, tool_server
 
-__all__ = ["tool_server"]
+__all__ = ["real_tool_api", "tool_server"]
 
 SAGA = """\
 kworkflow: 1
@@ -71,18 +64,6 @@ CONFIRM = """\
 
 def saga(url: str, name: str = "saga", extra: str = "", last: str = "") -> str:
     return SAGA.format(url=url, name=name, extra=extra, last=last)
-
-
-@pytest.fixture
-async def api(
-    client: Client, task_queue: str, tool_server: ToolServer, tmp_path: Path
-) -> AsyncIterator[Api]:
-    """The API over SQLite with a worker whose `tool` is the real one."""
-    async with (
-        new_worker(client, task_queue, [llm, tool, code]),
-        serving_api(client, task_queue, f"sqlite:///{tmp_path / 'registry.db'}") as api,
-    ):
-        yield api
 
 
 def script(server: ToolServer, pay: Reply | None = None) -> None:

@@ -6,17 +6,15 @@ Real parts: the API over SQLite, the session's dev server (its visibility store)
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from temporalio.client import Client
-from temporalio.worker import Worker
 
 from api.cloudevents import _signal_one
 from interpreter.event_waits import awaited_value
-from tests.api.support import Api, serving_api, start_run, wait_status
-from tests.api.test_cloudevents import cloudevent, send
+from tests.api.support import Api, cloudevent, events_api, send, start_run, wait_status
+
+__all__ = ["events_api"]
 
 WAITER = """\
 kworkflow: 1
@@ -28,21 +26,6 @@ output: ${ steps.wait.output.id }
 
 FANOUT = 50
 """More runs than are signalled at once (api.cloudevents.SIGNAL_CONCURRENCY is 32)."""
-
-
-@pytest.fixture
-async def events_api(
-    client: Client,
-    task_queue: str,
-    worker: Worker,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[Api]:
-    """The API over SQLite; the worker's ``recent_events`` reads the same database."""
-    url = f"sqlite:///{tmp_path / 'registry.db'}"
-    monkeypatch.setenv("KWORKFLOW_DATABASE_URL", url)
-    async with serving_api(client, task_queue, url) as api:
-        yield api
 
 
 async def counted_waiting(client: Client, value: str, count: int, timeout: float) -> None:

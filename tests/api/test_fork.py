@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.support import Api, pairs, read_events, start_run, wait_status, wait_waiting
-from tests.api.test_retry import REVIEW, api, statuses
+from tests.api.support import (
+    Api,
+    pairs,
+    read_events,
+    real_tool_api,
+    start_run,
+    wait_status,
+    wait_waiting,
+)
+from tests.api.test_retry import REVIEW, statuses
 from tests.support.tool_server import Reply, ToolServer, tool_server
 
-__all__ = ["api", "tool_server"]
+__all__ = ["real_tool_api", "tool_server"]
 
 
 async def test_an_edited_answer_changes_the_branch_taken(api: Api, tool_server: ToolServer) -> None:

@@ -4,35 +4,29 @@ server sees one new call, `from`, newer versions, refusals, lineage, the bulk fo
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from temporalio.client import Client
 
 from activities.registry import _REGISTRY
 from activities.registry import tool as register_tool
-from activities.tool import tool
-from interpreter.registration import new_worker
 from telemetry.metrics import REGISTRY
 from tests.api.support import (
     APPROVAL,
     Api,
     pairs,
     read_events,
-    serving_api,
+    real_tool_api,
     start_run,
     wait_listed,
     wait_run,
     wait_status,
     wait_waiting,
 )
-from tests.support.standins import code, llm
 from tests.support.tool_server import Reply, ToolServer, tool_server
 
-__all__ = ["tool_server"]
+__all__ = ["real_tool_api", "tool_server"]
 
 REVIEW = """\
 kworkflow: 1
@@ -54,18 +48,6 @@ edges:
   - {{from: review, to: pick}}
   - {{from: pick, to: [notify, hold]}}
 """
-
-
-@pytest.fixture
-async def api(
-    client: Client, task_queue: str, tool_server: ToolServer, tmp_path: Path
-) -> AsyncIterator[Api]:
-    """The API over SQLite with a worker whose `tool` is the real one (the stand-in llm)."""
-    async with (
-        new_worker(client, task_queue, [llm, tool, code]),
-        serving_api(client, task_queue, f"sqlite:///{tmp_path / 'registry.db'}") as api,
-    ):
-        yield api
 
 
 async def retry(http: httpx.AsyncClient, run_id: str, expect: int = 201, **body: Any) -> Any:

@@ -33,6 +33,8 @@ class BrokenDeploy:
 
 @pytest.fixture
 async def stalled_api(client: Client, task_queue: str, tmp_path: Path) -> AsyncIterator[Api]:
+    """The API over a worker whose deploy is broken (every run it takes stalls), with
+    :data:`APPROVAL` published."""
     database = f"sqlite:///{tmp_path / 'registry.db'}"
     broken = Worker(
         client,

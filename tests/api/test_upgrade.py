@@ -3,44 +3,25 @@ tool server, mismatches are refused naming the steps, states and versions that d
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from temporalio.client import Client
 
-from activities.tool import tool
-from interpreter.registration import new_worker
 from telemetry.metrics import REGISTRY
 from tests.api.support import (
     Api,
     pairs,
     read_events,
-    serving_api,
+    real_tool_api,
     start_run,
     wait_run,
     wait_status,
     wait_waiting,
 )
-from tests.support.standins import code, llm
 from tests.support.tool_server import ToolServer, tool_server
-from tests.support.upgrades import A_BECAME_CODE, V1, V2, WITHOUT_H
+from tests.support.upgrades import A_BECAME_CODE, UPGRADED_TRANSITIONS, V1, V2, WITHOUT_H
 
-__all__ = ["tool_server"]
-
-
-@pytest.fixture
-async def api(
-    client: Client, task_queue: str, tool_server: ToolServer, tmp_path: Path
-) -> AsyncIterator[Api]:
-    """The API over SQLite with a worker whose `tool` is the real one."""
-    async with (
-        new_worker(client, task_queue, [llm, tool, code]),
-        serving_api(client, task_queue, f"sqlite:///{tmp_path / 'registry.db'}") as api,
-    ):
-        yield api
+__all__ = ["real_tool_api", "tool_server"]
 
 
 def upgraded_count() -> float:
@@ -115,21 +96,7 @@ async def test_upgrade_a_paused_run_to_the_latest_version(
         assert tool_server.calls("/b")[0].json == {"n": 11, "go": True}
         async with http.stream("GET", f"/v1/runs/{run_id}/events") as stream:
             events = await read_events(stream.aiter_lines())
-        assert pairs(events) == [
-            ("step_started", "a"),
-            ("step_succeeded", "a"),
-            ("step_started", "h"),
-            ("step_waiting", "h"),
-            ("run_paused", None),
-            ("run_upgraded", None),
-            ("step_succeeded", "h"),
-            ("run_resumed", None),
-            ("step_started", "b"),
-            ("step_succeeded", "b"),
-            ("step_started", "c"),
-            ("step_succeeded", "c"),
-            ("run_succeeded", None),
-        ]
+        assert pairs(events) == UPGRADED_TRANSITIONS
         assert {k: events[5].data[k] for k in ("from_version", "to_version", "added")} == {
             "from_version": 1,
             "to_version": 2,

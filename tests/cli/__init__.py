@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-import socket
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.support.loopback import free_port as free_port  # for the CLI tests
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -99,9 +101,49 @@ async def kworkflow_async(
     return Result(process.returncode, out.decode(), err.decode())
 
 
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+@dataclass
+class Follower:
+    """A ``kworkflow ... --follow`` process: its progress (stderr) as it comes, then its end."""
+
+    process: asyncio.subprocess.Process
+    seen: str = ""
+    """The stderr read so far."""
+
+    async def read_until(self, until: str | Callable[[str], bool], what: str) -> None:
+        """Read stderr lines until ``until`` (a text in what was read, or a test of it) holds;
+        fails naming ``what`` ("before the review") if the process ends first."""
+
+        def holds(seen: str) -> bool:
+            return until(seen) if callable(until) else until in seen
+
+        assert self.process.stderr is not None
+        while not holds(self.seen):
+            line = await asyncio.wait_for(self.process.stderr.readline(), 30)
+            assert line, f"follow ended {what}: {self.seen!r}"
+            self.seen += line.decode()
+
+    async def end(self) -> Result:
+        """Its exit code, stdout and its whole stderr, once it exits."""
+        assert self.process.stderr is not None and self.process.stdout is not None
+        rest = await asyncio.wait_for(self.process.stderr.read(), 30)
+        out = await asyncio.wait_for(self.process.stdout.read(), 30)
+        code = await asyncio.wait_for(self.process.wait(), 30)
+        return Result(code, out.decode(), self.seen + rest.decode())
+
+
+@contextlib.asynccontextmanager
+async def following(*args: str, env: Mapping[str, str]) -> AsyncIterator[Follower]:
+    """``kworkflow ARGS...`` started for the block (killed after it if still running)."""
+    process = await asyncio.create_subprocess_exec(
+        *cli_argv(*args),
+        env=dict(env),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        yield Follower(process)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 from tests.api.support import APPROVAL, Api, api, wait_run, wait_status
-from tests.cli import ROOT, cli_argv, kworkflow_async
+from tests.cli import following, kworkflow_async
 from tests.cli.test_cli_remote import env_of, progress, run_ids
 
 __all__ = ["api"]
@@ -95,38 +94,17 @@ async def test_follow_shows_where_the_run_is_held(api: Api) -> None:
     given, run_id = run_ids(api, "approval")
     env = env_of(api)
     args = ("runs", "start", "approval", "--run-id", given, "--breakpoint", "prepare:after")
-    process = await asyncio.create_subprocess_exec(
-        *cli_argv(*args, "--follow"),
-        env=env,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert process.stderr is not None and process.stdout is not None
-    try:
-        seen = ""
-        while "held after" not in seen:
-            line = await asyncio.wait_for(process.stderr.readline(), 30)
-            assert line, f"follow ended before the hold: {seen!r}"
-            seen += line.decode()
+    async with following(*args, "--follow", env=env) as follower:
+        await follower.read_until("held after", "before the hold")
         went = await kworkflow_async(
             "runs", "continue", run_id, "--output", '"Release v9"', env=env
         )
-        while "waiting for a person" not in seen:
-            line = await asyncio.wait_for(process.stderr.readline(), 30)
-            assert line, f"follow ended before the review: {seen!r}"
-            seen += line.decode()
+        await follower.read_until("waiting for a person", "before the review")
         await kworkflow_async("respond", run_id, "review", "--data", '{"approved": true}', env=env)
-        rest = await asyncio.wait_for(process.stderr.read(), 30)
-        out = await asyncio.wait_for(process.stdout.read(), 30)
-        code = await asyncio.wait_for(process.wait(), 30)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        ended = await follower.end()
     assert went.code == 0
-    assert (code, out.decode()) == (0, '"published"\n')
-    lines = progress(seen + rest.decode())
+    assert (ended.code, ended.stdout) == (0, '"published"\n')
+    lines = progress(ended.stderr)
     actor = f"{api.acme}:{api.keys[api.acme][:4]}"
     assert lines[1:4] == [
         "prepare    started",

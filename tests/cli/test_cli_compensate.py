@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
-from tests.api.support import Api, start_run, wait_status
-from tests.api.test_compensation import FLIGHT_UNDO, HOTEL_UNDO, api, saga, script, undo_calls
+from tests.api.support import Api, real_tool_api, start_run, wait_status
+from tests.api.test_compensation import FLIGHT_UNDO, HOTEL_UNDO, saga, script, undo_calls
 from tests.cli import kworkflow_async
 from tests.cli.test_cli_remote import env_of, progress
 from tests.support.tool_server import ToolServer, tool_server
 
-__all__ = ["api", "tool_server"]
+__all__ = ["real_tool_api", "tool_server"]
 
 
 async def test_compensate_a_failed_run_and_refusals(api: Api, tool_server: ToolServer) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.api.support import Api, start_run, wait_status
-from tests.api.test_cloudevents import WAITER, events_api, waiting
+from tests.api.support import Api, events_api, start_run, wait_status, waiting
+from tests.api.test_cloudevents import WAITER
 from tests.cli import kworkflow_async
 from tests.cli.test_cli_remote import env_of
 

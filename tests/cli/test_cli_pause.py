@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.api.support import APPROVAL, GREET, Api, api, start_run, wait_status, wait_waiting
-from tests.cli import ROOT, cli_argv, kworkflow_async
+from tests.cli import following, kworkflow_async
 from tests.cli.test_cli_remote import env_of, progress, run_ids
 
 __all__ = ["api"]
@@ -18,43 +18,22 @@ async def test_pause_and_resume_a_followed_run(api: Api) -> None:
     given, run_id = run_ids(api, "approval")
     env = env_of(api)
     args = ("trigger", "approval", "--run-id", given, "--follow")
-    process = await asyncio.create_subprocess_exec(
-        *cli_argv(*args),
-        env=env,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert process.stderr is not None and process.stdout is not None
-    try:
-        seen = ""
-        while "waiting for a person" not in seen:
-            line = await asyncio.wait_for(process.stderr.readline(), 30)
-            assert line, f"follow ended before the review step waited: {seen!r}"
-            seen += line.decode()
+    async with following(*args, env=env) as follower:
+        await follower.read_until("waiting for a person", "before the review step waited")
         paused = await kworkflow_async("runs", "pause", run_id, "--reason", "lunch", env=env)
         again = await kworkflow_async("runs", "pause", run_id, env=env)
-        while "paused" not in seen.splitlines()[-1]:
-            line = await asyncio.wait_for(process.stderr.readline(), 30)
-            assert line, f"follow ended at the pause: {seen!r}"
-            seen += line.decode()
+        await follower.read_until(lambda seen: "paused" in seen.splitlines()[-1], "at the pause")
         answer = await kworkflow_async(
             "respond", run_id, "review", "--data", '{"approved": true}', env=env
         )
         resumed = await kworkflow_async("runs", "resume", run_id, env=env)
-        rest = await asyncio.wait_for(process.stderr.read(), 30)
-        out = await asyncio.wait_for(process.stdout.read(), 30)
-        code = await asyncio.wait_for(process.wait(), 30)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        ended = await follower.end()
     assert (paused.code, paused.stdout) == (0, f"run {run_id} paused\n")
     assert (again.code, again.stdout) == (0, f"run {run_id} was already paused\n")
     assert (answer.code, resumed.code) == (0, 0)
     assert resumed.stdout == f"run {run_id} resumed\n"
-    assert (code, out.decode()) == (0, '"published"\n')
-    lines = progress(seen + rest.decode())
+    assert (ended.code, ended.stdout) == (0, '"published"\n')
+    lines = progress(ended.stderr)
     actor = f"{api.acme}:{api.keys[api.acme][:4]}"
     assert lines[5:] == [
         f"run        paused by {actor}: lunch",

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import socket
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -29,14 +27,14 @@ from tests.api.support import (
 )
 from tests.cli import (
     FAILING,
-    ROOT,
     SCHEMA_MISTAKES,
-    cli_argv,
     cli_env,
+    following,
     free_port,
     kworkflow,
     kworkflow_async,
 )
+from tests.support.loopback import LoopbackServer
 
 __all__ = ["api"]
 
@@ -135,12 +133,9 @@ class _DroppingStream(BaseHTTPRequestHandler):
 @pytest.fixture
 def dropping_server() -> Iterator[str]:
     _DroppingStream.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _DroppingStream)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    server = LoopbackServer(_DroppingStream).start()
+    yield server.url
+    server.stop()
 
 
 def test_a_dropped_event_stream_is_reopened_from_the_last_event(dropping_server: str) -> None:
@@ -342,30 +337,12 @@ async def test_trigger_follow_shows_progress_waits_for_the_answer_and_prints_the
     given, run_id = run_ids(api, "approval")
     env = env_of(api)
     args = ("trigger", "approval", "--input", '{"title": "v2"}', "--run-id", given, "--follow")
-    process = await asyncio.create_subprocess_exec(
-        *cli_argv(*args),
-        env=env,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert process.stderr is not None and process.stdout is not None
-    try:
-        seen = ""
-        while "waiting for a person" not in seen:
-            line = await asyncio.wait_for(process.stderr.readline(), 30)
-            assert line, f"follow ended before the review step waited: {seen!r}"
-            seen += line.decode()
+    async with following(*args, env=env) as follower:
+        await follower.read_until("waiting for a person", "before the review step waited")
         answer = await kworkflow_async(
             "respond", run_id, "review", "--data", '{"approved": true}', env=env
         )
-        rest = await asyncio.wait_for(process.stderr.read(), 30)
-        out = await asyncio.wait_for(process.stdout.read(), 30)
-        code = await asyncio.wait_for(process.wait(), 30)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        ended = await follower.end()
     assert answer.code == 0
     accepted = json.loads(answer.stdout)
     assert {k: accepted[k] for k in ("run_id", "step", "data")} == {
@@ -373,8 +350,8 @@ async def test_trigger_follow_shows_progress_waits_for_the_answer_and_prints_the
         "step": "review",
         "data": {"approved": True},
     }
-    assert (code, out.decode()) == (0, '"published"\n')
-    stderr = seen + rest.decode()
+    assert (ended.code, ended.stdout) == (0, '"published"\n')
+    stderr = ended.stderr
     for line in stderr.splitlines()[1:]:
         assert re.match(TIME + "  ", line), line
     assert progress(stderr) == [

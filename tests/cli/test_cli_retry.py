@@ -7,14 +7,22 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.api.support import APPROVAL, Api, start_run, wait_listed, wait_status, wait_waiting
+from tests.api.support import (
+    APPROVAL,
+    Api,
+    real_tool_api,
+    start_run,
+    wait_listed,
+    wait_status,
+    wait_waiting,
+)
 from tests.api.test_fork import RATE
-from tests.api.test_retry import api, staged
+from tests.api.test_retry import staged
 from tests.cli import kworkflow_async
 from tests.cli.test_cli_remote import env_of, progress
 from tests.support.tool_server import Reply, ToolServer, tool_server
 
-__all__ = ["api", "tool_server"]
+__all__ = ["real_tool_api", "tool_server"]
 
 
 async def test_retry_one_run_from_a_step_and_refusals(api: Api) -> None:

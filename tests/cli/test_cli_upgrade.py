@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
-from temporalio.client import Client
-
-from activities.tool import tool
-from interpreter.registration import new_worker
-from tests.api.support import Api, serving_api, wait_status, wait_waiting
-from tests.cli import ROOT, cli_argv, kworkflow_async
+from tests.api.support import Api, real_tool_api, wait_status, wait_waiting
+from tests.cli import following, kworkflow_async
 from tests.cli.test_cli_remote import env_of, progress, run_ids
-from tests.support.standins import code, llm
 from tests.support.tool_server import ToolServer, tool_server
 from tests.support.upgrades import V1, V2, WITHOUT_H
 
-__all__ = ["tool_server"]
-
-
-@pytest.fixture
-async def api(
-    client: Client, task_queue: str, tool_server: ToolServer, tmp_path: Path
-) -> AsyncIterator[Api]:
-    """The API over SQLite with a worker whose `tool` is the real one."""
-    async with (
-        new_worker(client, task_queue, [llm, tool, code]),
-        serving_api(client, task_queue, f"sqlite:///{tmp_path / 'registry.db'}") as api,
-    ):
-        yield api
+__all__ = ["real_tool_api", "tool_server"]
 
 
 async def test_upgrade_a_paused_run_from_the_cli(api: Api, tool_server: ToolServer) -> None:
@@ -41,31 +20,13 @@ async def test_upgrade_a_paused_run_from_the_cli(api: Api, tool_server: ToolServ
     api.publish(V1.format(url=tool_server.url))
     env = env_of(api)
     given, run_id = run_ids(api, "upgrade-flow")
-    follower = await asyncio.create_subprocess_exec(
-        *cli_argv("trigger", "upgrade-flow", "--run-id", given, "--follow"),
-        env=env,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert follower.stderr is not None and follower.stdout is not None
-    try:
-        seen = ""
-        while "waiting for a person" not in seen:
-            line = await asyncio.wait_for(follower.stderr.readline(), 30)
-            assert line, f"follow ended before h waited: {seen!r}"
-            seen += line.decode()
+    async with following("trigger", "upgrade-flow", "--run-id", given, "--follow", env=env) as f:
+        await f.read_until("waiting for a person", "before h waited")
         await steps(api, tool_server, run_id, env)
-        rest = await asyncio.wait_for(follower.stderr.read(), 30)
-        out = await asyncio.wait_for(follower.stdout.read(), 30)
-        code = await asyncio.wait_for(follower.wait(), 30)
-    finally:
-        if follower.returncode is None:
-            follower.kill()
-            await follower.wait()
-    assert (code, json.loads(out)) == (0, {"after": 11})
+        ended = await f.end()
+    assert (ended.code, json.loads(ended.stdout)) == (0, {"after": 11})
     actor = f"{api.acme}:{api.keys[api.acme][:4]}"
-    lines = progress(seen + rest.decode())
+    lines = progress(ended.stderr)
     assert lines[5:] == [
         f"run        paused by {actor}",
         f"run        upgraded from v1 to v3 by {actor}",

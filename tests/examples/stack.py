@@ -15,18 +15,17 @@ from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from temporalio.client import Client
 
 from activities.code import code
-from activities.config import current_config
 from activities.llm import llm
 from activities.tool import tool
 from examples import templates
 from interpreter.registration import new_worker
-from tests.activities.test_notify import Inbox, free_port
 from tests.api.support import Api, serving_api
 from tests.support.openai_server import OpenAIServer
+from tests.support.smtp import Inbox, smtp_server
+from tests.support.worker_config import config_file
 
 PRICES = {"gpt-4o-mini": (0.15, 0.6), "gpt-4o": (2.5, 10.0)}
 """USD per million tokens (input, output) the test worker prices the models at."""
@@ -78,26 +77,16 @@ def inbox(
 ) -> Iterator[Inbox]:
     """SMTP on loopback and a worker configuration: the model server as the priced default
     provider, e-mail through the SMTP server."""
-    box = Inbox()
-    port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    prices = {m: {"input": i, "output": o} for m, (i, o) in PRICES.items()}
-    config = {
-        "providers": {"local": {"base_url": f"{openai_server.url}/v1", "prices": prices}},
-        "default_provider": "local",
-        "smtp": {"host": "127.0.0.1", "port": port, "sender": "flows@example.org"},
-    }
-    path = tmp_path / "worker.yaml"
-    path.write_text(json.dumps(config))
-    monkeypatch.setenv("KWORKFLOW_CONFIG", str(path))
     monkeypatch.delenv("KWORKFLOW_TOOL_MODULES", raising=False)
-    current_config.cache_clear()
-    try:
-        yield box
-    finally:
-        controller.stop()
-        current_config.cache_clear()
+    prices = {m: {"input": i, "output": o} for m, (i, o) in PRICES.items()}
+    with smtp_server() as (box, port):
+        config = {
+            "providers": {"local": {"base_url": f"{openai_server.url}/v1", "prices": prices}},
+            "default_provider": "local",
+            "smtp": {"host": "127.0.0.1", "port": port, "sender": "flows@example.org"},
+        }
+        with config_file(tmp_path / "worker.yaml", json.dumps(config), monkeypatch):
+            yield box
 
 
 @pytest.fixture

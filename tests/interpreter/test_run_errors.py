@@ -7,10 +7,9 @@ import json
 
 from tests.support.runs import (
     new_run_id,
-    result,
     run,
+    run_and_status,
     run_failure,
-    start,
     status,
     step_statuses,
 )
@@ -63,7 +62,7 @@ async def test_on_error_fail_fails_the_run_and_cancels_running_steps(client, tas
 
 async def test_on_error_continue_lets_the_run_go_on(client, task_queue, worker):
     """`on_error: continue`: 'the step ends `failed`'; its default edges are not taken."""
-    handle = await start(
+    got, state = await run_and_status(
         client,
         task_queue,
         """
@@ -78,8 +77,7 @@ async def test_on_error_continue_lets_the_run_go_on(client, task_queue, worker):
           - {from: broken, to: after}
         """,
     )
-    assert await result(handle) == {"other": {"v": 2}}
-    state = await status(handle)
+    assert got == {"other": {"v": 2}}
     assert state["status"] == "succeeded"
     assert step_statuses(state) == {"broken": "failed", "after": "skipped", "other": "succeeded"}
     assert state["steps"]["broken"]["error"] == {"type": "Boom", "message": "boom"}
@@ -92,7 +90,7 @@ async def test_on_error_continue_lets_the_run_go_on(client, task_queue, worker):
 
 async def test_retry_until_success_counts_attempts(client, task_queue, worker):
     """`retry` maps onto Temporal's RetryPolicy; the step's attempts are counted."""
-    handle = await start(
+    got, state = await run_and_status(
         client,
         task_queue,
         f"""
@@ -102,8 +100,8 @@ async def test_retry_until_success_counts_attempts(client, task_queue, worker):
           - {{id: f, kind: tool, tool: flaky, args: {{succeed_on: 3}}, retry: {FAST_RETRY}}}
         """,
     )
-    assert await result(handle) == {"f": {"attempt": 3}}
-    step = (await status(handle))["steps"]["f"]
+    assert got == {"f": {"attempt": 3}}
+    step = state["steps"]["f"]
     assert step["status"] == "succeeded"
     assert step["attempts"] == 3
     assert step["error"] is None
@@ -152,7 +150,7 @@ async def test_non_retryable_errors_are_not_retried(client, task_queue, worker):
 
 async def test_step_retry_is_merged_over_defaults_retry(client, task_queue, worker):
     """'defaults: merged under every step': unset retry fields come from `defaults.retry`."""
-    handle = await start(
+    got, state = await run_and_status(
         client,
         task_queue,
         """
@@ -169,8 +167,8 @@ async def test_step_retry_is_merged_over_defaults_retry(client, task_queue, work
         edges: []
         """,
     )
-    assert await result(handle) == {"plain": {"attempt": 4}}
-    steps = (await status(handle))["steps"]
+    assert got == {"plain": {"attempt": 4}}
+    steps = state["steps"]
     assert (steps["own"]["status"], steps["own"]["attempts"]) == ("failed", 2)
     assert (steps["inherited"]["status"], steps["inherited"]["attempts"]) == ("failed", 1)
     assert (steps["plain"]["status"], steps["plain"]["attempts"]) == ("succeeded", 4)
@@ -330,7 +328,7 @@ async def test_expression_error_fails_the_step_without_retry(client, task_queue,
 async def test_expression_error_with_on_error_continue(client, task_queue, worker):
     """`on_error: continue` applies to an ExpressionError: its `on: failed` edge is taken."""
     run_id = new_run_id()
-    handle = await start(
+    got, state = await run_and_status(
         client,
         task_queue,
         """
@@ -345,9 +343,9 @@ async def test_expression_error_with_on_error_continue(client, task_queue, worke
         """,
         run_id=run_id,
     )
-    assert await result(handle) == {"rescue": {"why": "ExpressionError"}}
+    assert got == {"rescue": {"why": "ExpressionError"}}
     assert records(run_id) == []
-    assert step_statuses(await status(handle)) == {"bad": "failed", "rescue": "succeeded"}
+    assert step_statuses(state) == {"bad": "failed", "rescue": "succeeded"}
 
 
 async def test_cel_error_in_edge_when_fails_the_run_naming_the_edge(client, task_queue, worker):
@@ -449,7 +447,7 @@ async def test_input_with_a_wrong_type_is_refused(client, task_queue, worker):
 
 async def test_repeat_until_error_fails_the_step(client, task_queue, worker):
     """A CEL error in `repeat.until` fails the step with ExpressionError; `on_error` applies."""
-    handle = await start(
+    got, state = await run_and_status(
         client,
         task_queue,
         """
@@ -467,8 +465,8 @@ async def test_repeat_until_error_fails_the_step(client, task_queue, worker):
           - {from: loop, to: after, "on": failed}
         """,
     )
-    assert await result(handle) == {"after": {"why": "ExpressionError"}}
-    assert (await status(handle))["steps"]["loop"]["status"] == "failed"
+    assert got == {"after": {"why": "ExpressionError"}}
+    assert state["steps"]["loop"]["status"] == "failed"
 
 
 async def test_subflow_failure_fails_the_subflow_step(client, task_queue, worker):

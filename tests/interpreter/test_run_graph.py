@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tests.support.runs import new_run_id, result, run, start, status, step_statuses
+import pytest
+
+from tests.support.runs import new_run_id, run, run_and_status, step_statuses
 from tests.support.standins import records
 
 
@@ -38,7 +40,7 @@ async def test_without_edges_steps_form_a_chain_in_list_order(client, task_queue
 
 async def test_empty_edges_make_every_step_a_root(client, task_queue, worker):
     """'`edges: []` means no edges (every step is a root).'"""
-    handle = await start(
+    got, state = await run_and_status(
         client,
         task_queue,
         """
@@ -51,13 +53,12 @@ async def test_empty_edges_make_every_step_a_root(client, task_queue, worker):
         edges: []
         """,
     )
-    got = await result(handle)
     assert set(got) == {"a", "b", "c"}
     assert got["a"] == {"v": 1}
     assert got["b"] == 5
     # c is a root too: it does not wait for a (a may or may not have finished when c resolves).
     assert got["c"]["v"] in {"pending", "running", "succeeded"}
-    assert step_statuses(await status(handle)) == {
+    assert step_statuses(state) == {
         "a": "succeeded",
         "b": "succeeded",
         "c": "succeeded",
@@ -67,7 +68,7 @@ async def test_empty_edges_make_every_step_a_root(client, task_queue, worker):
 async def test_independent_steps_run_in_parallel(client, task_queue, worker):
     """'Steps that are ready at the same moment start together.'"""
     run_id = new_run_id()
-    handle = await start(
+    got, state = await run_and_status(
         client,
         task_queue,
         """
@@ -82,13 +83,12 @@ async def test_independent_steps_run_in_parallel(client, task_queue, worker):
         """,
         run_id=run_id,
     )
-    got = await result(handle)
     log = records(run_id)
     assert got == {"c": log}
     assert sorted(log[:2]) == ["start:a", "start:b"], log
     assert sorted(log[2:4]) == ["end:a", "end:b"], log
     assert log[4] == "c"
-    steps = (await status(handle))["steps"]
+    steps = state["steps"]
     # Each started before the other ended.
     assert _at(steps["a"]["started_at"]) < _at(steps["b"]["ended_at"])
     assert _at(steps["b"]["started_at"]) < _at(steps["a"]["ended_at"])
@@ -102,7 +102,7 @@ async def test_independent_steps_run_in_parallel(client, task_queue, worker):
 
 async def test_edge_when_decides_which_edges_are_taken(client, task_queue, worker):
     """An edge is taken when the source succeeded and its `when` is true; otherwise skipped."""
-    handle = await start(
+    got, state = await run_and_status(
         client,
         task_queue,
         """
@@ -117,8 +117,7 @@ async def test_edge_when_decides_which_edges_are_taken(client, task_queue, worke
           - {from: a, to: mid, when: "steps.a.output.n > 3"}
         """,
     )
-    assert await result(handle) == {"mid": {"size": 5}}
-    state = await status(handle)
+    assert got == {"mid": {"size": 5}}
     assert step_statuses(state) == {"a": "succeeded", "big": "skipped", "mid": "succeeded"}
     assert state["steps"]["big"]["output"] is None
     assert state["steps"]["big"]["attempts"] == 0
@@ -127,7 +126,7 @@ async def test_edge_when_decides_which_edges_are_taken(client, task_queue, worke
 async def test_skips_propagate(client, task_queue, worker):
     """'...is skipped if none was; skips propagate.'"""
     run_id = new_run_id()
-    handle = await start(
+    got, state = await run_and_status(
         client,
         task_queue,
         """
@@ -147,9 +146,9 @@ async def test_skips_propagate(client, task_queue, worker):
         """,
         run_id=run_id,
     )
-    assert await result(handle) == {"e": ["a", "e"]}
+    assert got == {"e": ["a", "e"]}
     assert records(run_id) == ["a", "e"]
-    assert step_statuses(await status(handle)) == {
+    assert step_statuses(state) == {
         "a": "succeeded",
         "b": "skipped",
         "c": "skipped",
@@ -160,7 +159,7 @@ async def test_skips_propagate(client, task_queue, worker):
 
 async def test_edge_lists_mean_every_pair(client, task_queue, worker):
     """'`from` and `to` may each be an id or a list of ids, meaning every pair.'"""
-    handle = await start(
+    got = await run(
         client,
         task_queue,
         """
@@ -175,7 +174,7 @@ async def test_edge_lists_mean_every_pair(client, task_queue, worker):
           - {from: [a, b], to: [c, d]}
         """,
     )
-    assert await result(handle) == {"c": [{"v": "a"}, {"v": "b"}], "d": {"v": "b"}}
+    assert got == {"c": [{"v": "a"}, {"v": "b"}], "d": {"v": "b"}}
 
 
 # ------------------------------------------------------------------------------------- joins
@@ -184,7 +183,7 @@ async def test_edge_lists_mean_every_pair(client, task_queue, worker):
 async def test_join_all_waits_for_every_incoming_edge(client, task_queue, worker):
     """'A step becomes ready when every incoming edge is decided'; runs if one was taken."""
     run_id = new_run_id()
-    handle = await start(
+    got, state = await run_and_status(
         client,
         task_queue,
         """
@@ -200,34 +199,38 @@ async def test_join_all_waits_for_every_incoming_edge(client, task_queue, worker
         """,
         run_id=run_id,
     )
-    assert (await result(handle))["c"][-1] == "c"
+    assert got["c"][-1] == "c"
     log = records(run_id)
     assert log.index("c") > log.index("end:b"), log
-    assert step_statuses(await status(handle)) == {
+    assert step_statuses(state) == {
         "a": "succeeded",
         "b": "succeeded",
         "c": "succeeded",
     }
 
 
-async def test_join_all_skipped_when_no_incoming_edge_taken(client, task_queue, worker):
-    """'With `join: all` ... is skipped if none was [taken].'"""
-    handle = await start(
+@pytest.mark.parametrize(
+    ("join", "name"), [("", "join-all-skip"), (", join: any", "join-any-skip")], ids=["all", "any"]
+)
+async def test_join_skipped_when_no_incoming_edge_taken(client, task_queue, worker, join, name):
+    """'With `join: all` ... is skipped if none was [taken]'; so is a `join: any` step none of
+    whose incoming edges is taken."""
+    got, state = await run_and_status(
         client,
         task_queue,
-        """
+        f"""
         kworkflow: 1
-        name: join-all-skip
+        name: {name}
         steps:
-          - {id: a, kind: tool, tool: echo, args: {v: 1}}
-          - {id: b, kind: tool, tool: echo, args: {v: 2}}
-          - {id: c, kind: tool, tool: echo, args: {v: 3}}
+          - {{id: a, kind: tool, tool: echo, args: {{v: 1}}}}
+          - {{id: b, kind: tool, tool: echo, args: {{v: 2}}}}
+          - {{id: c, kind: tool, tool: echo, args: {{v: 3}}{join}}}
         edges:
-          - {from: [a, b], to: c, when: "false"}
+          - {{from: [a, b], to: c, when: "false"}}
         """,
     )
-    assert await result(handle) == {}
-    assert step_statuses(await status(handle)) == {
+    assert got == {}
+    assert step_statuses(state) == {
         "a": "succeeded",
         "b": "succeeded",
         "c": "skipped",
@@ -237,7 +240,7 @@ async def test_join_all_skipped_when_no_incoming_edge_taken(client, task_queue, 
 async def test_join_any_runs_on_the_first_taken_edge_once(client, task_queue, worker):
     """'With `join: any` it runs as soon as the first incoming edge is taken.'"""
     run_id = new_run_id()
-    handle = await start(
+    _, state = await run_and_status(
         client,
         task_queue,
         """
@@ -252,11 +255,10 @@ async def test_join_any_runs_on_the_first_taken_edge_once(client, task_queue, wo
         """,
         run_id=run_id,
     )
-    await result(handle)
     log = records(run_id)
     assert log.count("c") == 1, log
     assert log.index("c") < log.index("end:b"), log
-    assert step_statuses(await status(handle)) == {
+    assert step_statuses(state) == {
         "a": "succeeded",
         "b": "succeeded",
         "c": "succeeded",
@@ -266,7 +268,7 @@ async def test_join_any_runs_on_the_first_taken_edge_once(client, task_queue, wo
 async def test_join_any_waits_past_edges_not_taken(client, task_queue, worker):
     """A `join: any` step runs on the first *taken* edge, even after others were not taken."""
     run_id = new_run_id()
-    handle = await start(
+    _, state = await run_and_status(
         client,
         task_queue,
         """
@@ -282,30 +284,9 @@ async def test_join_any_waits_past_edges_not_taken(client, task_queue, worker):
         """,
         run_id=run_id,
     )
-    await result(handle)
     log = records(run_id)
     assert log.count("c") == 1 and log.index("c") > log.index("end:b"), log
-    assert step_statuses(await status(handle))["c"] == "succeeded"
-
-
-async def test_join_any_skipped_when_no_edge_taken(client, task_queue, worker):
-    """A `join: any` step none of whose incoming edges is taken is skipped."""
-    handle = await start(
-        client,
-        task_queue,
-        """
-        kworkflow: 1
-        name: join-any-skip
-        steps:
-          - {id: a, kind: tool, tool: echo, args: {v: 1}}
-          - {id: b, kind: tool, tool: echo, args: {v: 2}}
-          - {id: c, kind: tool, tool: echo, args: {v: 3}, join: any}
-        edges:
-          - {from: [a, b], to: c, when: "false"}
-        """,
-    )
-    assert await result(handle) == {}
-    assert step_statuses(await status(handle))["c"] == "skipped"
+    assert step_statuses(state)["c"] == "succeeded"
 
 
 # --------------------------------------------------------------------------------------- `on`
@@ -313,7 +294,7 @@ async def test_join_any_skipped_when_no_edge_taken(client, task_queue, worker):
 
 async def test_on_failed_and_always_follow_a_continued_failure(client, task_queue, worker):
     """`on: failed` and `always` are taken after a failure with `on_error: continue`."""
-    handle = await start(
+    got, state = await run_and_status(
         client,
         task_queue,
         """
@@ -331,11 +312,10 @@ async def test_on_failed_and_always_follow_a_continued_failure(client, task_queu
           - {from: a, to: on_any, "on": always}
         """,
     )
-    assert await result(handle) == {
+    assert got == {
         "on_fail": {"error": "Boom"},
         "on_any": {"status": "failed"},
     }
-    state = await status(handle)
     assert state["status"] == "succeeded"
     assert step_statuses(state) == {
         "a": "failed",
@@ -348,7 +328,7 @@ async def test_on_failed_and_always_follow_a_continued_failure(client, task_queu
 
 async def test_on_failed_not_taken_after_success(client, task_queue, worker):
     """`on: failed` follows only a failure; `always` follows a success too."""
-    handle = await start(
+    got, state = await run_and_status(
         client,
         task_queue,
         """
@@ -363,8 +343,8 @@ async def test_on_failed_not_taken_after_success(client, task_queue, worker):
           - {from: a, to: on_any, "on": always, when: "steps.a.output.v == 1"}
         """,
     )
-    assert await result(handle) == {"on_any": {"v": 3}}
-    assert step_statuses(await status(handle)) == {
+    assert got == {"on_any": {"v": 3}}
+    assert step_statuses(state) == {
         "a": "succeeded",
         "on_fail": "skipped",
         "on_any": "succeeded",
@@ -374,7 +354,7 @@ async def test_on_failed_not_taken_after_success(client, task_queue, worker):
 async def test_always_edge_from_a_skipped_step_is_not_taken(client, task_queue, worker):
     """'skips propagate': a skipped source ended with no outcome, so even `on: always` is not
     taken (dsl.md is silent on `always` after a skip; this pins the interpreter's reading)."""
-    handle = await start(
+    got, state = await run_and_status(
         client,
         task_queue,
         """
@@ -389,8 +369,8 @@ async def test_always_edge_from_a_skipped_step_is_not_taken(client, task_queue, 
           - {from: s, to: t, "on": always}
         """,
     )
-    assert await result(handle) == {}
-    assert step_statuses(await status(handle)) == {
+    assert got == {}
+    assert step_statuses(state) == {
         "a": "succeeded",
         "s": "skipped",
         "t": "skipped",

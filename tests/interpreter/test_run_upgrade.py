@@ -17,6 +17,7 @@ from interpreter.upgrading import UpgradeRequest
 from tests.conftest import temporal_binary
 from tests.support.runs import load, new_run_id, result, start, status, wait_for, wait_for_step
 from tests.support.tool_server import ToolServer, tool_server
+from tests.support.upgrades import UPGRADED_TRANSITIONS
 
 __all__ = ["tool_server"]  # the fixture used below
 
@@ -116,21 +117,7 @@ async def test_a_paused_run_upgraded_runs_the_new_version_of_the_steps_not_start
         assert [r.path for r in tool_server.calls()] == ["/a", "/b", "/c"]
         assert tool_server.calls("/b")[0].json == {"n": 11, "go": True}
         log = (await handle.query("transitions", 0))["transitions"]
-        assert kinds(log) == [
-            ("step_started", "a"),
-            ("step_succeeded", "a"),
-            ("step_started", "h"),
-            ("step_waiting", "h"),
-            ("run_paused", None),
-            ("run_upgraded", None),
-            ("step_succeeded", "h"),
-            ("run_resumed", None),
-            ("step_started", "b"),
-            ("step_succeeded", "b"),
-            ("step_started", "c"),
-            ("step_succeeded", "c"),
-            ("run_succeeded", None),
-        ]
+        assert kinds(log) == UPGRADED_TRANSITIONS
         upgraded = log[5]
         assert {
             k: upgraded[k] for k in ("from_version", "to_version", "by", "added", "removed")

@@ -13,10 +13,12 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
+
+from tests.support.loopback import LoopbackServer, egress_allowed, send_body
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class Call:
     end: float
 
 
-class ConcurrencyServer:
+class ConcurrencyServer(LoopbackServer):
     """The server; its ``url`` is ``http://127.0.0.1:<port>``."""
 
     def __init__(self, delay: float = 0.3) -> None:
@@ -37,22 +39,7 @@ class ConcurrencyServer:
         self.peak: dict[str, int] = defaultdict(int)
         self._inflight: dict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._http.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._http.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def start(self) -> ConcurrencyServer:
-        """Start serving in a background thread."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self._http.shutdown()
-        self._http.server_close()
+        super().__init__(_handler(self))
 
     def of(self, tenant: str) -> list[Call]:
         """The calls of ``tenant`` that ended, in the order they ended."""
@@ -85,14 +72,7 @@ def _handler(server: ConcurrencyServer) -> type[BaseHTTPRequestHandler]:
             tenant = self.path.rsplit("/", 1)[-1]
             server.serve(tenant)
             body = json.dumps({"tenant": tenant}).encode()
-            try:
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
+            send_body(self, 200, body, "application/json")
 
     return Handler
 
@@ -101,7 +81,4 @@ def _handler(server: ConcurrencyServer) -> type[BaseHTTPRequestHandler]:
 def concurrency_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ConcurrencyServer]:
     """A running :class:`ConcurrencyServer` the egress policy lets tools reach (inherited by
     worker processes the test starts)."""
-    server = ConcurrencyServer().start()
-    monkeypatch.setenv("KWORKFLOW_EGRESS_ALLOW", server.url.removeprefix("http://"))
-    yield server
-    server.stop()
+    yield from egress_allowed(ConcurrencyServer(), monkeypatch)

@@ -20,10 +20,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
+
+from tests.support.loopback import LoopbackServer, send_body
 
 
 @dataclass(frozen=True)
@@ -51,23 +53,16 @@ class Request:
     """``time.monotonic()`` when it arrived."""
 
 
-class OpenAIServer:
-    """The server, its reply queue and its record of requests."""
+class OpenAIServer(LoopbackServer):
+    """The server, its reply queue and its record of requests; its ``url`` is
+    ``http://127.0.0.1:<port>``."""
 
     def __init__(self) -> None:
         self.requests: list[Request] = []
         self._replies: deque[Reply] = deque()
         self._responder: Callable[[Any], Reply | dict[str, Any] | None] | None = None
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:<port>``."""
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        super().__init__(_handler(self))
 
     def reply(self, *replies: Reply | dict[str, Any]) -> None:
         """Queue replies; a dict is a 200 with that JSON body."""
@@ -78,16 +73,6 @@ class OpenAIServer:
         """Answer requests the queue has no reply for with ``responder(body)``; a dict is a 200
         with that JSON body, None the 500 of an unscripted request."""
         self._responder = responder
-
-    def start(self) -> OpenAIServer:
-        """Serve in a background thread."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self._httpd.shutdown()
-        self._httpd.server_close()
 
     def _next(self, request: Request) -> Reply:
         with self._lock:
@@ -116,13 +101,7 @@ def _handler(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
             text = reply.text if reply.text is not None else json.dumps(reply.body)
             data = text.encode()
             time.sleep(reply.delay)
-            self.send_response(reply.status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
+            send_body(self, reply.status, data, "application/json", reply.headers)
 
         do_GET = do_POST
 

@@ -13,13 +13,14 @@ import glob
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.loopback import free_port
 
 PG_GLOB = "/usr/lib/postgresql/*/bin"
 DATABASE = "kworkflow"
@@ -43,12 +44,6 @@ def postgres_bin() -> Path | None:
     return Path(max(candidates, key=major)) if candidates else None
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _run(command: list[str], what: str) -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     if done.returncode != 0:
@@ -70,7 +65,7 @@ def postgres_url() -> Iterator[str]:
     if os.geteuid() == 0:
         as_user = ["runuser", "-u", "postgres", "--"]
         shutil.chown(root, "postgres", "postgres")
-    data, log, port = root / "data", root / "server.log", _free_port()
+    data, log, port = root / "data", root / "server.log", free_port()
     options = [f"-p {port}", f"-k {root}"] + [f"-c {k}={v}" for k, v in SERVER_SETTINGS.items()]
     started = False
     try:

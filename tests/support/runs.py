@@ -86,6 +86,14 @@ async def run(
     return await result(await start(client, task_queue, yaml_text, input, **kw))
 
 
+async def run_and_status(
+    client: Client, task_queue: str, yaml_text: str | Definition, input: Any = None, **kw: Any
+) -> tuple[Any, dict[str, Any]]:
+    """Run ``yaml_text`` to its end; return the run's result and its final status."""
+    handle = await start(client, task_queue, yaml_text, input, **kw)
+    return await result(handle), await status(handle)
+
+
 async def failure(handle: WorkflowHandle[Any, Any]) -> ApplicationError:
     """The ``ApplicationError`` a failed run ended with (fails the test if the run succeeded)."""
     try:

@@ -18,11 +18,13 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from tests.support.loopback import LoopbackServer, egress_allowed, send_body
 
 
 @dataclass(frozen=True)
@@ -80,29 +82,14 @@ def failing(times: int, reply: Reply, then: Reply | None = None) -> list[Reply]:
     return [*([reply] * times), then or Reply(echo=True)]
 
 
-class ToolServer:
+class ToolServer(LoopbackServer):
     """The server; its ``url`` is ``http://127.0.0.1:<port>``."""
 
     def __init__(self) -> None:
         self.requests: list[Request] = []
         self._scripts: dict[str, list[Reply]] = {}
         self._lock = threading.Lock()
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._http.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._http.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def start(self) -> ToolServer:
-        """Start serving in a background thread."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self._http.shutdown()
-        self._http.server_close()
+        super().__init__(_handler(self))
 
     def route(self, path: str, *replies: Reply) -> str:
         """Script the replies for ``path`` (used in order, the last repeats); return its URL."""
@@ -157,17 +144,7 @@ def _handler(server: ToolServer) -> type[BaseHTTPRequestHandler]:
                 body, kind = json.dumps(reply.json).encode(), "application/json"
             else:
                 body, kind = (reply.text or "").encode(), "text/plain; charset=utf-8"
-            try:
-                self.send_response(reply.status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout)
-                pass
+            send_body(self, reply.status, body, kind, reply.headers)
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
 
@@ -179,7 +156,4 @@ def tool_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ToolServer]:
     """A running :class:`ToolServer` for this test, which the egress policy lets tools reach
     (``KWORKFLOW_EGRESS_ALLOW=127.0.0.1:<its port>``, inherited by worker processes the test
     starts)."""
-    server = ToolServer().start()
-    monkeypatch.setenv("KWORKFLOW_EGRESS_ALLOW", server.url.removeprefix("http://"))
-    yield server
-    server.stop()
+    yield from egress_allowed(ToolServer(), monkeypatch)

@@ -16,7 +16,7 @@ import pytest
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.worker import Replayer
 
-from activities.config import current_config, load_config
+from activities.config import load_config
 from activities.errors import ConfigError
 from api.app import create_app
 from api.settings import ApiSettings
@@ -27,6 +27,7 @@ from tests.support import tool_server as servers
 from tests.support.runs import load, new_run_id, result, status
 from tests.support.standins import STANDIN_ACTIVITIES
 from tests.support.tool_server import Reply, ToolServer
+from tests.support.worker_config import config_file
 from tests.telemetry.test_run_report import events
 
 tool_server = servers.tool_server  # the fixture, used by name
@@ -47,13 +48,10 @@ steps:
 @pytest.fixture
 def sink(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tool_server: ToolServer) -> Iterator[str]:
     """A worker configuration whose events go to the tool server's /sink, signed."""
-    config = tmp_path / "worker.yaml"
-    config.write_text(f"events_out: {{url: '{tool_server.url}/sink', secret_env: EVENTS_SECRET}}\n")
-    monkeypatch.setenv("KWORKFLOW_CONFIG", str(config))
     monkeypatch.setenv("EVENTS_SECRET", SECRET)
-    current_config.cache_clear()
-    yield str(config)
-    current_config.cache_clear()
+    text = f"events_out: {{url: '{tool_server.url}/sink', secret_env: EVENTS_SECRET}}\n"
+    with config_file(tmp_path / "worker.yaml", text, monkeypatch) as config:
+        yield str(config)
 
 
 async def begin(
@@ -263,18 +261,13 @@ async def test_types_select_and_batch_false_posts_one_event_each(
     monkeypatch: pytest.MonkeyPatch,
     tool_server: ToolServer,
 ) -> None:
-    config = tmp_path / "only-runs.yaml"
-    config.write_text(
+    text = (
         f"events_out: {{url: '{tool_server.url}/sink', types: ['kworkflow.run.*'], batch: false}}\n"
     )
-    monkeypatch.setenv("KWORKFLOW_CONFIG", str(config))
-    current_config.cache_clear()
-    try:
+    with config_file(tmp_path / "only-runs.yaml", text, monkeypatch):
         async with new_worker(client, task_queue, STANDIN_ACTIVITIES):
             handle = await begin(client, task_queue, QUICK)
             await result(handle)
-    finally:
-        current_config.cache_clear()
     calls = tool_server.calls("/sink")
     assert [c.headers["content-type"] for c in calls] == [
         "application/cloudevents+json; charset=utf-8"

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.api.support import Api, start_run, wait_status
-from tests.api.test_cloudevents import WAITER, cloudevent, events_api, send, waiting
+from tests.api.support import Api, cloudevent, events_api, send, start_run, wait_status, waiting
+from tests.api.test_cloudevents import WAITER
 from tests.ui.test_ui import SHOTS, page
 
 __all__ = ["events_api", "page"]

@@ -3,35 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from temporalio.client import Client
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from tests.api.support import APPROVAL, Api, serving_api, start_run, wait_run
-from tests.api.test_stalls import BUG, BrokenDeploy
+from tests.api.support import Api, start_run, wait_run
+from tests.api.test_stalls import BUG, stalled_api
 from tests.ui.test_ui import SHOTS, page
 
-__all__ = ["page"]
+__all__ = ["page", "stalled_api"]
 
 
 @pytest.fixture
-async def api(client: Client, task_queue: str, tmp_path: Path) -> AsyncIterator[Api]:
-    """The API over a worker whose deploy is broken: every run it takes stalls."""
-    broken = Worker(
-        client,
-        task_queue=task_queue,
-        workflows=[BrokenDeploy],
-        workflow_runner=UnsandboxedWorkflowRunner(),
-    )
-    database = f"sqlite:///{tmp_path / 'registry.db'}"
-    async with (
-        broken,
-        serving_api(client, task_queue, database, cancel_grace=1.0, query_timeout=1.0) as served,
-    ):
-        served.publish(APPROVAL)
-        yield served
+async def api(stalled_api: Api) -> AsyncIterator[Api]:
+    """The API over a worker whose deploy is broken (every run it takes stalls) as the page's."""
+    yield stalled_api
 
 
 async def test_a_stalled_run_shows_its_failure_and_cancel_ends_it(api: Api, page) -> None:

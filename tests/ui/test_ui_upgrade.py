@@ -3,33 +3,12 @@ new version's steps in the graph, and a run that then goes on under it at a real
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-from temporalio.client import Client
-
-from activities.tool import tool
-from interpreter.registration import new_worker
-from tests.api.support import Api, serving_api, start_run, wait_status
-from tests.support.standins import code, llm
+from tests.api.support import Api, real_tool_api, start_run, wait_status
 from tests.support.tool_server import ToolServer, tool_server
 from tests.support.upgrades import V1, V2, WITHOUT_H
 from tests.ui.test_ui import SHOTS, page, step
 
-__all__ = ["page", "tool_server"]
-
-
-@pytest.fixture
-async def api(
-    client: Client, task_queue: str, tool_server: ToolServer, tmp_path: Path
-) -> AsyncIterator[Api]:
-    """The API over SQLite with a worker whose `tool` is the real one."""
-    async with (
-        new_worker(client, task_queue, [llm, tool, code]),
-        serving_api(client, task_queue, f"sqlite:///{tmp_path / 'registry.db'}") as api,
-    ):
-        yield api
+__all__ = ["page", "real_tool_api", "tool_server"]
 
 
 async def test_upgrade_a_paused_run_from_its_page(api: Api, page, tool_server: ToolServer) -> None:
