@@ -34,6 +34,8 @@ class Inbox:
     def __init__(self) -> None:
         self.mails: list[tuple[list[str], Message]] = []
         self.refuse: set[str] = set()
+        self.lose_answers = 0
+        """How many accepted messages are answered 451 all the same (an answer lost)."""
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -46,6 +48,9 @@ class Inbox:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.content if isinstance(envelope.content, bytes) else b""
         self.mails.append((list(envelope.rcpt_tos), message_from_bytes(content)))
+        if self.lose_answers:
+            self.lose_answers -= 1
+            return "451 try again later"
         return "250 Message accepted"
 
 
@@ -123,6 +128,23 @@ async def test_an_email_reaches_the_smtp_server(
     assert mail.get_payload().strip() == "Please review."
     assert mail["X-Kworkflow-Run"] == handle.id
     assert mail["Message-ID"].endswith("@example.org>")
+
+
+async def test_a_message_sent_again_after_a_lost_answer_has_the_same_message_id(
+    client: Client, task_queue: str, worker: Worker, inbox: Inbox
+) -> None:
+    """The server kept the first attempt's message but its answer was a failure: the second
+    attempt's copy carries the same Message-ID, so a mail system can drop it."""
+    inbox.lose_answers = 1
+    text = flow("""
+  - {id: mail, kind: tool, tool: notify, args: {channel: email, to: ann@example.com,
+     subject: "Twice", text: "Once, really."}}
+""")
+    handle = await start(client, task_queue, text)
+    assert (await result(handle))["mail"]["delivered"] is True
+    first, second = (mail["Message-ID"] for _, mail in inbox.mails)
+    assert first == second
+    assert first.endswith("@example.org>")
 
 
 async def test_a_refused_or_forbidden_recipient_does_not_fail_the_run(
