@@ -210,4 +210,5 @@ def _request(
         tenant=tenant,
         subflows=subflows,
         flow_limits=settings.limits.flow,
+        events_out=settings.events_out is not None,
     )
