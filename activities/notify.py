@@ -45,7 +45,10 @@ MAX_TEXT = 100_000
 """Characters of a message's text (e-mail and Slack)."""
 
 _URL = {"type": "string", "pattern": "^https?://", "maxLength": 2048}
-_ADDRESS = {"type": "string", "pattern": r"^[^@\s,;<>]+@[^@\s,;<>]+$", "maxLength": 254}
+ADDRESS_PATTERN = r"^[^@\s,;<>]+@[^@\s,;<>]+$"
+"""One e-mail address: no spaces, commas, semicolons or angle brackets (no list, no display
+name), so the domain checked is the one the mail goes to."""
+_ADDRESS = {"type": "string", "pattern": ADDRESS_PATTERN, "maxLength": 254}
 _ADDRESSES = {
     "oneOf": [
         _ADDRESS,
