@@ -42,7 +42,7 @@ from client.errors import RunAlreadyExists
 from client.start import start_run, started_new
 from interpreter.celcost import EXPRESSION_BUDGET, Meter
 from interpreter.errors import InputError
-from interpreter.event_triggers import TriggerError, evaluate
+from interpreter.event_triggers import TriggerError, evaluate, type_matches
 from interpreter.event_waits import EVENT_SIGNAL, awaited_value
 from interpreter.inputs import prepare_input
 from interpreter.request import WORKFLOW_NAME, RunRequest
@@ -260,6 +260,8 @@ def _first_firing(
     or the event's budget used up)."""
     problem: str | None = None
     for index, trigger in enumerate(triggers):
+        if not type_matches(str(trigger.get("event", "")), str(event["type"])):
+            continue  # no CEL: costs nothing, and is never reported
         if meter.spent >= EVENT_TRIGGER_BUDGET:
             spent = (
                 f"not evaluated: this event's triggers used up its budget of "
