@@ -21,6 +21,7 @@ during or without it.
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import httpx
@@ -28,8 +29,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.config import WebhookTarget, current_config
-from activities.notify import email_message, send_mail
+from activities.notify import ADDRESS_PATTERN, email_message, send_mail
 from interpreter.assignee_notice import ACTIVITY, AssigneeNotice
+
+_ADDRESS = re.compile(ADDRESS_PATTERN)
+"""An assignee e-mailed is one plain address (``a@x.org,b@example.com`` would pass a check of
+the last domain only), as the ``notify`` tool requires of its recipients."""
 
 
 @activity.defn(name=ACTIVITY)
@@ -54,7 +59,7 @@ async def notify_assignees(notice: AssigneeNotice) -> dict[str, Any]:
     smtp = config.smtp
     if not settings.email or smtp is None:
         return {"to": []}
-    emailed = [a for a in notice.assignees if "@" in a and smtp.allows(a)]
+    emailed = [a for a in notice.assignees if _ADDRESS.fullmatch(a) and smtp.allows(a)]
     if emailed:
         subject = f"Waiting for you: {notice.step} in {notice.workflow}"
         message = email_message(smtp, emailed, [], subject, _text(notice, link))

@@ -30,7 +30,7 @@ import hashlib
 import smtplib
 import ssl
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr
 from typing import Any
 
 from temporalio import activity
@@ -45,7 +45,10 @@ MAX_TEXT = 100_000
 """Characters of a message's text (e-mail and Slack)."""
 
 _URL = {"type": "string", "pattern": "^https?://", "maxLength": 2048}
-_ADDRESS = {"type": "string", "pattern": r"^[^@\s,;<>]+@[^@\s,;<>]+$", "maxLength": 254}
+ADDRESS_PATTERN = r"^[^@\s,;<>]+@[^@\s,;<>]+$"
+"""One e-mail address: no spaces, commas, semicolons or angle brackets (no list, no display
+name), so the domain checked is the one the mail goes to."""
+_ADDRESS = {"type": "string", "pattern": ADDRESS_PATTERN, "maxLength": 254}
 _ADDRESSES = {
     "oneOf": [
         _ADDRESS,
@@ -179,9 +182,13 @@ def email_message(
     if cc:
         message["Cc"] = ", ".join(cc)
     message["Subject"] = subject
-    digest = hashlib.sha256(f"{info.workflow_id}/{info.activity_id}".encode()).hexdigest()
+    # the run (its run id too: activity ids start again after continue-as-new) and the
+    # activity, the same for every attempt
+    made_of = f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}"
+    digest = hashlib.sha256(made_of.encode()).hexdigest()
     domain = smtp.sender.rsplit("@", 1)[-1]
-    message["Message-ID"] = make_msgid(idstring=digest[:32], domain=domain)
+    # not make_msgid: it adds the time, the pid and a random number, new at every attempt
+    message["Message-ID"] = f"<{digest[:32]}@{domain}>"
     message["X-Kworkflow-Run"] = info.workflow_id
     message.set_content(text)
     return message

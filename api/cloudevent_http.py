@@ -6,6 +6,9 @@ Structured mode: ``Content-Type: application/cloudevents+json`` (or ``applicatio
 ``Content-Type`` is ``datacontenttype`` and the body is ``data`` (parsed when it is JSON, text
 otherwise, ``data_base64`` when it is not UTF-8). Batch mode is refused (415).
 
+An event a run could not carry (nested deeper than 100 levels, ``NaN`` or an infinity, a lone
+surrogate) is refused (422), like a run input.
+
 The event comes out as a JSON object in structured form: ``specversion``, ``id``, ``source``,
 ``type``, the optional and extension attributes, then ``data`` or ``data_base64``.
 """
@@ -18,6 +21,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
+
+from api.schemas_runs import encoded_json
 
 REQUIRED = ("id", "source", "type")
 STRING_ATTRIBUTES = ("id", "source", "type", "subject", "time", "datacontenttype", "dataschema")
@@ -55,6 +60,8 @@ def parse_event(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
 def _structured(body: bytes, media: str) -> dict[str, Any]:
     try:
         event = json.loads(body)
+    except RecursionError:
+        raise EventInvalid("the event nests too deeply to be read") from None
     except (UnicodeDecodeError, json.JSONDecodeError):
         if media not in ("application/cloudevents+json", "application/json", ""):
             raise EventInvalid(
@@ -87,6 +94,8 @@ def _binary(
         if media == "application/json" or media.endswith("+json"):
             try:
                 event["data"] = json.loads(body)
+            except RecursionError:
+                raise EventInvalid("the event's data nests too deeply to be read") from None
             except (UnicodeDecodeError, json.JSONDecodeError):
                 raise EventInvalid(f"the body is not JSON (Content-Type {media})") from None
         else:
@@ -119,4 +128,8 @@ def _checked(event: dict[str, Any]) -> dict[str, Any]:
     for name in event:
         if name not in ("data", "data_base64") and not _ATTRIBUTE_NAME.match(name):
             raise EventInvalid(f"attribute name `{name}` is not 1-20 lowercase letters or digits")
+    try:
+        encoded_json(event)  # bounded depth, no NaN, valid Unicode: what a run can carry
+    except ValueError as exc:
+        raise EventInvalid(f"the event {exc}") from None
     return event

@@ -11,6 +11,11 @@ seen already), then
   event's source and id: the same event again starts nothing (it is listed as
   ``already_started``).
 
+Trigger filters and inputs are CEL a tenant wrote: they are evaluated in a thread (never on the
+event loop, which serves every tenant), and one event spends at most
+:data:`EVENT_TRIGGER_BUDGET` evaluation steps on all of the tenant's triggers together; the
+triggers left once it is spent are listed in ``skipped``, not evaluated.
+
 Both are safe to repeat, so a duplicate event is routed again (a run ignores an event it has
 seen): a client that retries after a failure loses nothing.
 """
@@ -33,12 +38,14 @@ from api.runs import Settings, Store, TemporalClient, Tenant
 from api.schemas_runs import ErrorOut
 from api.settings import ApiSettings
 from client.start import start_unique
+from interpreter.celcost import EXPRESSION_BUDGET, Meter
 from interpreter.errors import InputError
-from interpreter.event_triggers import TriggerError, evaluate
+from interpreter.event_triggers import TriggerError, evaluate, type_matches
 from interpreter.event_waits import EVENT_SIGNAL, awaited_value
 from interpreter.inputs import prepare_input
 from interpreter.request import WORKFLOW_NAME, RunRequest
 from registry.errors import NotFound
+from registry.events import IndexedTriggers
 from registry.store import DefinitionStore
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
@@ -50,6 +57,9 @@ SIGNAL_ATTEMPTS = 3
 """Signals to a listed run that answers NOT_FOUND while it is still running."""
 SIGNAL_RETRY_DELAY = 0.2
 """Seconds before the second attempt (twice that before the third)."""
+EVENT_TRIGGER_BUDGET = 4 * EXPRESSION_BUDGET
+"""The CEL evaluation steps one event may spend on all of its tenant's triggers together (a
+few seconds of CPU at most): the triggers left once it is spent are skipped, not evaluated."""
 
 
 class TriggeredRun(BaseModel):
@@ -187,15 +197,14 @@ async def _start_triggered(
 ) -> None:
     """Start a run of every workflow with a trigger the event fires (first firing trigger)."""
     indexed = await run_in_threadpool(store.events.triggers, tenant)
-    for entry in indexed:
-        try:
-            fired = _first_firing(entry.triggers, event)
-        except TriggerError as exc:
-            out.skipped.append(
-                SkippedTrigger(workflow=entry.name, version=entry.version, reason=str(exc))
-            )
-            continue
+    # CEL is CPU work: in a thread, so that a tenant's costly filters never hold the event loop
+    matched = await run_in_threadpool(_matching, indexed, event)
+    for entry, fired, problem in matched:
         if fired is None:
+            if problem is not None:
+                out.skipped.append(
+                    SkippedTrigger(workflow=entry.name, version=entry.version, reason=problem)
+                )
             continue
         run = TriggeredRun(
             run_id=trigger_run_id(tenant, entry.name, event),
@@ -218,13 +227,44 @@ async def _start_triggered(
         (out.started if handle is not None else out.already_started).append(run)
 
 
-def _first_firing(triggers: list[dict[str, Any]], event: dict[str, Any]) -> tuple[int, Any] | None:
-    """``(index, input)`` of the first trigger the event fires, None if none does."""
+def _matching(
+    indexed: list[IndexedTriggers], event: dict[str, Any]
+) -> list[tuple[IndexedTriggers, tuple[int, Any] | None, str | None]]:
+    """For each workflow: ``(entry, (index, input) of its first firing trigger or None, why a
+    trigger that did not fire could not be evaluated)``, within :data:`EVENT_TRIGGER_BUDGET`
+    for all of them."""
+    meter = Meter()
+    found: list[tuple[IndexedTriggers, tuple[int, Any] | None, str | None]] = []
+    for entry in indexed:
+        fired, problem = _first_firing(entry.triggers, event, meter)
+        found.append((entry, fired, problem))
+    return found
+
+
+def _first_firing(
+    triggers: list[dict[str, Any]], event: dict[str, Any], meter: Meter
+) -> tuple[tuple[int, Any] | None, str | None]:
+    """``(index, input)`` of the first trigger the event fires (None if none does), and the
+    first failure of a trigger that did not fire (a filter or input that failed on the event,
+    or the event's budget used up)."""
+    problem: str | None = None
     for index, trigger in enumerate(triggers):
-        fires, value = evaluate(trigger, event)
+        if not type_matches(str(trigger.get("event", "")), str(event["type"])):
+            continue  # no CEL: costs nothing, and is never reported
+        if meter.spent >= EVENT_TRIGGER_BUDGET:
+            spent = (
+                f"not evaluated: this event's triggers used up its budget of "
+                f"{EVENT_TRIGGER_BUDGET:,} evaluation steps (cloudevents.EVENT_TRIGGER_BUDGET)"
+            )
+            return None, problem or spent
+        try:
+            fires, value = evaluate(trigger, event, meter)
+        except TriggerError as exc:
+            problem = problem or str(exc)
+            continue
         if fires:
-            return index, value
-    return None
+            return (index, value), None
+    return None, problem
 
 
 def _request(

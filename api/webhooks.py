@@ -133,7 +133,8 @@ async def deliver(
         raise HTTPException(422, f"the webhook body {exc}") from None
     headers = {name.lower(): value for name, value in request.headers.items()}
     try:
-        fires, value = evaluate(hook.trigger, payload, headers)
+        # CEL the tenant wrote: in a thread, never on the event loop every tenant shares
+        fires, value = await run_in_threadpool(evaluate, hook.trigger, payload, headers)
     except HookError as exc:
         raise HTTPException(422, f"triggers of {hook.name!r}: {exc}") from None
     if not fires:
@@ -175,4 +176,5 @@ def _request(
         tenant=tenant,
         subflows=subflows,
         flow_limits=settings.limits.flow,
+        events_out=settings.events_out is not None,
     )

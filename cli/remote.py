@@ -319,6 +319,11 @@ def summary(view: dict[str, Any]) -> str:
     lines = [f"run {view.get('id')}: {view.get('workflow')} v{view.get('version')}"]
     lines.append(f"status    {view.get('status')}")
     lines.append(f"started   {_when(view.get('started_at'))}")
+    scheduled = view.get("scheduled") or {}
+    if scheduled:  # which schedule started the run, for which fire time
+        lines.append(
+            f"scheduled by {scheduled.get('schedule_id')} for {scheduled.get('scheduled_at')}"
+        )
     lineage = view.get("retry_of") or {}
     lines += compensation_lines(view)  # a compensation run, or a compensated run
     if lineage and lineage.get("mode") != "compensate":

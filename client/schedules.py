@@ -3,8 +3,8 @@
 Each trigger of a published version is one Temporal Schedule with the id
 ``<tenant>:<workflow>:<trigger>``. Its action starts the interpreter workflow with the
 version's :class:`~interpreter.request.RunRequest` (the trigger's ``input``, the subflows pinned
-at publish) under the workflow id ``<tenant>:<workflow>-<trigger>``, to which Temporal appends
-the scheduled time (``acme:report-nightly-2026-12-01T02:00:00Z``); the run carries kworkflow's
+at publish) under the workflow id ``<tenant>:<workflow>:<trigger>``, to which Temporal appends
+the scheduled time (``acme:report:nightly-2026-12-01T02:00:00Z``); the run carries kworkflow's
 search attributes, so it is one of the tenant's runs like any other, and Temporal adds
 ``TemporalScheduledById`` and ``TemporalScheduledStartTime``. The schedule itself carries
 ``Tenant``, ``WorkflowName`` and ``WorkflowVersion``, so a tenant's schedules are listed with
@@ -81,8 +81,10 @@ class ScheduleRef:
 
     @property
     def workflow_id(self) -> str:
-        """The workflow id of its runs, before Temporal appends the scheduled time."""
-        return f"{self.tenant}:{self.workflow}-{self.trigger}"
+        """The workflow id of its runs, before Temporal appends the scheduled time: the
+        schedule id itself (names have no ``:``, so workflow ``ab-x`` with trigger ``y`` and
+        workflow ``ab`` with trigger ``x-y`` never share run ids, as ``ab-x-y`` did)."""
+        return self.id
 
     @classmethod
     def parse(cls, schedule_id: str) -> ScheduleRef | None:

@@ -26,16 +26,19 @@ def type_matches(pattern: str, type_: str) -> bool:
     return pattern == type_ or fnmatch.fnmatchcase(type_, pattern)
 
 
-def evaluate(trigger: dict[str, Any], event: dict[str, Any]) -> tuple[bool, Any]:
+def evaluate(
+    trigger: dict[str, Any], event: dict[str, Any], meter: Meter | None = None
+) -> tuple[bool, Any]:
     """``(fires, input)`` of ``trigger`` (a dumped :class:`~interpreter.spec.EventTrigger`)
-    for ``event``: ``fires`` is False when the type or the filter rules it out.
+    for ``event``: ``fires`` is False when the type or the filter rules it out. What the
+    evaluation costs is added to ``meter`` (the caller bounds the sum over many triggers).
 
     Raises:
         TriggerError: The filter does not evaluate to a bool, or the input does not resolve.
     """
     if not type_matches(str(trigger.get("event", "")), str(event.get("type", ""))):
         return False, None
-    scope = Scope({"event": event}, Meter())
+    scope = Scope({"event": event}, Meter() if meter is None else meter)
     condition = trigger.get("filter")
     if condition is not None:
         try:

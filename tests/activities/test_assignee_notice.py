@@ -127,3 +127,21 @@ async def test_a_failing_webhook_is_reported_and_the_step_still_answered(
     assert rcpt == ["ann@example.com"]  # elsewhere.org is not an allowed domain
     await handle.execute_update("respond", {"step": "approve", "data": {"ok": False}})
     assert await result(handle) is False
+
+
+async def test_an_assignee_that_is_not_one_address_is_not_emailed(
+    client: Client, task_queue: str, worker: Worker, inbox: Inbox, tool_server: ToolServer
+) -> None:
+    """An assignee from the run's input that packs a foreign address with an allowed one (its
+    last domain is allowed) is not e-mailed: only plain addresses of allowed domains are, as the
+    notify tool requires of its recipients."""
+    tool_server.route("/waits", Reply(json={"ok": True}))
+    smuggled = "mallory@evil.org,lee@example.com"
+    handle = await start(client, task_queue, REVIEW, {"doc": "Q3 plan", "lead": smuggled})
+    email, _ = await told(handle, "step_assignees_notified", 2)
+    assert email["to"] == ["ann@example.com"]
+    [(rcpt, mail)] = inbox.mails
+    assert rcpt == ["ann@example.com"]
+    assert mail["To"] == "ann@example.com"
+    await handle.execute_update("respond", {"step": "approve", "data": {"ok": True}})
+    assert await result(handle) is True

@@ -85,6 +85,23 @@ async def test_an_email_reaches_the_smtp_server(
     assert mail["Message-ID"].endswith("@example.org>")
 
 
+async def test_a_message_sent_again_after_a_lost_answer_has_the_same_message_id(
+    client: Client, task_queue: str, worker: Worker, inbox: Inbox
+) -> None:
+    """The server kept the first attempt's message but its answer was a failure: the second
+    attempt's copy carries the same Message-ID, so a mail system can drop it."""
+    inbox.lose_answers = 1
+    text = flow("""
+  - {id: mail, kind: tool, tool: notify, args: {channel: email, to: ann@example.com,
+     subject: "Twice", text: "Once, really."}}
+""")
+    handle = await start(client, task_queue, text)
+    assert (await result(handle))["mail"]["delivered"] is True
+    first, second = (mail["Message-ID"] for _, mail in inbox.mails)
+    assert first == second
+    assert first.endswith("@example.org>")
+
+
 async def test_a_refused_or_forbidden_recipient_does_not_fail_the_run(
     client: Client, task_queue: str, worker: Worker, inbox: Inbox
 ) -> None:

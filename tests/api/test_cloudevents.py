@@ -256,6 +256,42 @@ async def test_a_trigger_that_cannot_start_its_run_is_skipped(events_api: Api) -
             "`type` may not contain quotes, backslashes or control characters",
         ),
         (b"x" * 70_000, {"Content-Type": "text/plain", "ce-specversion": "1.0"}, 413, None),
+        (
+            b'{"specversion": "1.0", "source": "/s", "type": "t", "id": "1", "data": '
+            + b"[" * 20_000
+            + b"]" * 20_000
+            + b"}",
+            {"Content-Type": "application/cloudevents+json"},
+            422,
+            "the event nests too deeply to be read",
+        ),
+        (
+            b"[" * 20_000 + b"]" * 20_000,
+            {
+                "ce-specversion": "1.0",
+                "ce-id": "1",
+                "ce-source": "/s",
+                "ce-type": "t",
+                "Content-Type": "application/json",
+            },
+            422,
+            "the event's data nests too deeply to be read",
+        ),
+        (
+            b'{"specversion": "1.0", "source": "/s", "type": "t", "id": "1", "data": '
+            + b"[" * 150
+            + b"]" * 150
+            + b"}",
+            {"Content-Type": "application/cloudevents+json"},
+            422,
+            "the event nests deeper than 100 levels",
+        ),
+        (
+            b'{"specversion": "1.0", "source": "/s", "type": "t", "id": "1", "data": NaN}',
+            {"Content-Type": "application/cloudevents+json"},
+            422,
+            "the event holds NaN or Infinity, which JSON does not have",
+        ),
     ],
 )
 async def test_a_request_that_is_not_a_cloudevent_is_refused(

@@ -102,7 +102,7 @@ async def test_publish_creates_the_schedule_and_trigger_starts_a_run(
         triggered = await http.post(f"/v1/schedules/{schedule_id}/trigger")
         assert triggered.status_code == 202, triggered.text
         run_id = triggered.json()["run_id"]
-        assert run_id.startswith(f"{api.acme}:report-daily-")
+        assert run_id.startswith(f"{api.acme}:report:daily-")
         run = await wait_status(http, run_id, "succeeded")
         assert (run["result"], run["version"], run["workflow"]) == ("report for ops", 1, "report")
         assert run["priority"] == 2  # the trigger's
@@ -280,3 +280,30 @@ async def test_the_tenant_quota_counts_every_workflow(
             assert (await wait_status(http, run_id, "succeeded"))["result"] == "report for sales"
         async with served.http(served.globex) as other:
             assert (await publish(other, report())).status_code == 201
+
+
+async def test_two_schedules_whose_names_join_alike_start_runs_of_their_own(api: Api) -> None:
+    """Workflow `ab-x` with trigger `y` and workflow `ab` with trigger `x-y`: each schedule's
+    run of one fire time has an id of its own (they were both `<tenant>:ab-x-y-<time>`, so one
+    run took the other's id and each schedule listed the other's run as its own)."""
+
+    def hourly(workflow: str, trigger: str) -> str:
+        return (
+            f"kworkflow: 1\nname: {workflow}\nsteps: [{{id: a, kind: aggregate, expr: '1'}}]\n"
+            f"triggers:\n  - {{name: {trigger}, schedule: {{every: 1h}}}}\n"
+        )
+
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    body = {"start": (end - timedelta(minutes=30)).isoformat(), "end": end.isoformat()}
+    async with api.http() as http:
+        ids: dict[str, str] = {}
+        for workflow, trigger in (("ab-x", "y"), ("ab", "x-y")):
+            assert (await publish(http, hourly(workflow, trigger))).status_code == 201
+            schedule_id = f"{api.acme}:{workflow}:{trigger}"
+            response = await http.post(f"/v1/schedules/{schedule_id}/backfill", json=body)
+            assert response.status_code == 202, response.text
+            [run_id] = await wait_listed(http, f"workflow={workflow}", lambda i: len(i) == 1, 30)
+            run = await wait_status(http, run_id, "succeeded")
+            assert (run["workflow"], run["scheduled"]["schedule_id"]) == (workflow, schedule_id)
+            ids[workflow] = run_id
+    assert ids["ab-x"] != ids["ab"]

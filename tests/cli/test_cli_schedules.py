@@ -60,9 +60,12 @@ async def test_list_pause_show_resume_trigger_backfill(api: Api) -> None:
         triggered = await kworkflow_async("schedules", "trigger", schedule_id, env=env)
         assert triggered.code == 0, triggered.stderr
         run_id = triggered.stdout.strip()
-        assert run_id.startswith(f"{api.acme}:report-daily-")
+        assert run_id.startswith(f"{api.acme}:report:daily-")
         run = await wait_status(http, run_id, "succeeded")
         assert run["scheduled"]["schedule_id"] == schedule_id
+        shown = await kworkflow_async("runs", "show", run_id, env=env)
+        at = run["scheduled"]["scheduled_at"]
+        assert f"scheduled by {schedule_id} for {at}" in shown.stdout.splitlines()
 
         midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         end = midnight - timedelta(days=1)

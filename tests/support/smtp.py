@@ -19,6 +19,8 @@ class Inbox:
     def __init__(self) -> None:
         self.mails: list[tuple[list[str], Message]] = []
         self.refuse: set[str] = set()
+        self.lose_answers = 0
+        """How many accepted messages are answered 451 all the same (an answer lost)."""
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -31,6 +33,9 @@ class Inbox:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.content if isinstance(envelope.content, bytes) else b""
         self.mails.append((list(envelope.rcpt_tos), message_from_bytes(content)))
+        if self.lose_answers:
+            self.lose_answers -= 1
+            return "451 try again later"
         return "250 Message accepted"
 
 

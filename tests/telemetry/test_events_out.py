@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -288,3 +289,48 @@ def test_a_wrong_sink_is_a_configuration_error(tmp_path: Path) -> None:
         f"worker config {config}: events_out.url: String should match pattern '^https?://'; "
         "events_out.types: List should have at least 1 item after validation, not 0"
     )
+
+
+HOOKED = """\
+kworkflow: 1
+name: hooked
+triggers:
+  - {webhook: ping, secret: PING}
+steps: [{id: a, kind: aggregate, expr: '1'}]
+"""
+
+
+async def test_a_run_a_webhook_starts_sends_its_events(
+    client: Client, task_queue: str, tmp_path: Path, sink: str, tool_server: ToolServer
+) -> None:
+    """A webhook delivery starts its run as the API's other starts do: with the sink on."""
+    from interpreter.webhook_triggers import sign
+
+    secret = "ping-secret-ping-secret"
+    env = {
+        "KWORKFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'registry.db'}",
+        "KWORKFLOW_TASK_QUEUE": task_queue,
+        "KWORKFLOW_CONFIG": sink,
+        "KWORKFLOW_WEBHOOK_SECRETS": f"default/PING={secret}",
+    }
+    served = await serve(create_app(client=client, settings=ApiSettings.from_env(env)))
+    try:
+        async with httpx.AsyncClient(base_url=served.url) as http:
+            headers = {"Content-Type": "application/yaml"}
+            published = await http.post("/v1/workflows", content=HOOKED, headers=headers)
+            assert published.status_code == 201, published.text
+            body = b"{}"
+            signed = {"X-Kworkflow-Signature": sign(secret, body, int(time.time()))}
+            async with new_worker(client, task_queue, STANDIN_ACTIVITIES):
+                hooked = await http.post("/v1/hooks/default/ping", content=body, headers=signed)
+                assert hooked.status_code == 201, hooked.text
+                run_id = hooked.json()["run_id"]
+                await wait_status(http, run_id, "succeeded")
+                await wait_types(tool_server, "kworkflow.run.succeeded", timeout=10)
+    finally:
+        await served.stop()
+    runs = [e for e in received(tool_server) if e["type"].startswith("kworkflow.run.")]
+    assert [(e["type"], e["subject"]) for e in runs] == [
+        ("kworkflow.run.started", run_id),
+        ("kworkflow.run.succeeded", run_id),
+    ]

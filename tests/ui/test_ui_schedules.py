@@ -41,7 +41,7 @@ async def test_pause_resume_and_trigger_from_the_workflow_page(api: Api, page) -
         link = page.locator("#schedules .schedule-message a")
         await link.wait_for()
         run_id = await link.inner_text()
-        assert run_id.startswith(f"{api.acme}:report-daily-")
+        assert run_id.startswith(f"{api.acme}:report:daily-")
         run = await wait_status(http, run_id, "succeeded")
         scheduled_at = datetime.fromisoformat(run["scheduled"]["scheduled_at"])
         last = page.locator(f'#schedules tr[data-schedule="{schedule_id}"] .last a')
