@@ -1,28 +1,22 @@
 """The interpreter: one deterministic Temporal workflow that runs any kworkflow/v1 definition.
 
-It asks :mod:`interpreter.graph` which steps are ready, starts them in ``steps`` order, records
-their results in :class:`interpreter.state.RunState`, and answers the ``status`` query and the
-``respond`` update and signal.
+It asks :mod:`interpreter.graph` which steps are ready, starts them in ``steps`` order and
+records their results in :class:`interpreter.state.RunState`. The rest of the workflow is in its
+mixins: the queries (:mod:`interpreter.run_queries`), the run's end (:mod:`interpreter.run_end`),
+what the kinds use (:mod:`interpreter.step_runtime`), human answers, event waits, continue-as-new,
+breakpoints, pause, compensation, upgrade and quota slots (one module each).
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import (
-    ApplicationError,
-    FailureError,
-    is_cancelled_exception,
-)
-from temporalio.workflow import ActivityCancellationType
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contract import RunRef
     from interpreter import graph, patches
     from interpreter.answers import HumanAnswers
     from interpreter.breakpoints import Breakpoints
@@ -35,8 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from interpreter.errors import ExpressionError, InputError
     from interpreter.event_waits import EventWait, EventWaits
     from interpreter.events_out import Outbox
-    from interpreter.expr import Entries, Scope, compile_cel, resolve
-    from interpreter.finalview import keep_final_view
+    from interpreter.expr import Entries, Scope, compile_cel
     from interpreter.inputs import prepare_input
     from interpreter.kinds.base import Invocation
     from interpreter.limits import flow_excesses, flow_limits
@@ -44,16 +37,12 @@ with workflow.unsafe.imports_passed_through():
     from interpreter.pacing import Pacer
     from interpreter.pausing import Pausing
     from interpreter.quota import QuotaSlots
-    from interpreter.request import (
-        ATTEMPT_SIGNAL,
-        STATUS_QUERY,
-        STEP_QUERY,
-        TRANSITIONS_QUERY,
-        WORKFLOW_NAME,
-        AttemptReport,
-        RunRequest,
-    )
+    from interpreter.request import WORKFLOW_NAME, RunRequest
     from interpreter.run_concurrency import run_slot
+    from interpreter.run_end import LOCAL_REPORT_PATCH as LOCAL_REPORT_PATCH
+    from interpreter.run_end import REPORT_PATCH as REPORT_PATCH
+    from interpreter.run_end import RunEnding
+    from interpreter.run_queries import RunQueries
     from interpreter.scheduling import Scheduler
     from interpreter.seed import apply_seed
     from interpreter.spec import Definition
@@ -63,21 +52,13 @@ with workflow.unsafe.imports_passed_through():
         StepError,
         StepState,
     )
+    from interpreter.step_runtime import StepRuntime
     from interpreter.steps import run_spec
     from interpreter.topology import EdgePair, edge_pairs
     from interpreter.upgrading import Upgrading
     from interpreter.values import describe, find_problem
-    from interpreter.viewsize import bounded_view
-    from telemetry import spans
-    from telemetry.run_report import ACTIVITY as REPORT_ACTIVITY
-    from telemetry.run_report import RunReport
     from telemetry.trace_context import HEADER, TraceContext, run_trace
 
-REPORT_PATCH = "run-report-activity"
-"""Runs recorded before the end-of-run report activity existed replay without it."""
-LOCAL_REPORT_PATCH = "run-report-local"
-"""Runs recorded before the end-of-run report became a local activity (one more activity task
-and workflow task a run) replay with the activity they scheduled."""
 FLOW_LIMITS_PATCH = "flow-limits"
 """Runs recorded before the flow limits were checked in the run replay without them."""
 STEP_GUARD_PATCH = "step-internal-error"
@@ -90,6 +71,9 @@ replay as they ran."""
 
 @workflow.defn(name=WORKFLOW_NAME)
 class InterpreterWorkflow(
+    StepRuntime,  # first: other mixins stub some of its methods (interpreter.step_runtime)
+    RunQueries,
+    RunEnding,
     HumanAnswers,
     EventWaits,
     Continuation,
@@ -160,47 +144,6 @@ class InterpreterWorkflow(
         # once the run is quiescent (the main loop blocked, nothing left to process).
         self._blocked = False
         self._settled = False
-
-    # ---- queries, updates, signals -------------------------------------------------------
-
-    @workflow.query(name=STATUS_QUERY)
-    def status(self) -> dict[str, Any]:
-        """Every step's status, attempts, timings, resolved input, output or error, plus the
-        human steps waiting for an answer (those of subflows too, by path); values above a
-        size are markers (:mod:`interpreter.viewsize`)."""
-        view = {**self.state.view(), "pending_human": self.pending_entries()}
-        view.update(self.breakpoints_view())  # {"breakpoints": ...} when any step has one
-        if self._compensation is not None:
-            view["compensation"] = self.compensation_view()
-        view["pending_events"] = self.event_entries()
-        return bounded_view({**view, "paused": self.paused_view()})
-
-    @workflow.query(name=STEP_QUERY)
-    def step(self, step_id: str) -> dict[str, Any] | None:
-        """One step as in ``status``, with its input and output whole; None: no such step."""
-        step = self.state.steps.get(step_id)
-        return step.status_view() if step is not None else None
-
-    @workflow.query(name=TRANSITIONS_QUERY)
-    def transitions(self, after: int = 0) -> dict[str, Any]:
-        """The step and run transitions after sequence number ``after``, and the run's status."""
-        return {"status": self.state.status, "transitions": self.state.transitions_after(after)}
-
-    @workflow.signal(name=ATTEMPT_SIGNAL)
-    def attempt_started(self, report: AttemptReport) -> None:
-        """A step activity began a retry attempt: live attempt count and a retrying transition."""
-        if self.compensation_attempt(report.path, report.attempt):
-            return
-        match = _STEP_ID.match(report.path)
-        step = self.state.steps.get(match.group(0)) if match else None
-        if step is None or step.done:
-            return
-        if report.path.split("#")[0] == step.id:
-            step.attempts = max(step.attempts, report.attempt)
-        path = None if report.path == step.id else report.path
-        self.state.record(
-            workflow.now(), "step_retrying", step.id, attempt=report.attempt, path=path
-        )
 
     # ---- the run -------------------------------------------------------------------------
 
@@ -431,153 +374,11 @@ class InterpreterWorkflow(
             {"step": step.id, "kind": step.kind, "attempts": tries, "error": exc.as_json()},
         )
 
-    async def _cancel_running(self) -> None:
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-    def _result(self) -> Any:
-        if self.definition.output is None:
-            sinks = graph.sinks(self._order, self._edges)
-            steps = self.state.steps
-            return {s: steps[s].output for s in sinks if steps[s].status == "succeeded"}
-        try:
-            return resolve(self.definition.output, self._current_scope())
-        except ExpressionError as exc:
-            raise RunFailure("ExpressionError", f"output: {exc}") from None
-
-    def _finish(self, status: str, result: Any = None, error: dict[str, Any] | None = None) -> None:
-        self.state.status = status
-        self.state.ended_at = workflow.now()
-        self.state.result = result
-        self.state.error = error
-        for step in self.state.steps.values():
-            if step.status in ("queued", "running", "waiting"):
-                step.status = "cancelled"
-                self.state.record(self.state.ended_at, "step_cancelled", step.id)
-        self.state.record(self.state.ended_at, f"run_{status}", None, error=error)
-        keep_final_view(self.status)  # the API reads an ended run without a worker
-        spans.run_ended(self.state.run_id)
-
-    async def _report(self) -> None:
-        """The run's end, reported by a local activity: its span and its count
-        (telemetry.run_report, which says what "once" means there).
-
-        Telemetry never changes how a run ends: a report that cannot be made is dropped, and a
-        cancel request that arrives while it is made is ignored (the run has ended; the report
-        is abandoned, not cancelled). Runs recorded before the local report replay with the
-        activity they scheduled (``REPORT_PATCH``), or without a report.
-        """
-        await self._outbox.drain()  # the run's last lifecycle events (interpreter.events_out)
-        if self._releasing:  # the last limiter slots given back (interpreter.quota)
-            await asyncio.wait(list(self._releasing))
-        local = patches.patched(LOCAL_REPORT_PATCH)
-        if not local and not patches.patched(REPORT_PATCH):
-            return
-        state = self.state
-        report = RunReport(
-            run_id=state.run_id,
-            workflow=self.definition.name,
-            version=self.request.version,
-            tenant=self.request.tenant,
-            status=state.status,
-            error=state.error,
-            started_at=state.started_at or workflow.now(),
-            ended_at=state.ended_at or workflow.now(),
-            **self.compensation_report(),
-            **RunReport.ids(self.trace_context),
-        )
-        options: dict[str, Any] = {
-            "start_to_close_timeout": timedelta(seconds=10),
-            "retry_policy": RetryPolicy(maximum_attempts=3),
-            "cancellation_type": ActivityCancellationType.ABANDON,
-        }
-        try:
-            if local:
-                await workflow.execute_local_activity(REPORT_ACTIVITY, report, **options)
-            else:
-                await workflow.execute_activity(REPORT_ACTIVITY, report, **options)
-        except FailureError as exc:  # failed (a local activity out of attempts raises its own
-            # error, not an ActivityError), or the wait cancelled (a late cancel request)
-            if not is_cancelled_exception(exc):
-                workflow.logger.warning("the run's end was not reported (telemetry only)")
-        except asyncio.CancelledError:  # the worker evicts the run meanwhile
-            pass
-
-    # ---- what the kinds use (interpreter.kinds.base.Runtime) ------------------------------
-
-    def _run_info(self) -> dict[str, Any]:
-        return {
-            "id": self.state.run_id,
-            "workflow": self.definition.name,
-            "version": self.request.version,
-            "tenant": self.request.tenant,
-            "started_at": _iso(self.state.started_at),
-        }
-
-    def _current_scope(self) -> Scope:
-        if self._scope is None:
-            assert self._base_scope is not None
-            view = self.state.steps_view()
-            select = self.state.views_convert()
-            self._scope = self._base_scope.with_entries(
-                "steps", view, self._steps_cel, select=select
-            )
-        return self._scope
+    # ---- what the kinds use (the rest: interpreter.step_runtime) -----------------------
 
     async def run_spec(self, inv: Invocation) -> Any:
         """Run an inner spec (a parallel item)."""
         return await run_spec(self, inv)
-
-    async def pace(self) -> None:
-        """Count a step starting; wait for a pause when the run has worked long enough."""
-        await self._pacer.pace()
-
-    def run_ref(self, path: str) -> RunRef:
-        """Who a step activity works for."""
-        return RunRef(
-            run_id=self.state.run_id,
-            workflow=self.definition.name,
-            tenant=self.request.tenant,
-            step=path,
-        )
-
-    def child_id(self, path: str) -> str:
-        """Child workflow ids are ``<run id>/<step path>``."""
-        return f"{self.state.run_id}/{path}"
-
-    def record_input(self, inv: Invocation, fields: dict[str, Any]) -> None:
-        """Record a top-level step's resolved fields (the latest iteration's)."""
-        if _top_level(inv):
-            self.state.steps[inv.step_id].input = fields
-
-    def report_attempts(self, inv: Invocation, attempts: int | None) -> None:
-        """Record the attempts of a top-level step's activity."""
-        if _top_level(inv) and attempts is not None:
-            self.state.steps[inv.step_id].attempts = attempts
-
-    def set_progress(self, inv: Invocation, progress: dict[str, int]) -> None:
-        """Record a parallel step's progress (top-level steps only)."""
-        if _top_level(inv):
-            self.state.steps[inv.step_id].progress = dict(progress)
-
-    def default_sources(self, step_id: str) -> list[str]:
-        """Sources of the step's incoming edges, in ``steps`` order."""
-        return self._scheduler.sources(step_id)
-
-
-def _top_level(inv: Invocation) -> bool:
-    """The invocation is a top-level step (or one of its repeat iterations), not an item."""
-    return inv.path.split("#")[0] == inv.step_id
-
-
-_STEP_ID = re.compile(r"[a-z][a-z0-9_]*")
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
 
 
 def _trace_carrier(info: workflow.Info) -> dict[str, Any] | None:
