@@ -61,7 +61,7 @@ def verify(header: str | None, secret: str, body: bytes, now: float) -> None:
             timestamp = value
         elif key == "v1":
             given.append(value)
-    if timestamp is None or not timestamp.isdigit() or not given:
+    if timestamp is None or not (timestamp.isascii() and timestamp.isdigit()) or not given:
         raise SignatureRejected(
             f"malformed signature: {SIGNATURE_HEADER} must be t=<unix seconds>,v1=<hex>"
         )
