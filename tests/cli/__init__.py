@@ -80,17 +80,24 @@ def kworkflow(
     return Result(done.returncode, done.stdout, done.stderr)
 
 
-async def kworkflow_async(
-    *args: str, env: Mapping[str, str], cwd: Path = ROOT, timeout: float = 60
-) -> Result:
-    """Run ``kworkflow ARGS...`` without blocking the event loop (an in-process worker runs)."""
-    process = await asyncio.create_subprocess_exec(
+async def spawn(
+    args: tuple[str, ...], env: Mapping[str, str], cwd: Path
+) -> asyncio.subprocess.Process:
+    """``kworkflow ARGS...`` started with its stdout and stderr as pipes."""
+    return await asyncio.create_subprocess_exec(
         *cli_argv(*args),
         env=dict(env),
         cwd=cwd,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def kworkflow_async(
+    *args: str, env: Mapping[str, str], cwd: Path = ROOT, timeout: float = 60
+) -> Result:
+    """Run ``kworkflow ARGS...`` without blocking the event loop (an in-process worker runs)."""
+    process = await spawn(args, env, cwd)
     try:
         out, err = await asyncio.wait_for(process.communicate(), timeout)
     except TimeoutError:
@@ -134,13 +141,7 @@ class Follower:
 @contextlib.asynccontextmanager
 async def following(*args: str, env: Mapping[str, str]) -> AsyncIterator[Follower]:
     """``kworkflow ARGS...`` started for the block (killed after it if still running)."""
-    process = await asyncio.create_subprocess_exec(
-        *cli_argv(*args),
-        env=dict(env),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await spawn(args, env, ROOT)
     try:
         yield Follower(process)
     finally:
